@@ -1,0 +1,128 @@
+"""End to end: a real Redis, a real Celery worker process and a real SMTP server."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import Recorder, make_event, run_cli, show, wait_for, worker_env
+from worker.capture import free_port
+from worker.smtpd import ServerThread
+
+pytestmark = pytest.mark.e2e
+
+
+def publish(events: list[dict[str, Any]], env: dict[str, str]) -> Any:
+    return run_cli("publish", "-", env=env, stdin="\n".join(json.dumps(e) for e in events))
+
+
+def test_e2e_both_locales_arrive_as_localized_multipart_mails(
+        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
+        start_worker: Any) -> None:
+    env = worker_env(smtp_server.url)
+    start_worker(smtp_server.url)
+    zh = make_event(event_id="e2e-zh", admin_email="zh@example.com", locale="zh-TW")
+    en = make_event(event_id="e2e-en", admin_email="en@example.com", locale="en-US",
+                    currency="USD", amount="49.00")
+    result = publish([zh, en], env)
+    assert result.returncode == 0, result.stderr
+    wait_for(lambda: len(recorder.messages) == 2)
+    by_rcpt = {rcpts[0]: email.message_from_bytes(raw, policy=email.policy.default)
+               for _, rcpts, raw in recorder.messages}
+    assert set(by_rcpt) == {"zh@example.com", "en@example.com"}
+    for address, needle in (("zh@example.com", "信用卡"), ("en@example.com", "card")):
+        msg = by_rcpt[address]
+        assert msg.get_content_type() == "multipart/alternative"
+        assert needle in str(msg["Subject"])
+        html = msg.get_body(("html",))
+        assert html is not None and 'style="' in html.get_content()
+        assert msg.get_body(("plain",)) is not None
+    assert "向您的信用卡收取費用" in by_rcpt["zh@example.com"].get_body(("html",)).get_content()
+    for event_id in ("e2e-zh", "e2e-en"):
+        assert wait_for(lambda eid=event_id: show(eid, env).get("status") == "sent")
+
+
+def test_e2e_same_event_three_times_sends_one_mail(
+        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
+        start_worker: Any) -> None:
+    env = worker_env(smtp_server.url)
+    start_worker(smtp_server.url)
+    event = make_event(event_id="e2e-dup")
+    for _ in range(3):
+        assert publish([event], env).returncode == 0
+    wait_for(lambda: show("e2e-dup", env).get("status") == "sent")
+    wait_for(lambda: real_redis.llen("celery") == 0)
+    import time
+
+    time.sleep(1.0)  # let the other two deliveries be processed
+    assert len(recorder.messages) == 1
+    history = show("e2e-dup", env)["history"]
+    assert [h["status"] for h in history] == ["queued", "sent"]
+
+
+def test_e2e_invalid_event_is_dead_lettered_and_the_next_is_sent(
+        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
+        start_worker: Any) -> None:
+    env = worker_env(smtp_server.url)
+    start_worker(smtp_server.url)
+    # Straight onto the queue (publish would refuse it), as any producer could.
+    from celery import Celery
+
+    producer = Celery(broker=env["REDIS_URL"])
+    producer.send_task("notices.charge_failed", args=[make_event(event_id="bad", amount=1.5)])
+    producer.send_task("notices.charge_failed", args=[make_event(event_id="good")])
+    wait_for(lambda: show("good", env).get("status") == "sent")
+    listing = run_cli("dead", "list", "--json", env=env)
+    dead = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert len(dead) == 1
+    assert dead[0]["event_id"] == "bad"
+    assert dead[0]["field"] == "amount"
+    assert len(recorder.messages) == 1
+
+
+def test_e2e_publish_refuses_invalid_events_naming_each(real_redis: Any) -> None:
+    env = worker_env("smtp://127.0.0.1:1")
+    result = publish([make_event(event_id="ok-1"), make_event(event_id="x", currency="ZZZ"),
+                      make_event(event_id="y", card_last4="12345")], env)
+    assert result.returncode == 1
+    assert "invalid event #1: currency" in result.stderr
+    assert "invalid event #2: card_last4" in result.stderr
+    assert "queued event #0 ok-1" in result.stdout
+
+
+def test_e2e_smtp_down_defers_then_sends_once_it_is_back(
+        real_redis: Any, recorder: Recorder, start_worker: Any) -> None:
+    port = free_port()
+    url = f"smtp://127.0.0.1:{port}"
+    env = worker_env(url)
+    start_worker(url, SEND_RETRY_DELAYS="2,2,2,2,2")
+    assert publish([make_event(event_id="e2e-down")], env).returncode == 0
+    wait_for(lambda: show("e2e-down", env).get("status") == "deferred")
+    server = ServerThread(recorder, port=port)
+    server.start()
+    try:
+        wait_for(lambda: show("e2e-down", env).get("status") == "sent", timeout=30)
+    finally:
+        server.stop()
+    assert len(recorder.messages) == 1
+
+
+def test_e2e_recipient_refused_bounces_without_retry(
+        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
+        start_worker: Any) -> None:
+    recorder.refuse_rcpt["gone@example.com"] = "550 5.1.1 <gone@example.com>: user unknown"
+    env = worker_env(smtp_server.url)
+    start_worker(smtp_server.url)
+    assert publish([make_event(event_id="e2e-550", admin_email="gone@example.com")],
+                   env).returncode == 0
+    record = wait_for(lambda: (r := show("e2e-550", env)).get("status") == "bounced" and r)
+    assert record["attempts"] == 1
+    assert record["bounce"].get("status") == "5.1.1"
+    import time
+
+    time.sleep(1.5)  # several sweeper rounds
+    assert recorder.rcpt_attempts.count("gone@example.com") == 1

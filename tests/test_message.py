@@ -1,0 +1,46 @@
+"""The MIME message."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+import pytest
+
+from worker.errors import InvalidEvent
+from worker.message import build_message, check_header, to_bytes
+from worker.render import Rendered
+from worker.settings import Settings
+
+
+def _rendered(subject: str = "需要您處理：付款失敗") -> Rendered:
+    return Rendered(locale="zh_TW", lang="zh-TW", subject=subject, text="純文字\n",
+                    html="<html><body><p>" + "x" * 3000 + "</p></body></html>")
+
+
+def test_message_headers_are_well_formed(settings: Settings) -> None:
+    raw = to_bytes(build_message(_rendered(), to="a@example.com",
+                                 notice_id="0123456789abcdef0123", generation=2,
+                                 settings=settings))
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert str(msg["From"]) == "Billing <billing@example.com>"
+    assert msg["Message-ID"] == "<0123456789abcdef0123.2@example.com>"
+    assert msg["MIME-Version"] == "1.0"
+    assert msg["Date"]
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["Content-Language"] == "zh-TW"
+    assert str(msg["Subject"]) == "需要您處理：付款失敗"
+    assert b"=?utf-8?" in raw  # RFC 2047 encoded
+
+
+@pytest.mark.parametrize("value", ["a\r\nBcc: x@example.com", "a\nb", "a\x00b"])
+def test_message_header_injection_is_refused(value: str) -> None:
+    with pytest.raises(InvalidEvent):
+        check_header("Subject", value)
+
+
+def test_message_subject_with_crlf_is_refused(settings: Settings) -> None:
+    with pytest.raises(InvalidEvent):
+        build_message(_rendered("x\r\nBcc: evil@example.com"), to="a@example.com",
+                      notice_id="n", generation=0, settings=settings)

@@ -1,0 +1,82 @@
+"""Notice records, states and transitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from worker.tracking import SETTLED, TRANSITIONS, Status, Tracker, notice_id_for
+
+
+@pytest.fixture
+def tracker(fake_redis: Any) -> Tracker:
+    return Tracker(fake_redis)
+
+
+def _at(tracker: Tracker, status: Status) -> str:
+    nid = notice_id_for(f"e-{status}")
+    tracker.create(nid, Status.QUEUED, {"to": "a@example.com", "event_id": f"e-{status}"}, "x")
+    if status is not Status.QUEUED:
+        tracker.r.hset(f"pdn:n:{nid}", "status", str(status))
+    return nid
+
+
+ROWS = [(src, dst) for dst in Status for src in Status]
+
+
+@pytest.mark.parametrize(("source", "target"), ROWS)
+def test_tracking_transition_table_is_enforced(tracker: Tracker, source: Status,
+                                              target: Status) -> None:
+    nid = _at(tracker, source)
+    outcome, previous = tracker.transition(nid, target, "test")
+    assert previous == source
+    if source in TRANSITIONS[target]:
+        assert outcome == "ok"
+        assert (tracker.get(nid) or {})["status"] == target
+    else:
+        assert outcome == "refused"
+        assert (tracker.get(nid) or {})["status"] == source
+
+
+def test_tracking_create_is_idempotent(tracker: Tracker) -> None:
+    nid = notice_id_for("e1")
+    assert tracker.create(nid, Status.QUEUED, {"to": "a@example.com"}, "one") == (True,
+                                                                                   "queued")
+    assert tracker.create(nid, Status.QUEUED, {"to": "b@example.com"}, "two") == (False,
+                                                                                   "queued")
+    assert (tracker.get(nid) or {})["to"] == "a@example.com"
+    assert len(tracker.history(nid)) == 1
+
+
+def test_tracking_indexes_follow_the_status(tracker: Tracker) -> None:
+    nid = notice_id_for("e1")
+    tracker.create(nid, Status.QUEUED, {"to": "a@example.com"}, "x")
+    tracker.transition(nid, Status.SENT, "ok")
+    assert tracker.counts()["sent"] == 1 and tracker.counts()["queued"] == 0
+    assert tracker.ids("sent") == [nid]
+    assert tracker.latest_for_address("A@example.com") == nid
+
+
+def test_tracking_stale_lease_cannot_settle(tracker: Tracker) -> None:
+    nid = notice_id_for("e1")
+    tracker.create(nid, Status.QUEUED, {"to": "a@example.com"}, "x", schedule_at=0)
+    claim = tracker.claim(nid, 60)
+    assert claim.outcome == "ok"
+    assert tracker.transition(nid, Status.SENT, "late", lease="123.0")[0] == "stale"
+    assert tracker.transition(nid, Status.SENT, "mine", lease=claim.lease_until)[0] == "ok"
+
+
+def test_tracking_claim_refuses_settled_and_not_due(tracker: Tracker) -> None:
+    nid = notice_id_for("e1")
+    tracker.create(nid, Status.QUEUED, {"to": "a@example.com"}, "x", schedule_at=0)
+    claim = tracker.claim(nid, 60)
+    tracker.transition(nid, Status.DEFERRED, "later", lease=claim.lease_until,
+                       schedule_at=9e12, fields={"next_attempt_at": "9e12"})
+    assert tracker.claim(nid, 60).outcome == "notdue"
+    assert tracker.claim(nid, 60, force=True).outcome == "ok"
+
+
+def test_tracking_settled_statuses_are_terminal_or_visible() -> None:
+    assert Status.QUEUED not in SETTLED and Status.DEFERRED not in SETTLED
+    assert {Status.SENT, Status.FAILED, Status.BOUNCED} <= SETTLED

@@ -1,0 +1,1 @@
+"""Bounces: parsing, classification, tie-back, inbound endpoint and suppression."""

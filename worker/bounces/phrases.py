@@ -1,0 +1,160 @@
+"""What receiving mail servers actually say, as regular expressions per bounce reason."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Each entry is written against *normalized* text: lowercased, whitespace collapsed to one
+# space, and the "550-5.1.1 " continuation prefixes that multi-line SMTP replies repeat on every
+# line removed (Gmail folds one sentence over four "550-5.1.1" lines, which would otherwise cut
+# every phrase in half).  Keys are Reason values, kept as strings so this module stays plain data
+# that reasons.py imports without a cycle.  The order of PHRASES is the order of evaluation and
+# it matters: specific before general, e.g. "blocked using zen.spamhaus.org" must be `blocked`
+# before the word "spam" can make it `spamdetected`, and SPF/DKIM/DMARC wording must win over
+# the generic "rejected" that usually surrounds it.
+PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("virusdetected", (
+        r"\bvirus(es)?\b", r"\bmalware\b", r"infected", r"\btrojan\b", r"\bworm\b",
+        r"dangerous (attachment|content)", r"potentially (harmful|malicious)",
+    )),
+    ("authfailure", (
+        r"\bspf\b", r"sender policy framework", r"\bdkim\b", r"\bdmarc\b",
+        r"unauthenticated", r"not authenticated",
+        r"authentication (information|check|result)", r"authenticate with (either )?spf",
+        r"is not allowed to send (mail )?from", r"reverse dns", r"\bptr record",
+        r"null mx.*sender", r"sender domain .*null mx",
+    )),
+    ("badreputation", (
+        r"\breputation\b", r"sender score", r"poor (email )?reputation",
+        r"likely suspicious due to the very low reputation",
+    )),
+    ("blocked", (
+        r"spamhaus", r"spamcop", r"barracuda(central)?", r"sorbs", r"\bsurbl\b", r"\buribl\b",
+        r"blocked using", r"listed (at|in|on|by) ", r"\b(dns)?rbl\b", r"\bdnsbl\b",
+        r"black ?list(ed)?", r"block ?list(ed)?", r"deny ?list(ed)?",
+        r"client host .* (blocked|rejected)", r"\bip( address)? .*(is )?blocked",
+        r"(connection|access) (refused|denied) .*\bip\b", r"your (ip|network) .*(blocked|banned)",
+        r"dynamic ip", r"\bs3150\b",  # S3150: Outlook.com's blocklist code
+        r"not currently accepting mail from your ip", r"go away",
+    )),
+    ("norelaying", (
+        r"relay(ing)? (access )?(denied|not permitted|not allowed|prohibited)",
+        r"unable to relay", r"we do not relay", r"not permitted to relay",
+        r"relay not (allowed|permitted)", r"relaying denied", r"no relaying",
+        r"isn'?t in my list of allowed rcpthosts", r"not a gateway",
+    )),
+    # Refusals of OUR envelope sender come before the recipient tables: Postfix's "Sender address
+    # rejected: Domain not found" names a domain that is ours, not the customer's.
+    ("rejected", (
+        r"sender address rejected", r"sender (verify|verification) failed",
+        r"(mail from|envelope sender|return.path|sender domain)\b.{0,40}"
+        r"(rejected|invalid|denied|not allowed|unroutable)",
+        r"domain of sender address", r"sender (is )?(rejected|denied|not allowed|blacklisted)",
+    )),
+    ("mesgtoobig", (
+        r"message (is )?too (large|big)", r"message size exceeds", r"size limit",
+        r"exceeds (the )?(maximum|fixed maximum) (message )?size", r"message (length|size) exceeds",
+        r"mail too large", r"message file too big", r"too much (mail )?data",
+        r"maximum (allowed )?message size",
+    )),
+    ("mailboxfull", (
+        r"mailbox (is )?full", r"mail ?box full", r"over (the )?(disk )?quota",
+        r"quota (exceeded|violation|full)", r"exceed(ed|s|ing)? (the |its |their )?"
+        r"(storage|disk|mailbox)? ?(quota|storage allocation|space)", r"insufficient (disk )?space",
+        r"not enough (storage )?space", r"mailbox would exceed", r"mailfolder is full",
+        r"user's space has been used up", r"inbox is full", r"storage (limit|quota)",
+        r"信箱已滿", r"邮箱已满", r"空間不足",
+    )),
+    ("suspend", (
+        r"account (has been |is )?(disabled|deactivated|suspended|locked|inactive|frozen)",
+        r"(mailbox|user|account) (is )?(currently )?(suspended|disabled|inactive|frozen)",
+        r"has been (suspended|disabled|deactivated)", r"temporar(il)?y (locked|inactive)",
+        r"tried to reach is (disabled|inactive)", r"mailbox unavailable or access denied",
+        r"invalid/inactive user", r"deactivated mailbox", r"帳號已停用", r"帐号已停用",
+    )),
+    ("hasmoved", (
+        r"has moved", r"user not local; please try", r"no longer (at|with) this (address|domain)",
+        r"address (has )?changed", r"mailbox owner has changed", r"forwarding address",
+    )),
+    ("hostunknown", (
+        r"host (or domain name )?not found(?!, try again)", r"host unknown", r"unknown host",
+        r"name service error", r"domain (does not|doesn't) exist", r"no such domain",
+        r"unrouteable address", r"unknown domain", r"domain (name )?not found",
+        r"domain must exist", r"\bnxdomain\b", r"no mx (record|host)", r"null mx",
+        r"name or service not known", r"domain is not reachable",
+    )),
+    ("userunknown", (
+        r"user ?unknown", r"unknown (user|recipient|mailbox|local ?part|e-?mail address)",
+        r"no such (user|recipient|mailbox|person|address|account)",
+        r"(user|recipient|mailbox|account|address) (does not|doesn't|not) exist",
+        r"(user|recipient|mailbox|address) not found", r"recipnotfound", r"recipientnotfound",
+        r"resolver\.adr\.recip", r"account that you tried to reach does not exist",
+        r"mailbox (is )?unavailable", r"invalid (recipient|mailbox|address|user)",
+        r"not a valid (recipient|user|mailbox)", r"(is )?not a known user",
+        r"no mailbox (here )?(by that name|found)", r"doesn't have an? .* account",
+        r"recipient (address )?rejected: (user unknown|unknown user|invalid|access denied)",
+        r"bad (destination )?(recipient|mailbox|address)", r"address rejected",
+        r"nosuchuser", r"unknown or illegal alias", r"no one at this address",
+        r"收件者不存在", r"收件人不存在", r"信箱不存在", r"用户不存在", r"使用者不存在",
+        r"帳號不存在", r"账号不存在", r"無此使用者",
+    )),
+    ("spamdetected", (
+        r"\bspam\b", r"\bube\b", r"\buce\b", r"unsolicited", r"bulk (e-?)?mail",
+        r"junk mail", r"content (filter )?rejected", r"message content rejected",
+        r"looks like spam", r"spam(assassin)? score", r"垃圾郵件", r"垃圾邮件",
+    )),
+    ("toomanyconn", (
+        r"too many (connections|concurrent|smtp sessions|errors)", r"rate limit",
+        r"connection rate", r"throttl", r"try again later.*(volume|rate)",
+        r"unusual rate", r"sending rate", r"temporarily deferred due to", r"\bts[s]?0\d\b",
+    )),
+    ("exceedlimit", (
+        r"too many recipients", r"recipient limit", r"receiving mail at a rate",
+        r"exceeded (the )?(daily|hourly|message) (limit|quota)", r"limit exceeded",
+    )),
+    ("expired", (
+        r"delivery time expired", r"message expired", r"expired after",
+        r"too long in (the )?queue", r"in the queue too long", r"giving up", r"gave up",
+        r"retry time(out)? (not reached|exceeded)", r"could not be delivered within",
+        r"queue period", r"message timed out",
+    )),
+    ("networkerror", (
+        r"connection timed out", r"timed out", r"connection refused", r"no route to host",
+        r"host (is )?unreachable", r"network (is )?unreachable", r"host not found, try again",
+        r"temporary (dns|lookup) failure", r"dns (lookup )?(failure|error)", r"servfail",
+        r"lost connection", r"connection (reset|dropped|closed)", r"mail (forwarding )?loop",
+        r"too many hops", r"routing loop", r"could not connect",
+    )),
+    ("policyviolation", (
+        r"polic(y|ies)", r"not accepted for policy reasons", r"prohibited",
+        r"organization(al)? (settings|policy)", r"header error", r"protocol violation",
+        r"members-only list", r"illegal attachment", r"mass mailer",
+    )),
+    ("filtered", (
+        r"filtered", r"recipient (has )?blocked", r"blocked by (the )?recipient",
+        r"not accepting (any )?mail", r"refused due to recipient preferences",
+        r"resolver\.rst\.", r"only accepting mail from", r"recipient (preferences|filter)",
+    )),
+    ("rejected", (
+        r"administrative prohibition", r"access denied",
+        r"delivery not authorized", r"\brejected\b", r"\brefused\b", r"not allowed",
+    )),
+    ("contenterror", (
+        r"header (is )?(invalid|malformed|too long)", r"invalid (header|mime|message)",
+        r"malformed", r"8-?bit", r"charset", r"encoding", r"line too long",
+    )),
+    ("syntaxerror", (
+        r"syntax error", r"command unrecognized", r"bad sequence of commands",
+        r"command not implemented", r"parameter", r"unrecognized command",
+    )),
+    ("systemerror", (
+        r"system (error|failure|config)", r"internal (server )?error", r"local error",
+        r"server (is )?(busy|unavailable|error)", r"temporar(il)?y (unavailable|failure)",
+        r"resources? (temporarily )?unavailable", r"insufficient system storage",
+        r"service (not available|unavailable)", r"i/o error", r"disk full",
+    )),
+    ("notaccept", (
+        r"(host|domain) does not accept (any )?mail", r"not accepting (network )?messages",
+        r"does not accept mail",
+    )),
+)

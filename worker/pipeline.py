@@ -1,0 +1,247 @@
+"""The notice life cycle: accept an event, send its notice, record what happened."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from . import metrics
+from .addresses import mask
+from .bounces.suppression import Suppressions
+from .deadletters import DeadLetters
+from .errors import (
+    ConfigurationError,
+    InvalidEvent,
+    PermanentError,
+    RecipientRefused,
+    TemplateProblem,
+    TransientError,
+)
+from .events import Event, parse_event
+from .logs import bind
+from .message import build_message, message_id, to_bytes
+from .render import Renderer
+from .returnpath import envelope_sender
+from .settings import Settings
+from .smtp import Transport, get_transport
+from .store import get_redis
+from .tracking import Status, Tracker, notice_id_for
+
+log = logging.getLogger(__name__)
+_ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What became of one event."""
+
+    notice_id: str | None  #: None when the event was invalid
+    status: str  #: the notice's status, or "invalid"
+    created: bool  #: False for a duplicate delivery of an event already accepted
+    dead_letter_id: str | None = None
+    reason: str | None = None
+
+
+def bounce_details(code: int | None, text: str, action: str = "failed") -> dict[str, Any]:
+    """Classify a refusal (reason and kind, as the bounce parser does for DSNs)."""
+    from .bounces.reasons import classify, kind_for
+
+    match = _ENHANCED.search(text)
+    status = match.group(1) if match else None
+    reason = classify(status, code, text, action)
+    return {"kind": str(kind_for(reason, action)), "reason": str(reason), "status": status,
+            "code": code, "diagnostic": text[:500]}
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, client: redis.Redis | None = None,
+                 transport: Transport | None = None, renderer: Renderer | None = None) -> None:
+        self.settings = settings
+        self.r = client if client is not None else get_redis(settings)
+        self.tracker = Tracker(self.r, settings.notice_retention_days)
+        self.dead = DeadLetters(self.r, settings.dead_letter_retention_days)
+        self.suppressions = Suppressions(self.r)
+        self._transport = transport
+        self.renderer = renderer or Renderer(settings)
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport or get_transport(self.settings)
+
+    # -- intake ----------------------------------------------------------------------
+    def accept(self, payload: Any, source: str = "queue") -> Intake:
+        """Validate and record the event: one notice per event_id, however often it comes."""
+        try:
+            event = parse_event(payload)
+        except InvalidEvent as exc:
+            event_id = payload.get("event_id") if isinstance(payload, dict) else None
+            dead_id = self.dead.add(payload, exc.reason, exc.field, source,
+                                    event_id if isinstance(event_id, str) else None)
+            metrics.DEAD_LETTERS.inc()
+            log.warning("invalid event dead-lettered as %s: %s", dead_id, exc.reason)
+            return Intake(None, "invalid", False, dead_id, exc.reason)
+        notice_id = notice_id_for(event.event_id)
+        with bind(notice_id=notice_id, event_id=event.event_id):
+            suppressed = self.suppressions.get(event.admin_email)
+            fields = {
+                "event_id": event.event_id, "subscription_id": event.subscription_id,
+                "to": event.admin_email, "locale": _locale(event), "generation": "0",
+                "message_id": message_id(notice_id, 0, self.settings),
+                "event": json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":")),
+            }
+            if suppressed:
+                fields["last_error"] = (f"address suppressed after {suppressed.get('reason')} "
+                                        f"({suppressed.get('status') or 'no code'})")
+                created, status = self.tracker.create(
+                    notice_id, Status.SUPPRESSED, fields,
+                    f"not sent: {mask(event.admin_email)} is on the suppression list "
+                    f"({suppressed.get('reason')})")
+            else:
+                created, status = self.tracker.create(
+                    notice_id, Status.QUEUED, fields, "accepted",
+                    schedule_at=time.time() + self.settings.lease_seconds)
+            if created:
+                metrics.NOTICES.labels(status=status).inc()
+                log.info("notice %s created as %s", notice_id, status)
+            else:
+                log.info("duplicate event: notice %s already %s", notice_id, status)
+            return Intake(notice_id, status, created)
+
+    def handle_event(self, payload: Any) -> Intake:
+        """accept(), then send at once when the notice is new or still waiting."""
+        intake = self.accept(payload)
+        if intake.notice_id and intake.status in (Status.QUEUED, Status.DEFERRED):
+            self.deliver(intake.notice_id)
+            record = self.tracker.get(intake.notice_id) or {}
+            return Intake(intake.notice_id, record.get("status", intake.status), intake.created)
+        return intake
+
+    # -- sending ---------------------------------------------------------------------
+    def deliver(self, notice_id: str, force: bool = False) -> str:
+        """Make one send attempt if the notice is due and nobody else is sending it."""
+        claim = self.tracker.claim(notice_id, self.settings.lease_seconds, force=force)
+        if claim.outcome != "ok":
+            return claim.outcome
+        record = self.tracker.get(notice_id) or {}
+        with bind(notice_id=notice_id, event_id=record.get("event_id")):
+            return self._attempt(notice_id, record, claim.attempts, claim.lease_until,
+                                 claim.interrupted)
+
+    def _attempt(self, notice_id: str, record: dict[str, str], attempt: int, lease: str,
+                 interrupted: bool) -> str:
+        to = record["to"]
+        generation = int(record.get("generation") or 0)
+        if interrupted:
+            self.tracker.note(notice_id, record["status"],
+                              "previous attempt was interrupted (worker lost); its outcome is "
+                              "unknown, sending again with the same Message-ID")
+        started = time.perf_counter()
+        try:
+            event = parse_event(json.loads(record["event"])).with_address(to)
+            rendered = self.renderer.render(event)
+            msg = build_message(rendered, to=to, notice_id=notice_id, generation=generation,
+                                settings=self.settings)
+            sender = envelope_sender(notice_id, self.settings)
+            # Recorded before DATA: a worker that finds this on a redelivered task knows the
+            # mail may already have been accepted (the one window for a duplicate).
+            self.tracker.set_fields(notice_id, {"handed_at": str(time.time())})
+            accepted = self.transport.send(to_bytes(msg), sender, to, envelope_id=notice_id)
+        except RecipientRefused as exc:
+            return self._refused(notice_id, exc, lease, attempt)
+        except PermanentError as exc:
+            return self._settle(notice_id, Status.FAILED, str(exc), lease, exc.code)
+        except (TransientError, TemplateProblem, ConfigurationError, InvalidEvent) as exc:
+            if isinstance(exc, ConfigurationError):
+                log.critical("sending is misconfigured, notices are being deferred: %s", exc)
+            return self._retry_or_fail(notice_id, exc, attempt, lease)
+        finally:
+            metrics.SEND_SECONDS.observe(time.perf_counter() - started)
+        metrics.SMTP_REPLIES.labels(klass="2xx", code=str(accepted.code)).inc()
+        reply = {"code": accepted.code, "message": accepted.message[:300], "dsn": accepted.dsn}
+        outcome, _ = self.tracker.transition(
+            notice_id, Status.SENT, f"accepted by the relay: {accepted.code}", lease=lease,
+            unschedule=True, smtp=f"{accepted.code} {accepted.message[:200]}",
+            fields={"last_error": "", "smtp_reply": json.dumps(reply)})
+        metrics.NOTICES.labels(status="sent").inc()
+        log.info("notice sent (attempt %d)", attempt)
+        return outcome
+
+    def _settle(self, notice_id: str, status: Status, detail: str, lease: str,
+                code: int | None, **fields: str) -> str:
+        metrics.SMTP_REPLIES.labels(klass=f"{(code or 0) // 100}xx" if code else "none",
+                                    code=str(code or "")).inc()
+        outcome, _ = self.tracker.transition(notice_id, status, detail, lease=lease,
+                                             unschedule=True,
+                                             fields={"last_error": detail, **fields})
+        metrics.NOTICES.labels(status=str(status)).inc()
+        log.warning("notice %s: %s", status, detail)
+        return outcome
+
+    def _refused(self, notice_id: str, exc: RecipientRefused, lease: str, attempt: int) -> str:
+        details = bounce_details(exc.code, str(exc))
+        details["reported_at"] = time.time()
+        result = self._settle(notice_id, Status.BOUNCED, str(exc), lease, exc.code,
+                              bounce=json.dumps(details))
+        from .bounces.effects import after_bounce
+
+        record = self.tracker.get(notice_id) or {}
+        after_bounce(self, notice_id, record.get("to", ""), details)
+        return result
+
+    def _retry_or_fail(self, notice_id: str, exc: Exception, attempt: int, lease: str) -> str:
+        delays = self.settings.retry_delays
+        code = getattr(exc, "code", None)
+        metrics.SMTP_REPLIES.labels(klass=f"{code // 100}xx" if code else "none",
+                                    code=str(code or "")).inc()
+        if attempt > len(delays):
+            return self._settle(notice_id, Status.FAILED,
+                                f"gave up after {attempt} attempts: {exc}", lease, None)
+        jitter = self.settings.retry_jitter
+        delay = delays[attempt - 1] * (1 + random.uniform(-jitter, jitter))
+        when = time.time() + delay
+        detail = f"attempt {attempt} failed: {exc}; next attempt in {delay:.0f} s"
+        if getattr(exc, "unknown_outcome", False):
+            detail += " (the relay may have accepted it: same Message-ID on retry)"
+        outcome, _ = self.tracker.transition(
+            notice_id, Status.DEFERRED, detail, lease=lease, schedule_at=when,
+            fields={"last_error": str(exc)[:500], "next_attempt_at": repr(when)})
+        metrics.RETRIES.inc()
+        metrics.NOTICES.labels(status="deferred").inc()
+        log.warning("notice deferred: %s", detail)
+        return outcome
+
+    # -- housekeeping ----------------------------------------------------------------
+    def sweep(self, enqueue: Callable[[str], Any], limit: int = 500) -> int:
+        """Hand every due notice (retry time reached, or a lost worker's lease expired) to
+        ``enqueue``; returns how many."""
+        due = self.tracker.due(limit=limit, grace=max(60.0, self.settings.lease_seconds))
+        for notice_id in due:
+            enqueue(notice_id)
+        return len(due)
+
+
+def _locale(event: Event) -> str:
+    from .i18n import negotiate
+
+    return negotiate(event.locale)
+
+
+_pipelines: dict[tuple[int, int], Pipeline] = {}
+
+
+def get_pipeline(settings: Settings) -> Pipeline:
+    import os
+
+    key = (os.getpid(), id(settings))
+    pipeline = _pipelines.get(key)
+    if pipeline is None:
+        pipeline = _pipelines[key] = Pipeline(settings)
+    return pipeline

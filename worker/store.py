@@ -1,0 +1,52 @@
+"""The Redis connection of this process (a real server, or an embedded one for dev mode)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import redis
+
+from .settings import Settings
+
+#: ``REDIS_URL=memory://`` runs on an in-process Redis (fakeredis): dev mode and unit tests.
+MEMORY_URL = "memory://"
+#: Every key this project writes starts with this, so the broker's keys never collide.
+PREFIX = "pdn:"
+
+_lock = threading.Lock()
+_clients: dict[tuple[int, str], redis.Redis] = {}
+_memory_server: Any = None
+
+
+def memory_server() -> Any:
+    global _memory_server
+    import fakeredis
+
+    with _lock:
+        if _memory_server is None:
+            _memory_server = fakeredis.FakeServer()
+        return _memory_server
+
+
+def connect(url: str) -> redis.Redis:
+    if url.startswith(MEMORY_URL):
+        import fakeredis
+
+        return fakeredis.FakeRedis(server=memory_server(), decode_responses=True)
+    return redis.Redis.from_url(
+        url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5,
+        health_check_interval=30, retry_on_timeout=True)
+
+
+def get_redis(settings: Settings) -> redis.Redis:
+    """One client (with its own pool) per process and URL; never shared across a fork."""
+    key = (os.getpid(), settings.redis_url)
+    with _lock:
+        client = _clients.get(key)
+    if client is None:
+        client = connect(settings.redis_url)
+        with _lock:
+            _clients[key] = client
+    return client
