@@ -110,7 +110,8 @@ def cmd_notices_show(args: argparse.Namespace) -> int:
         return 0
     for key, value in out.items():
         if key != "history":
-            print(f"{key:>16}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
+            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+            print(f"{key:>16}: {shown}")
     print("         history:")
     for entry in out["history"]:
         extra = {k: v for k, v in entry.items() if k not in ("at", "status", "detail")}
@@ -281,10 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in PLUGINS:
         try:
             module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # that part is not installed in this build
-            raise
+        except ImportError as exc:
+            # One broken part must not take every other command down with it.
+            print(f"warning: commands of {name} unavailable: {exc}", file=sys.stderr)
+            continue
         module.register(sub)
     return parser
 

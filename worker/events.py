@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -167,7 +167,7 @@ def _when(payload: dict[str, Any], name: str) -> datetime | date | None:
         raise InvalidEvent(name, f"must be an RFC 3339 timestamp or a YYYY-MM-DD date, not "
                                  f"{text!r}") from None
     # RFC 3339 requires an offset; a producer that leaves it out almost always means UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 from .addresses import mask
 
-_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context",
-                                                                           default={})
+_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "log_context", default=None)
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _PAN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
@@ -28,7 +28,7 @@ def scrub(text: str) -> str:
 @contextlib.contextmanager
 def bind(**values: str | None) -> Iterator[None]:
     """Attach ids (notice_id, event_id...) to every log line written inside the block."""
-    token = _context.set({**_context.get(), **{k: v for k, v in values.items() if v}})
+    token = _context.set({**(_context.get() or {}), **{k: v for k, v in values.items() if v}})
     try:
         yield
     finally:
@@ -42,7 +42,7 @@ class JSONFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": scrub(record.getMessage()),
-            **_context.get(),
+            **(_context.get() or {}),
         }
         for name in ("notice_id", "event_id", "status", "smtp_code", "attempt"):
             value = getattr(record, name, None)
@@ -55,7 +55,7 @@ class JSONFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        ids = " ".join(f"{k}={v}" for k, v in _context.get().items())
+        ids = " ".join(f"{k}={v}" for k, v in (_context.get() or {}).items())
         return scrub(f"{record.levelname:<7} {record.name}: {record.getMessage()}"
                      + (f" [{ids}]" if ids else "")
                      + (("\n" + self.formatException(record.exc_info)) if record.exc_info else ""))

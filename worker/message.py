@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import email.policy
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formatdate
-from datetime import datetime, timezone
 
 from .errors import InvalidEvent
 from .render import Rendered
@@ -47,7 +47,7 @@ def build_message(rendered: Rendered, *, to: str, notice_id: str, generation: in
     if settings.reply_to:
         msg["Reply-To"] = check_header("Reply-To", settings.reply_to)
     msg["Subject"] = check_header("Subject", rendered.subject)
-    msg["Date"] = (format_datetime(date.astimezone(timezone.utc)) if date
+    msg["Date"] = (format_datetime(date.astimezone(UTC)) if date
                    else formatdate(usegmt=True))
     msg["Message-ID"] = message_id(notice_id, generation, settings)
     # RFC 3834: automatic mail; well-behaved auto-responders do not answer it, and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import ipaddress
 import logging
@@ -296,10 +297,8 @@ class Transport:
         async def close_all() -> None:
             while self._idle:
                 await _quietly_quit(self._idle.pop()[0])
-        try:
+        with contextlib.suppress(Exception):  # closing is best effort
             _Loop.get().run(close_all, 5)
-        except Exception:  # noqa: S110 - closing is best effort
-            pass
 
 
 async def _quietly_quit(client: aiosmtplib.SMTP) -> None:

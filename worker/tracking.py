@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -72,7 +72,7 @@ def notice_id_for(event_id: str) -> str:
 
 
 def iso(epoch: float | None = None) -> str:
-    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=timezone.utc)
+    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -122,8 +122,10 @@ if not st[1] then return {'missing', ''} end
 if st[1] ~= 'queued' and st[1] ~= 'deferred' then return {'settled', st[1]} end
 if not redis.call('ZSCORE', KEYS[2], ARGV[3]) then return {'settled', st[1]} end
 local now = tonumber(ARGV[1])
-if st[2] and tonumber(st[2]) > now then return {'busy', st[1]} end
-if ARGV[4] ~= 'force' and st[3] and tonumber(st[3]) > now then return {'notdue', st[1]} end
+local lease = tonumber(st[2] or '') or 0
+local due = tonumber(st[3] or '') or 0
+if lease > now then return {'busy', st[1]} end
+if ARGV[4] ~= 'force' and due > now then return {'notdue', st[1]} end
 redis.call('HSET', KEYS[1], 'lease_until', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)

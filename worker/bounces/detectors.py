@@ -37,7 +37,8 @@ class Found:
     diagnostic: str | None = None
 
 
-Detector = Callable[[Message, str, "set[str]"], list[Found]]
+#: (message, notice text, addresses that are ours or the bounce's sender) -> failed recipients.
+Detector = Callable[[Message, str, set[str]], list[Found]]
 
 
 def notice_only(text: str) -> str:
@@ -116,27 +117,30 @@ def detect_cjk_notice(msg: Message, text: str, exclude: set[str]) -> list[Found]
     return found
 
 
-# "<rcpt@example.org>: 550 ..." / "rcpt@example.org: host ... said: 550 ...": a bare
-# per-recipient line with a reply code, as many small MTAs write (and GroupWise, whose tab-
-# indented "rcpt (user not found)" line flufl.bounce's GroupWise detector rejects).
-_LISTED: Final = re.compile(
-    r"^\s*<?(?P<addr>[^\s<>@]+@[^\s<>@:]+?)>?:?\s+(?P<rest>.*("
-    r"\b[245]\d\d\b|[245]\.\d{1,3}\.\d{1,3}|user not found|unknown|no such|not exist).*)$",
-    re.IGNORECASE | re.MULTILINE)
+# GroupWise writes "undeliverable to the following:" then one TAB-indented "rcpt (why)" line
+# per recipient.  flufl.bounce's GroupWise detector takes everything up to the first space as
+# the address, TAB included, and its own address check then rejects it: it finds nothing.
+_GROUPWISE_INTRO: Final = re.compile(r"(was|were) undeliverable to the following", re.IGNORECASE)
+_GROUPWISE_LINE: Final = re.compile(
+    r"^[ \t]+<?(?P<addr>[^\s<>@]+@[^\s<>@]+?)>?[ \t]+\((?P<why>[^)]{1,300})\)", re.MULTILINE)
 
 
-def detect_listed_with_reason(msg: Message, text: str, exclude: set[str]) -> list[Found]:
-    """Lines that start with a recipient and go on to say why it failed."""
+def detect_groupwise(msg: Message, text: str, exclude: set[str]) -> list[Found]:
+    """GroupWise "Message status - undeliverable": recipients with a parenthesized reason."""
+    notice = notice_only(text)
+    intro = _GROUPWISE_INTRO.search(notice)
+    if intro is None:
+        return []
     found: list[Found] = []
-    for match in _LISTED.finditer(notice_only(text)):
+    for match in _GROUPWISE_LINE.finditer(notice, intro.end()):
         addr = _clean(match.group("addr"), exclude)
         if addr and all(f.address != addr for f in found):
-            found.append(Found(addr, "failed", match.group("rest")))
+            found.append(Found(addr, "failed", match.group("why")))
     return found
 
 
 #: Our detectors, tried in order when flufl.bounce finds nothing in a bounce-looking message.
 DETECTORS: Final[tuple[tuple[str, Detector], ...]] = (
     ("cjk_notice", detect_cjk_notice),
-    ("listed_with_reason", detect_listed_with_reason),
+    ("groupwise", detect_groupwise),
 )

@@ -47,6 +47,7 @@ _AUTO_REPLY_HEADERS: Final = ("x-autoreply", "x-autorespond", "x-autoresponder",
                               "x-boxbe-challenge", "x-tmda-confirm")
 _REPLY_PREFIX: Final = re.compile(r"^\s*(re|fwd?|aw|wg|tr|sv|回覆|转发|轉寄)\s*[:：]",
                                   re.IGNORECASE)
+_OTHER_REPORTS: Final = frozenset({"feedback-report", "disposition-notification"})
 _TAGS: Final = re.compile(r"<[^>]{0,2000}>")
 
 
@@ -277,6 +278,9 @@ def looks_like_bounce(msg: Message) -> bool:
     Exim and Postfix mark real bounces Auto-Submitted: auto-replied too, so an auto-reply
     marker only disqualifies a message that a mail system did not send.  A null Return-Path
     alone is weaker: RFC 3834 asks vacation responders to use one as well."""
+    report_type = str(msg.get_param("report-type", "", header="content-type") or "").lower()
+    if msg.get_content_type() == "multipart/report" and report_type in _OTHER_REPORTS:
+        return False  # an ARF spam complaint or a read receipt: other handlers' business
     daemon = is_daemon(msg)
     if not daemon and is_auto_reply(msg):
         return False
