@@ -41,6 +41,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
         "task_send_sent_event": False,
+        # Our consumer dead-letters messages it cannot decode instead of dropping them.
+        "worker_consumer": "worker.consumer:Consumer",
     }
 
 

@@ -1,0 +1,32 @@
+"""The Celery consumer, changed so that undecodable messages are dead-lettered, not dropped."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.worker.consumer import Consumer as CeleryConsumer
+
+log = logging.getLogger(__name__)
+
+
+class Consumer(CeleryConsumer):  # type: ignore[misc]
+    """Celery logs and acknowledges a message it cannot decode (bytes that are not JSON, a
+    content type we do not accept): the event would be gone. We keep its body as a dead
+    letter first, then let Celery acknowledge it so that it cannot loop."""
+
+    def on_decode_error(self, message: Any, exc: Exception) -> None:
+        try:
+            from .pipeline import get_pipeline
+            from .settings import get_settings
+
+            body = message.body if isinstance(message.body, (bytes, str)) else repr(message.body)
+            get_pipeline(get_settings()).dead.add(
+                body, f"undecodable message ({message.content_type}): {exc}"[:300], "",
+                "queue")
+        except Exception:
+            # Keeping it failed (Redis away): leave it unacknowledged so it comes back after
+            # the visibility timeout, rather than losing it.
+            log.exception("could not dead-letter an undecodable message; leaving it queued")
+            return
+        super().on_decode_error(message, exc)
