@@ -126,3 +126,26 @@ def test_e2e_recipient_refused_bounces_without_retry(
 
     time.sleep(1.5)  # several sweeper rounds
     assert recorder.rcpt_attempts.count("gone@example.com") == 1
+
+
+def test_e2e_undecodable_message_is_dead_lettered_and_the_next_is_sent(
+        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
+        start_worker: Any) -> None:
+    from kombu import Connection
+
+    env = worker_env(smtp_server.url)
+    start_worker(smtp_server.url)
+    with Connection(env["REDIS_URL"]) as conn:
+        producer = conn.Producer()
+        producer.publish(b"\xff\xfe not json {", routing_key="celery", exchange="",
+                         content_type="application/json", content_encoding="binary",
+                         headers={"task": "notices.charge_failed", "id": "raw-1"})
+    from celery import Celery
+
+    Celery(broker=env["REDIS_URL"]).send_task("notices.charge_failed",
+                                              args=[make_event(event_id="after-raw")])
+    wait_for(lambda: show("after-raw", env).get("status") == "sent")
+    dead = [json.loads(line) for line in
+            run_cli("dead", "list", "--json", env=env).stdout.splitlines()]
+    assert len(dead) == 1
+    assert "undecodable" in dead[0]["reason"]
