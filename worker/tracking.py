@@ -185,11 +185,11 @@ class Tracker:
                   "" if schedule_at is None else schedule_at, *flat])
         return result[0] == "created", result[1]
 
-    def transition(self, notice_id: str, to: Status, detail: str, *,
+    def transition(self, notice_id: str, target: Status, detail: str, *,
                    fields: Mapping[str, str] | None = None, schedule_at: float | None = None,
                    unschedule: bool = False, lease: str = "", history: bool = True,
                    **extra: Any) -> tuple[str, str]:
-        """Move the notice to ``to`` if TRANSITIONS allow it from its current status.
+        """Move the notice to ``target`` if TRANSITIONS allow it from its current status.
 
         Returns (outcome, previous status): outcome is ok, refused, missing or stale (the
         caller's lease was taken over by another worker).
@@ -197,11 +197,11 @@ class Tracker:
         now = time.time()
         sched = "remove" if unschedule else ("keep" if schedule_at is None else str(schedule_at))
         flat = [x for kv in (fields or {}).items() for x in kv]
-        entry = history_entry(to, detail, now, **extra) if history else ""
-        allowed = ",".join(sorted(TRANSITIONS[to]))
+        entry = history_entry(target, detail, now, **extra) if history else ""
+        allowed = ",".join(sorted(TRANSITIONS[target]))
         result = self._transition(
             keys=[notice_key(notice_id), history_key(notice_id), SCHED],
-            args=[str(to), allowed, now, entry, sched, PREFIX, notice_id, lease, iso(now),
+            args=[str(target), allowed, now, entry, sched, PREFIX, notice_id, lease, iso(now),
                   *flat])
         return result[0], result[1]
 

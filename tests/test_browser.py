@@ -1,0 +1,209 @@
+"""The web app in a real browser: Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import make_event
+from worker.pipeline import Pipeline
+from worker.replay import ReplayOutcome
+from worker.settings import Settings
+from worker.tracking import Status
+from worker.web import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HEADLINE = "向您的信用卡收取費用"
+
+
+def need_chromium() -> None:
+    if Path(CHROMIUM).exists() and shutil.which(CHROMIUM):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing (CI must have Debian's chromium installed)")
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+
+
+class Served:
+    """The app on a free loopback port, in a thread, with what it enqueued."""
+
+    def __init__(self, app: Any, enqueued: list[str], replays: list[str]) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.enqueued = enqueued
+        self.replays = replays
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def pipeline(settings: Settings) -> Pipeline:
+    return Pipeline(settings, fakeredis.FakeRedis(decode_responses=True))
+
+
+@pytest.fixture
+def served(settings: Settings, pipeline: Pipeline) -> Iterator[Served]:
+    enqueued: list[str] = []
+    replays: list[str] = []
+
+    def replayer(pl: Pipeline, notice_id: str, *, to: str | None = None, reason: str = "",
+                 by: str = "", enqueue: Any) -> ReplayOutcome:
+        # Stands in for worker.replay.replay_notice: back to queued, then enqueue.
+        replays.append(notice_id)
+        outcome, previous = pl.tracker.transition(notice_id, Status.QUEUED,
+                                                  f"replayed by {by}: {reason}")
+        if outcome != "ok":
+            return ReplayOutcome(notice_id, False, f"not replayed ({previous})")
+        enqueue(notice_id)
+        return ReplayOutcome(notice_id, True, f"queued ({previous} → queued)")
+
+    app = create_app(settings, pipeline, enqueue=enqueued.append, publish=lambda p: None,
+                     replayer=replayer)
+    with Served(app, enqueued, replays) as server:
+        yield server
+
+
+@pytest.fixture
+def page(served: Served) -> Iterator[Any]:
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        # Nothing but the app: any other request would be an external fetch.
+        context.route("**/*", lambda route: route.continue_()
+                      if route.request.url.startswith(served.url) else route.abort())
+        tab = context.new_page()
+        tab.set_default_timeout(15000)
+        try:
+            yield tab
+        finally:
+            browser.close()
+
+
+def test_browser_preview_zh_tw_headline_in_iframe(page: Any, served: Served,
+                                                  tmp_path: Path) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(served.url + "/")
+    page.get_by_role("link", name="card_declined · zh_TW").click()
+    page.wait_for_url("**/preview/card_declined/zh_TW")
+    headline = page.frame_locator("iframe.notice-frame").locator("h1")
+    headline.wait_for()
+    assert HEADLINE in headline.inner_text()
+    frame = page.locator("iframe.notice-frame")
+    assert frame.bounding_box()["width"] == pytest.approx(600, abs=2)
+    page.get_by_role("button", name="mobile (375px)").click()
+    assert frame.bounding_box()["width"] == pytest.approx(375, abs=2)
+    # The notice HTML is sandboxed: no script may run inside it.
+    assert page.frame_locator("iframe.notice-frame").locator("h1").evaluate(
+        "el => el.ownerDocument.defaultView.origin") == "null"
+    page.get_by_role("button", name="desktop (600px)").click()
+    page.screenshot(path=str(tmp_path / "preview-zh.png"), full_page=True)
+    page.screenshot(path="/tmp/preview-zh.png", full_page=True)
+    assert (tmp_path / "preview-zh.png").stat().st_size > 10_000
+    assert errors == []
+
+
+def test_browser_side_by_side_and_editor(page: Any, served: Served) -> None:
+    page.goto(served.url + "/preview/card_declined")
+    frames = page.locator("iframe.notice-frame")
+    assert frames.count() == 2
+    assert HEADLINE in page.frame_locator("iframe.notice-frame").first.locator("h1").inner_text()
+    assert "charge your credit card" in page.frame_locator("iframe.notice-frame").nth(1).locator(
+        "h1").inner_text()
+    page.goto(served.url + "/editor?case=card_declined")
+    page.locator("textarea[name=event]").fill(json.dumps(make_event(amount=5)))
+    page.get_by_role("button", name="Render").click()
+    assert "amount: must be a decimal string" in page.locator("#problem").inner_text()
+    page.locator("textarea[name=event]").fill(json.dumps(make_event(admin_name="編輯測試")))
+    page.locator("select[name=locale]").select_option("zh_TW")
+    page.get_by_role("button", name="Render").click()
+    body = page.frame_locator("iframe.notice-frame").locator("body")
+    assert HEADLINE in body.inner_text() and "編輯測試" in body.inner_text()
+
+
+def test_browser_ops_filter_timeline_and_replay(page: Any, served: Served,
+                                                pipeline: Pipeline) -> None:
+    ids = {}
+    for name in ("failed", "sent", "waiting"):
+        ids[name] = pipeline.accept(make_event(event_id=f"evt-{name}",
+                                               admin_email=f"{name}@example.com")).notice_id
+    pipeline.tracker.transition(ids["failed"], Status.FAILED, "gave up after 4 attempts",
+                                fields={"last_error": "451 4.3.0 try again later"})
+    pipeline.tracker.transition(ids["sent"], Status.SENT, "accepted by the relay: 250")
+
+    page.goto(served.url + "/notices")
+    assert page.locator("table.notices tr[data-status]").count() == 3
+    page.locator("#filters select[name=status]").select_option("failed")
+    page.locator("#filters").get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/notices?status=failed*")
+    rows = page.locator("table.notices tr[data-status]")
+    assert rows.count() == 1 and rows.first.get_attribute("data-status") == "failed"
+
+    rows.first.get_by_role("link", name=ids["failed"]).click()
+    page.wait_for_url(f"**/notices/{ids['failed']}")
+    assert "gave up after 4 attempts" in page.locator("table.history").inner_text()
+    assert HEADLINE in page.frame_locator("iframe.notice-frame").locator("h1").inner_text()
+
+    dialogs: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    page.locator("#replay input[name=reason]").fill("relay fixed")
+    page.locator("#replay").get_by_role("button", name="Replay").click()
+    page.wait_for_url(f"**/notices/{ids['failed']}")
+    page.locator(".flash.ok").wait_for()
+    assert dialogs == [f"Send notice {ids['failed']} again?"]
+    assert served.replays == [ids["failed"]] and served.enqueued == [ids["failed"]]
+    assert page.locator("#status").inner_text() == "queued"
+    assert "queued (failed → queued)" in page.locator(".flash.ok").inner_text()
+    assert "relay fixed" in page.locator("table.history").inner_text()
+
+
+def test_browser_replay_dismissed_confirm_sends_nothing(page: Any, served: Served,
+                                                        pipeline: Pipeline) -> None:
+    notice_id = pipeline.accept(make_event(event_id="evt-keep")).notice_id
+    pipeline.tracker.transition(notice_id, Status.FAILED, "gave up")
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    page.goto(f"{served.url}/notices/{notice_id}")
+    page.locator("#replay").get_by_role("button", name="Replay").click()
+    page.wait_for_timeout(300)
+    assert served.replays == [] and page.locator("#status").inner_text() == "failed"
+
+
+def test_browser_missing_chromium_skips_locally_and_fails_under_ci(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.test_browser as module
+
+    monkeypatch.setattr(module, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        need_chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        need_chromium()

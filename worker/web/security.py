@@ -1,0 +1,145 @@
+"""Who may use the web app: the binding rule, the ops token, CSRF and response headers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask, Response, abort, redirect, render_template, request, session
+from werkzeug.wrappers import Response as BaseResponse
+
+from ..errors import ConfigurationError
+from ..settings import Settings
+
+#: The cookie that remembers a valid ``?token=`` (an HMAC of the token, never the token).
+TOKEN_COOKIE = "pdn_ops"  # noqa: S105  (a cookie name, not a secret)
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+#: The notice HTML may style itself and show inline images, nothing else (no script,
+#: no network, no forms): it is someone else's markup as far as this app is concerned.
+SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+#: The app's own pages: everything from this origin, nothing from anywhere else.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; frame-src 'self'; frame-ancestors 'self'; "
+            "form-action 'self'; base-uri 'none'; object-src 'none'")
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1; any other name or address is not."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, ops_token: str | None) -> None:
+    """Refuse to listen beyond this machine unless every page is behind OPS_TOKEN."""
+    if is_loopback(host):
+        return
+    if not ops_token:
+        raise ConfigurationError(
+            f"refusing to listen on {host}: the ops pages can replay notices and show "
+            "addresses, so binding to anything but a loopback address requires OPS_TOKEN "
+            "(every page then asks for it); or use --host 127.0.0.1")
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret the settings hold: none of them may ever appear in a page."""
+    found = [settings.secret_key or "", settings.ops_token or ""]
+    for url in (settings.smtp_url, settings.redis_url, settings.broker_url):
+        try:
+            found.append(urlsplit(url).password or "")
+        except ValueError:
+            continue
+    return [s for s in found if s]
+
+
+def scrub(text: str, settings: Settings) -> str:
+    """``text`` with every secret of ``settings`` replaced by ***."""
+    for secret in secrets_of(settings):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _cookie_value(token: str) -> str:
+    return hmac.new(token.encode(), b"past-due-notices ops cookie", hashlib.sha256).hexdigest()
+
+
+def _authorized(token: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer ") and hmac.compare_digest(
+            header[7:].strip().encode(), token.encode()):
+        return True
+    cookie = request.cookies.get(TOKEN_COOKIE, "")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), _cookie_value(token).encode())
+
+
+def _token_login(token: str) -> BaseResponse | None:
+    """``?token=`` once: set the cookie and come back without the token in the URL."""
+    given = request.args.get("token")
+    if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        return None
+    rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+    target = request.path + (f"?{urlencode(rest)}" if rest else "")
+    response = redirect(target, code=303)
+    response.set_cookie(TOKEN_COOKIE, _cookie_value(token), httponly=True, samesite="Strict",
+                        secure=request.is_secure, path="/")
+    return response
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use)."""
+    token = session.get("csrf")
+    if not isinstance(token, str) or not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _csrf_ok() -> bool:
+    expected = session.get("csrf")
+    given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    return isinstance(expected, str) and bool(expected) and hmac.compare_digest(
+        given.encode(), expected.encode())
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """Register the token check, the CSRF check and the security headers on ``app``."""
+    token = settings.ops_token
+
+    @app.before_request
+    def guard() -> BaseResponse | tuple[str, int] | None:
+        if token:
+            login = _token_login(token)
+            if login is not None:
+                return login
+            if not _authorized(token):
+                return render_template(
+                    "error.html", title="Token required",
+                    message="Every page needs the ops token: send 'Authorization: Bearer "
+                            "<token>', or open any page once with ?token=<token>."), 401
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not _csrf_ok():
+            abort(403, "missing or wrong CSRF token; reload the page and try again")
+        return None
+
+    @app.errorhandler(403)
+    def forbidden(exc: Exception) -> tuple[str, int]:
+        return render_template("error.html", title="Forbidden",
+                               message=getattr(exc, "description", "forbidden")), 403
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["CSRF_FIELD"] = CSRF_FIELD

@@ -1,0 +1,33 @@
+// The preview and ops pages' only script: width buttons and confirmation before replays.
+"use strict";
+document.addEventListener("click", function (e) {
+  var button = e.target.closest("button[data-width]");
+  if (!button) return;
+  var group = button.closest("[data-frames]") || document;
+  group.querySelectorAll("iframe.notice-frame").forEach(function (frame) {
+    frame.style.width = button.dataset.width + "px";
+  });
+  group.querySelectorAll("button[data-width]").forEach(function (other) {
+    other.setAttribute("aria-pressed", String(other === button));
+  });
+});
+document.addEventListener("submit", function (e) {
+  var form = e.target;
+  var question = form.dataset.confirm;
+  if (!question) return;
+  if (!window.confirm(question)) {
+    e.preventDefault();
+    return;
+  }
+  // The server asks again unless the form says the operator confirmed.
+  if (form.dataset.confirmField !== undefined) {
+    var field = form.querySelector('input[name="confirm"]');
+    if (!field) {
+      field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "confirm";
+      form.appendChild(field);
+    }
+    field.value = "yes";
+  }
+});
