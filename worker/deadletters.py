@@ -8,9 +8,7 @@ import time
 import uuid
 from typing import Any
 
-import redis
-
-from .store import PREFIX
+from .store import PREFIX, RedisClient
 from .tracking import iso
 
 INDEX = PREFIX + "dead"
@@ -50,7 +48,7 @@ def payload_text(payload: Any) -> str:
 
 
 class DeadLetters:
-    def __init__(self, client: redis.Redis, retention_days: int = 90) -> None:
+    def __init__(self, client: RedisClient, retention_days: int = 90) -> None:
         self.r = client
         self.ttl = retention_days * 86400
 

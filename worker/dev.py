@@ -88,7 +88,8 @@ def _env() -> dict[str, str]:
 def _settled(pipeline: Any, events: list[Any]) -> bool:
     counts = pipeline.tracker.counts()
     pending = counts.get("queued", 0) + counts.get("deferred", 0)
-    return pending == 0 and sum(counts.values()) + pipeline.dead.count() >= len(events)
+    return bool(pending == 0
+                and sum(counts.values()) + pipeline.dead.count() >= len(events))
 
 
 def print_table(pipeline: Any) -> None:

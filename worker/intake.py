@@ -42,7 +42,7 @@ def read_events(text: str) -> Iterator[Item]:
             continue
         try:
             yield Item(index, json.loads(line))
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             yield Item(index, line, f"line {index + 1} is not valid JSON ({exc.msg})")
 
 

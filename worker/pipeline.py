@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
 from . import metrics
 from .addresses import mask
 from .bounces.suppression import Suppressions
@@ -32,7 +30,7 @@ from .render import Renderer
 from .returnpath import envelope_sender
 from .settings import Settings
 from .smtp import Transport, get_transport
-from .store import get_redis
+from .store import RedisClient, get_redis
 from .tracking import Status, Tracker, notice_id_for
 
 log = logging.getLogger(__name__)
@@ -62,7 +60,7 @@ def bounce_details(code: int | None, text: str, action: str = "failed") -> dict[
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, client: redis.Redis | None = None,
+    def __init__(self, settings: Settings, client: RedisClient | None = None,
                  transport: Transport | None = None, renderer: Renderer | None = None) -> None:
         self.settings = settings
         self.r = client if client is not None else get_redis(settings)

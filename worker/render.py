@@ -129,7 +129,8 @@ def layout_context(event: Event, context: dict[str, Any], ph: Placeholders) -> d
     """
     from dataclasses import replace
 
-    layout_event = replace(event, **{f: ph(getattr(event, f)) for f in EVENT_TEXT_FIELDS})
+    tokens: dict[str, Any] = {f: ph(getattr(event, f)) for f in EVENT_TEXT_FIELDS}
+    layout_event = replace(event, **tokens)
     out = dict(context, event=layout_event)
     for key in EVENT_TEXT_KEYS:
         out[key] = ph(context[key])

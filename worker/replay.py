@@ -132,7 +132,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     records = select(pipeline, args.ids, args.status, _when(args.since), _when(args.until))
     if args.ids and len(records) < len(args.ids):
         print(f"{len(args.ids) - len(records)} id(s) not found", file=sys.stderr)
-    todo, skipped = [], []
+    todo: list[tuple[dict[str, str], str | None]] = []
+    skipped: list[tuple[dict[str, str], str | None]] = []
     for record in records:
         to = args.to
         problem = check_replay(pipeline, record, to)

@@ -31,7 +31,7 @@ class LenientSMTP(SMTP):
             return None
         return {k: v for k, v in parsed.items() if k in _NATIVE}
 
-    async def push(self, status: str) -> None:
+    async def push(self, status: Any) -> None:
         # Offer DSN (RFC 3461) in the EHLO reply, just before its last line.
         if self.advertise_dsn and status == "250 HELP":
             await super().push("250-DSN")

@@ -10,13 +10,17 @@ import redis
 
 from .settings import Settings
 
+#: Our clients always decode responses to str, which redis-py's annotations cannot express
+#: (they type every reply as bytes | str), so the client is typed loosely in one place.
+RedisClient = Any
+
 #: ``REDIS_URL=memory://`` runs on an in-process Redis (fakeredis): dev mode and unit tests.
 MEMORY_URL = "memory://"
 #: Every key this project writes starts with this, so the broker's keys never collide.
 PREFIX = "pdn:"
 
 _lock = threading.Lock()
-_clients: dict[tuple[int, str], redis.Redis] = {}
+_clients: dict[tuple[int, str], RedisClient] = {}
 _memory_server: Any = None
 
 
@@ -30,7 +34,7 @@ def memory_server() -> Any:
         return _memory_server
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str) -> RedisClient:
     if url.startswith(MEMORY_URL):
         import fakeredis
 
@@ -40,7 +44,7 @@ def connect(url: str) -> redis.Redis:
         health_check_interval=30, retry_on_timeout=True)
 
 
-def get_redis(settings: Settings) -> redis.Redis:
+def get_redis(settings: Settings) -> RedisClient:
     """One client (with its own pool) per process and URL; never shared across a fork."""
     key = (os.getpid(), settings.redis_url)
     with _lock:

@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import redis
-
 from .addresses import key as address_key
-from .store import PREFIX
+from .store import PREFIX, RedisClient
 
 
 class Status(StrEnum):
@@ -162,7 +160,7 @@ def history_entry(status: str, detail: str, at: float | None = None,
 class Tracker:
     """Reads and changes notice records; every change is atomic (a Lua script)."""
 
-    def __init__(self, client: redis.Redis, retention_days: int = 90) -> None:
+    def __init__(self, client: RedisClient, retention_days: int = 90) -> None:
         self.r = client
         self.ttl = retention_days * 86400
         self._create = client.register_script(_CREATE)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import time
 
-import redis
-
 from ..addresses import key as address_key
-from ..store import PREFIX
+from ..store import PREFIX, RedisClient
 from ..tracking import iso
 
 INDEX = PREFIX + "sup"
@@ -22,7 +20,7 @@ def _soft_key(address: str) -> str:
 
 
 class Suppressions:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self.r = client
 
     def add(self, address: str, *, notice_id: str | None, reason: str, status: str | None,
