@@ -108,7 +108,7 @@ class Settings:
     sweep_interval: float = 5.0
     notice_retention_days: int = 90
     dead_letter_retention_days: int = 90
-    timezone: str = "UTC"
+    timezone: str = ""  #: "" = by locale (LOCALE_TIMEZONES in render.py)
     brand: Brand = field(default_factory=Brand)
     ops_token: str | None = None
     log_level: str = "INFO"
