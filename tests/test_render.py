@@ -368,7 +368,7 @@ def test_render_negotiates_locale(renderer: Renderer, tag: str | None, locale: s
     out = renderer.render(event_for("minimal", locale=tag))
     assert (out.locale, out.lang) == (locale, lang)
     assert f'<html lang="{lang}"' in out.html
-    marker = "我們無法為您的訂用帳戶向您的信用卡收取費用。" if locale == "zh_TW" else (
+    marker = "我們已無法就您的訂用帳戶向您的信用卡收取費用。" if locale == "zh_TW" else (
         "We couldn't charge your credit card for your subscription.")
     assert marker in out.text
 

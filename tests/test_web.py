@@ -269,7 +269,7 @@ def test_preview_catalog_edit_shows_on_reload(monkeypatch: pytest.MonkeyPatch,
     url = "/preview/card_declined/zh_TW/mail.html"
     assert HEADLINE in client.get(url).get_data(as_text=True)
     po = locales / "zh_TW" / "LC_MESSAGES" / "messages.po"
-    _edit(po, "我們無法為您的訂用帳戶向您的信用卡收取費用。", "目錄已更新：無法收取費用。")
+    _edit(po, "我們已無法就您的訂用帳戶向您的信用卡收取費用。", "目錄已更新：無法收取費用。")
     page = client.get(url).get_data(as_text=True)
     assert "目錄已更新：無法收取費用。" in page and HEADLINE not in page
 

@@ -31,7 +31,7 @@ from .returnpath import envelope_sender
 from .settings import Settings
 from .smtp import Transport, get_transport
 from .store import RedisClient, get_redis
-from .tracking import Status, Tracker, notice_id_for
+from .tracking import Status, Tracker, notice_id_for, notice_key
 
 log = logging.getLogger(__name__)
 _ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
@@ -128,7 +128,7 @@ class Pipeline:
         claim = self.tracker.claim(notice_id, self.settings.lease_seconds, force=force)
         if claim.outcome != "ok":
             return claim.outcome
-        record = self.tracker.get(notice_id) or {}
+        record = dict(claim.record or {})
         with bind(notice_id=notice_id, event_id=record.get("event_id")):
             return self._attempt(notice_id, record, claim.attempts, claim.lease_until,
                                  claim.interrupted)
@@ -150,7 +150,7 @@ class Pipeline:
             sender = envelope_sender(notice_id, self.settings)
             # Recorded before DATA: a worker that finds this on a redelivered task knows the
             # mail may already have been accepted (the one window for a duplicate).
-            self.tracker.set_fields(notice_id, {"handed_at": str(time.time())})
+            self.r.hset(notice_key(notice_id), "handed_at", str(time.time()))
             accepted = self.transport.send(to_bytes(msg), sender, to, envelope_id=notice_id)
         except RecipientRefused as exc:
             return self._refused(notice_id, exc, lease, attempt)

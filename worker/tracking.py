@@ -126,8 +126,8 @@ if lease > now then return {'busy', st[1]} end
 if ARGV[4] ~= 'force' and due > now then return {'notdue', st[1]} end
 redis.call('HSET', KEYS[1], 'lease_until', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-return {'ok', st[1], tostring(attempts), st[2] or ''}
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+return {'ok', st[1], st[2] or '', redis.call('HGETALL', KEYS[1])}
 """
 
 _SWEEP = """
@@ -148,6 +148,8 @@ class Claim:
     #: A previous attempt's lease expired without an outcome: that worker died, maybe
     #: after the relay had already accepted the mail.
     interrupted: bool = False
+    #: The record as the claim left it (read in the same script: one round trip).
+    record: Mapping[str, str] | None = None
 
 
 def history_entry(status: str, detail: str, at: float | None = None,
@@ -219,8 +221,10 @@ class Tracker:
                              args=[now, until, notice_id, "force" if force else ""])
         if result[0] != "ok":
             return Claim(outcome=result[0], status=result[1])
-        return Claim(outcome="ok", status=result[1], attempts=int(result[2]), lease_until=until,
-                     interrupted=bool(result[3]))
+        flat = result[3]
+        record = dict(zip(flat[::2], flat[1::2], strict=True))
+        return Claim(outcome="ok", status=result[1], attempts=int(record["attempts"]),
+                     lease_until=until, interrupted=bool(result[2]), record=record)
 
     def due(self, limit: int = 500, grace: float = 300.0) -> list[str]:
         """Notices whose next attempt (or expired lease) is due; each is pushed ``grace``
