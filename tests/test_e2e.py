@@ -149,3 +149,26 @@ def test_e2e_undecodable_message_is_dead_lettered_and_the_next_is_sent(
             run_cli("dead", "list", "--json", env=env).stdout.splitlines()]
     assert len(dead) == 1
     assert "undecodable" in dead[0]["reason"]
+
+
+def test_e2e_worker_serves_prometheus_metrics(
+        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
+        start_worker: Any) -> None:
+    import urllib.request
+
+    port = free_port()
+    env = worker_env(smtp_server.url)
+    start_worker(smtp_server.url, METRICS_PORT=str(port))
+    assert publish([make_event(event_id="m-1")], env).returncode == 0
+    wait_for(lambda: show("m-1", env).get("status") == "sent")
+
+    def scrape() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                return str(r.read().decode())
+        except OSError:
+            return ""
+    body = wait_for(lambda: (text := scrape()) and 'notices_total{status="sent"}' in text
+                    and text)
+    assert 'notices_in_status{status="sent"} 1.0' in body
+    assert "notice_send_seconds_count" in body

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 from typing import Any
 
@@ -50,7 +52,37 @@ def make_app(settings: Settings) -> Celery:
     celery_app = Celery("worker", include=["worker.tasks"])
     celery_app.conf.update(celery_config(settings))
     celery_app.steps["worker"].add(SweeperStep)
+    celery_app.steps["worker"].add(MetricsStep)
     return celery_app
+
+
+def prepare_metrics(settings: Settings) -> None:
+    """With METRICS_PORT, every pool process writes its series to a shared folder that
+    the main process serves (prometheus_client's multiprocess mode). The folder must be
+    known before any metric is created, so this runs before the tasks are imported."""
+    if settings.metrics_port and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pdn-metrics-")
+
+
+class MetricsStep(bootsteps.StartStopStep):
+    """Serves the worker's Prometheus metrics on METRICS_HOST:METRICS_PORT."""
+
+    def start(self, parent: Any) -> None:
+        settings = get_settings()
+        if settings.metrics_port:
+            from .metrics import serve
+
+            serve(settings.metrics_host, settings.metrics_port)
+            log.info("metrics on http://%s:%d/metrics", settings.metrics_host,
+                     settings.metrics_port)
+
+
+@signals.worker_process_shutdown.connect
+def _process_gone(pid: int | None = None, **_: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
 
 
 class SweeperStep(bootsteps.StartStopStep):
@@ -101,4 +133,5 @@ def _setup_logging(**_: Any) -> None:
     setup(settings.log_level, settings.log_format)
 
 
+prepare_metrics(get_settings())
 app = make_app(get_settings())

@@ -30,3 +30,16 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
             log.exception("could not dead-letter an undecodable message; leaving it queued")
             return
         super().on_decode_error(message, exc)
+
+    def on_connection_error_after_connected(self, exc: Exception) -> None:
+        # When Redis goes away while messages are reserved, Celery closes the dead connection
+        # and kombu tries to put those messages back through it: an AttributeError
+        # ('NoneType' object has no attribute 'hostname') that Celery calls unrecoverable,
+        # and the whole worker exits instead of reconnecting (tests/test_faults.py, Redis
+        # restart). The messages stay in Redis's unacked set and come back after the
+        # visibility timeout; the worker must live on and reconnect.
+        try:
+            super().on_connection_error_after_connected(exc)
+        except Exception:
+            log.warning("could not close the lost broker connection cleanly; reconnecting",
+                        exc_info=True)

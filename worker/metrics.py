@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 NOTICES = Counter("notices_total", "Notice status changes, by the status reached", ["status"])
 SEND_SECONDS = Histogram(
@@ -15,3 +27,46 @@ BOUNCES = Counter("bounces_total", "Bounce and DSN reports, by kind and reason",
 RETRIES = Counter("notice_retries_total", "Send attempts that were deferred for a retry")
 DEAD_LETTERS = Counter("dead_letters_total", "Events refused as invalid and dead-lettered")
 REPLAYS = Counter("notice_replays_total", "Notices put back in the queue by a replay")
+
+
+class StoreCollector:
+    """Numbers read from the tracking store at scrape time: notices by status, dead
+    letters waiting, and whether the store answered."""
+
+    def __init__(self, pipeline: Callable[[], Any]) -> None:
+        self.pipeline = pipeline
+
+    def collect(self) -> Iterator[Metric]:
+        by_status = GaugeMetricFamily("notices_in_status", "Notices currently in each status",
+                                      labels=["status"])
+        dead = GaugeMetricFamily("dead_letters_pending", "Dead letters waiting to be handled")
+        up = GaugeMetricFamily("tracking_store_up",
+                               "1 when the tracking store answered this scrape")
+        try:
+            pipeline = self.pipeline()
+            for status, count in pipeline.tracker.counts().items():
+                by_status.add_metric([status], count)
+            dead.add_metric([], pipeline.dead.count())
+            up.add_metric([], 1)
+        except Exception:  # the store is away: say so instead of failing the scrape
+            up.add_metric([], 0)
+        yield from (by_status, dead, up)
+
+
+def worker_registry() -> CollectorRegistry:
+    """The worker's registry: every pool process's series when they are several."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return REGISTRY
+
+
+def serve(host: str, port: int) -> None:
+    """Expose the worker's metrics over HTTP (``METRICS_PORT``)."""
+    from .pipeline import get_pipeline
+    from .settings import get_settings
+
+    registry = worker_registry()
+    registry.register(StoreCollector(lambda: get_pipeline(get_settings())))
+    start_http_server(port, addr=host, registry=registry)

@@ -118,6 +118,8 @@ class Settings:
     suppress_soft_count: int = 3
     suppress_soft_window_days: int = 30
     replay_rate: float = 5.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0  #: 0: the worker serves no metrics
 
     @property
     def envelope_base(self) -> Address:
@@ -207,6 +209,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         suppress_soft_window_days=_int(get("SUPPRESS_SOFT_WINDOW_DAYS") or "30",
                                        "SUPPRESS_SOFT_WINDOW_DAYS", 1),
         replay_rate=_float(get("REPLAY_RATE") or "5", "REPLAY_RATE", 0.01),
+        metrics_host=get("METRICS_HOST") or d.metrics_host,
+        metrics_port=_int(get("METRICS_PORT") or "0", "METRICS_PORT", 0),
     )
 
 

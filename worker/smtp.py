@@ -266,8 +266,11 @@ class Transport:
             except Exception as exc:
                 error = classify(exc, phase)
                 if isinstance(exc, aiosmtplib.SMTPResponseException) and client.is_connected \
-                        and phase != "data":
-                    # A refused envelope leaves the session usable after RSET.
+                        and phase != "data" \
+                        and ReplyClass.of(exc.code) is not ReplyClass.TRANSIENT:
+                    # A refused envelope leaves the session usable after RSET. Not after a
+                    # 4xx: a relay that rate-limits per connection ("451 4.7.0 too many
+                    # messages") would refuse every later mail on this session too.
                     try:
                         await client.rset()
                         self._idle.append((client, born, used))

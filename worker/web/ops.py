@@ -19,14 +19,14 @@ from flask import (
     request,
     url_for,
 )
-from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import intake
-from .. import metrics as _metrics  # noqa: F401  (registers the worker's series)
 from ..errors import InvalidEvent
 from ..events import decode
+from ..metrics import StoreCollector  # importing it registers the worker's series
 from ..tracking import TRANSITIONS, Status, iso, public
 from .app import StoreUnavailable, state
 from .preview import sandboxed, try_preview
@@ -230,20 +230,7 @@ def dead_drop(dead_id: str) -> BaseResponse:
 def metrics() -> Response:
     """The process's series, plus the store's current numbers (read at scrape time)."""
     registry = CollectorRegistry()
-    by_status = Gauge("notices_in_status", "Notices currently in each status", ["status"],
-                      registry=registry)
-    dead = Gauge("dead_letters_pending", "Dead letters waiting to be handled",
-                 registry=registry)
-    up = Gauge("tracking_store_up", "1 when the tracking store answered this scrape",
-               registry=registry)
-    try:
-        pipeline = state().pipeline()
-        for status, count in pipeline.tracker.counts().items():
-            by_status.labels(status=status).set(count)
-        dead.set(pipeline.dead.count())
-        up.set(1)
-    except (redis.RedisError, StoreUnavailable):
-        up.set(0)
+    registry.register(StoreCollector(lambda: state().pipeline()))
     body = generate_latest(REGISTRY) + generate_latest(registry)
     return Response(body, content_type=CONTENT_TYPE_LATEST)
 
