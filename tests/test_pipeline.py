@@ -153,3 +153,16 @@ def test_pipeline_suppressed_address_creates_suppressed_notice(pipeline: Pipelin
     assert recorder.messages == []
     other = pipeline.handle_event(make_event(event_id="evt-2", admin_email="new@example.com"))
     assert other.status == "sent"
+
+
+def test_pipeline_unexpected_error_defers_instead_of_losing_the_notice(
+        pipeline: Pipeline, recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("template helper exploded")
+
+    monkeypatch.setattr(pipeline.renderer, "render", broken)
+    intake = pipeline.handle_event(make_event())
+    record = pipeline.tracker.get(intake.notice_id or "") or {}
+    assert record["status"] == "deferred"
+    assert "exploded" in record["last_error"]
+    assert pipeline.dead.count() == 0

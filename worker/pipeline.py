@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from . import metrics
 from .addresses import mask
 from .bounces.suppression import Suppressions
@@ -159,6 +161,13 @@ class Pipeline:
         except (TransientError, TemplateProblem, ConfigurationError, InvalidEvent) as exc:
             if isinstance(exc, ConfigurationError):
                 log.critical("sending is misconfigured, notices are being deferred: %s", exc)
+            return self._retry_or_fail(notice_id, exc, attempt, lease)
+        except RedisError:
+            raise  # the task retries; the lease brings the notice back if it cannot
+        except Exception as exc:
+            # A bug must neither lose the notice nor spin on it: it is retried on the
+            # normal schedule, and fails visibly when the schedule runs out.
+            log.exception("unexpected error sending the notice")
             return self._retry_or_fail(notice_id, exc, attempt, lease)
         finally:
             metrics.SEND_SECONDS.observe(time.perf_counter() - started)
