@@ -102,8 +102,8 @@ def seed(pipeline: Pipeline) -> dict[str, str]:
     t.transition(ids["failed"], Status.FAILED, "gave up after 4 attempts: 451 try later",
                  fields={"last_error": "451 4.3.0 try later"})
     t.transition(ids["sent"], Status.SENT, "accepted by the relay: 250", smtp="250 queued",
-                 fields={"smtp_reply": json.dumps({"code": 250, "message": "2.0.0 Ok: queued "
-                                                   "as 4XyZ", "dsn": True})})
+                 fields={"smtp_code": "250", "smtp_message": "2.0.0 Ok: queued as 4XyZ",
+                         "smtp_dsn": "1"})
     t.transition(ids["bounced"], Status.BOUNCED, "550 5.1.1 no such user",
                  fields={"bounce": json.dumps({"kind": "hard", "reason": "user_unknown",
                                                "status": "5.1.1", "code": 550,

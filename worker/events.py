@@ -49,7 +49,8 @@ KNOWN = (*REQUIRED, "locale", "reason", "card_brand", "card_last4", "admin_name"
          "subscription_name", "subscription_status", "failed_at", "due_date", "disable_at")
 
 _CURRENCIES = frozenset(list_currencies())
-_AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$")
+# ASCII digits only: \d alone also matches "١٢٣" or "１２３", which Decimal() accepts.
+_AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$", re.ASCII)
 # 13-19 digits, optionally grouped by single spaces or dashes: the shape of a card number.
 _PAN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
@@ -240,7 +241,7 @@ def parse_event(payload: Any) -> Event:
         raise InvalidEvent("currency", f"{currency_raw[:10]!r} is not an ISO 4217 currency code")
     amount = _amount(payload, currency)
     last4 = payload.get("card_last4")
-    if last4 is not None and (not isinstance(last4, str) or not re.fullmatch(r"\d{4}", last4)):
+    if last4 is not None and (not isinstance(last4, str) or not re.fullmatch(r"[0-9]{4}", last4)):
         raise InvalidEvent("card_last4", "must be exactly 4 digits, as a string")
     locale = payload.get("locale")
     if locale is not None and not isinstance(locale, str):

@@ -33,7 +33,7 @@ from .returnpath import envelope_sender
 from .settings import Settings
 from .smtp import Transport, get_transport
 from .store import RedisClient, get_redis
-from .tracking import Status, Tracker, notice_id_for, notice_key
+from .tracking import Status, Tracker, event_json, merge_event, notice_id_for, notice_key
 
 log = logging.getLogger(__name__)
 _ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
@@ -95,19 +95,19 @@ class Pipeline:
                 "event_id": event.event_id, "subscription_id": event.subscription_id,
                 "to": event.admin_email, "locale": _locale(event), "generation": "0",
                 "message_id": message_id(notice_id, 0, self.settings),
-                "event": json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":")),
             }
+            stored_event = event_json(event.to_dict())
             if suppressed:
                 fields["last_error"] = (f"address suppressed after {suppressed.get('reason')} "
                                         f"({suppressed.get('status') or 'no code'})")
                 created, status = self.tracker.create(
                     notice_id, Status.SUPPRESSED, fields,
                     f"not sent: {mask(event.admin_email)} is on the suppression list "
-                    f"({suppressed.get('reason')})")
+                    f"({suppressed.get('reason')})", event=stored_event)
             else:
                 created, status = self.tracker.create(
                     notice_id, Status.QUEUED, fields, "accepted",
-                    schedule_at=time.time() + self.settings.lease_seconds)
+                    schedule_at=time.time() + self.settings.lease_seconds, event=stored_event)
             if created:
                 metrics.NOTICES.labels(status=status).inc()
                 log.info("notice %s created as %s", notice_id, status)
@@ -132,11 +132,11 @@ class Pipeline:
             return claim.outcome
         record = dict(claim.record or {})
         with bind(notice_id=notice_id, event_id=record.get("event_id")):
-            return self._attempt(notice_id, record, claim.attempts, claim.lease_until,
-                                 claim.interrupted)
+            return self._attempt(notice_id, record, merge_event(claim.event, record),
+                                 claim.attempts, claim.lease_until, claim.interrupted)
 
-    def _attempt(self, notice_id: str, record: dict[str, str], attempt: int, lease: str,
-                 interrupted: bool) -> str:
+    def _attempt(self, notice_id: str, record: dict[str, str], stored: dict[str, Any],
+                 attempt: int, lease: str, interrupted: bool) -> str:
         to = record["to"]
         generation = int(record.get("generation") or 0)
         if interrupted:
@@ -145,7 +145,7 @@ class Pipeline:
                               "unknown, sending again with the same Message-ID")
         started = time.perf_counter()
         try:
-            event = parse_event(json.loads(record["event"])).with_address(to)
+            event = parse_event(stored)
             rendered = self.renderer.render(event)
             msg = build_message(rendered, to=to, notice_id=notice_id, generation=generation,
                                 settings=self.settings)
@@ -172,11 +172,14 @@ class Pipeline:
         finally:
             metrics.SEND_SECONDS.observe(time.perf_counter() - started)
         metrics.SMTP_REPLIES.labels(klass="2xx", code=str(accepted.code)).inc()
-        reply = {"code": accepted.code, "message": accepted.message[:300], "dsn": accepted.dsn}
+        # The reply is kept short in the record (the history has it whole), so the record
+        # stays in Redis's compact encoding.
         outcome, _ = self.tracker.transition(
             notice_id, Status.SENT, f"accepted by the relay: {accepted.code}", lease=lease,
             unschedule=True, smtp=f"{accepted.code} {accepted.message[:200]}",
-            fields={"last_error": "", "smtp_reply": json.dumps(reply)})
+            fields={"last_error": "", "smtp_code": str(accepted.code),
+                    "smtp_message": accepted.message[:56], "smtp_dsn": "1" if accepted.dsn
+                    else "0"})
         metrics.NOTICES.labels(status="sent").inc()
         log.info("notice sent (attempt %d)", attempt)
         return outcome

@@ -60,6 +60,34 @@ def history_key(notice_id: str) -> str:
     return f"{PREFIX}n:{notice_id}:h"
 
 
+def event_key(notice_id: str) -> str:
+    return f"{PREFIX}n:{notice_id}:e"
+
+
+#: Event fields the record already holds; the stored event leaves them out.
+_IN_RECORD = {"event_id": "event_id", "subscription_id": "subscription_id", "admin_email": "to"}
+
+
+def event_json(event: Mapping[str, Any]) -> str:
+    """The event as stored beside its record: compact, without what the record repeats.
+
+    Kept apart from the record so that the record's values stay short: Redis stores a
+    hash whose values are all under 64 bytes in a compact listpack, about half the size.
+    """
+    rest = {k: v for k, v in event.items() if k not in _IN_RECORD}
+    return json.dumps(rest, ensure_ascii=False, separators=(",", ":"))
+
+
+def merge_event(stored: str | None, record: Mapping[str, str]) -> dict[str, Any]:
+    """The whole event again: the stored part plus the fields the record holds (the
+    record's current address, which a replay may have corrected)."""
+    event: dict[str, Any] = json.loads(stored) if stored else {}
+    for field, name in _IN_RECORD.items():
+        if record.get(name):
+            event[field] = record[name]
+    return event
+
+
 def addr_key(address: str) -> str:
     return f"{PREFIX}addr:{address_key(address)}"
 
@@ -80,9 +108,10 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 local status, now, entry, ttl, prefix, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local fields = {}
-for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('RPUSH', KEYS[2], entry)
+redis.call('SET', KEYS[4], ARGV[9], 'EX', ttl)
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('ZADD', prefix .. 'idx:all', now, id)
@@ -127,7 +156,7 @@ if ARGV[4] ~= 'force' and due > now then return {'notdue', st[1]} end
 redis.call('HSET', KEYS[1], 'lease_until', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-return {'ok', st[1], st[2] or '', redis.call('HGETALL', KEYS[1])}
+return {'ok', st[1], st[2] or '', redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[3])}
 """
 
 _SWEEP = """
@@ -148,8 +177,9 @@ class Claim:
     #: A previous attempt's lease expired without an outcome: that worker died, maybe
     #: after the relay had already accepted the mail.
     interrupted: bool = False
-    #: The record as the claim left it (read in the same script: one round trip).
+    #: The record as the claim left it, and the stored event (read in the same script).
     record: Mapping[str, str] | None = None
+    event: str | None = None
 
 
 def history_entry(status: str, detail: str, at: float | None = None,
@@ -172,17 +202,17 @@ class Tracker:
 
     # -- writing -----------------------------------------------------------------------
     def create(self, notice_id: str, status: Status, fields: Mapping[str, str], detail: str,
-               schedule_at: float | None = None) -> tuple[bool, str]:
+               schedule_at: float | None = None, event: str = "{}") -> tuple[bool, str]:
         """Create the record unless it exists; returns (created, current status)."""
         now = time.time()
         record = {"id": notice_id, "status": str(status), "attempts": "0",
                   "created_at": iso(now), "updated_at": iso(now), **fields}
         flat = [x for kv in record.items() for x in kv]
         result = self._create(
-            keys=[notice_key(notice_id), history_key(notice_id), SCHED],
+            keys=[notice_key(notice_id), history_key(notice_id), SCHED, event_key(notice_id)],
             args=[str(status), now, history_entry(status, detail, now), self.ttl, PREFIX,
                   notice_id, addr_key(record.get("to", "")),
-                  "" if schedule_at is None else schedule_at, *flat])
+                  "" if schedule_at is None else schedule_at, event, *flat])
         return result[0] == "created", result[1]
 
     def transition(self, notice_id: str, target: Status, detail: str, *,
@@ -217,14 +247,15 @@ class Tracker:
     def claim(self, notice_id: str, lease_seconds: float, force: bool = False) -> Claim:
         now = time.time()
         until = repr(round(now + lease_seconds, 3))
-        result = self._claim(keys=[notice_key(notice_id), SCHED],
+        result = self._claim(keys=[notice_key(notice_id), SCHED, event_key(notice_id)],
                              args=[now, until, notice_id, "force" if force else ""])
         if result[0] != "ok":
             return Claim(outcome=result[0], status=result[1])
         flat = result[3]
         record = dict(zip(flat[::2], flat[1::2], strict=True))
         return Claim(outcome="ok", status=result[1], attempts=int(record["attempts"]),
-                     lease_until=until, interrupted=bool(result[2]), record=record)
+                     lease_until=until, interrupted=bool(result[2]), record=record,
+                     event=result[4] or None)
 
     def due(self, limit: int = 500, grace: float = 300.0) -> list[str]:
         """Notices whose next attempt (or expired lease) is due; each is pushed ``grace``
@@ -240,6 +271,10 @@ class Tracker:
     def find(self, ident: str) -> dict[str, str] | None:
         """By notice id, or by event id."""
         return self.get(ident) or self.get(notice_id_for(ident))
+
+    def event(self, record: Mapping[str, str]) -> dict[str, Any]:
+        """The notice's event (see merge_event)."""
+        return merge_event(self.r.get(event_key(record["id"])), record)
 
     def history(self, notice_id: str) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.r.lrange(history_key(notice_id), 0, -1)]
@@ -283,9 +318,12 @@ def public(record: Mapping[str, str], with_history: list[dict[str, Any]] | None 
     """The record as the CLI and web pages show it (public field names and types)."""
     out: dict[str, Any] = {name: record.get(name) or None for name in RECORD_FIELDS}
     out["attempts"] = int(record.get("attempts") or 0)
-    for name in ("bounce", "smtp_reply"):
-        if record.get(name):
-            out[name] = json.loads(record[name])
+    if record.get("smtp_code"):
+        out["smtp_reply"] = {"code": int(record["smtp_code"]),
+                             "message": record.get("smtp_message", ""),
+                             "dsn": record.get("smtp_dsn") == "1"}
+    if record.get("bounce"):
+        out["bounce"] = json.loads(record["bounce"])
     if record.get("flag"):
         out["flag"] = record["flag"]
     if with_history is not None:

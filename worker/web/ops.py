@@ -118,11 +118,9 @@ def _record(notice_id: str) -> dict[str, str]:
 def _event_text(record: dict[str, str]) -> str:
     """The stored event with the notice's current address (what a send would render)."""
     try:
-        event = json.loads(record.get("event") or "{}")
+        event = state().pipeline().tracker.event(record)
     except ValueError:
-        return record.get("event", "")
-    if isinstance(event, dict) and record.get("to"):
-        event["admin_email"] = record["to"]
+        return ""
     return json.dumps(event, ensure_ascii=False, indent=2)
 
 
