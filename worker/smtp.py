@@ -172,7 +172,13 @@ class _Loop:
         async def wrapped() -> T:
             return await factory()
         future = asyncio.run_coroutine_threadsafe(wrapped(), self.loop)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            # Stop the send too: left running, it could still deliver after the caller
+            # has recorded a failure and scheduled a retry.
+            future.cancel()
+            raise
 
 
 class Transport:
