@@ -233,3 +233,10 @@ def make_dsn(*, to: str, recipient: str, action: str = "failed", status: str = "
             f"--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned}\r\n"
             f"--{boundary}--\r\n")
     return text.encode()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault scenarios' summary table (tests/test_faults.py), when any ran."""
+    from tests.faults import terminal_summary
+
+    terminal_summary(terminalreporter)

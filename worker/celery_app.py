@@ -25,9 +25,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        # A task that raised is not acknowledged either: it comes back after the
-        # visibility timeout instead of vanishing.
-        "task_acks_on_failure_or_timeout": False,
         "task_serializer": "json",
         "accept_content": ["json"],
         "result_serializer": "json",

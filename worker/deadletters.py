@@ -44,7 +44,13 @@ def payload_text(payload: Any) -> str:
             text = repr(payload)
     if len(text) > MAX_PAYLOAD:
         text = text[:MAX_PAYLOAD] + f"\n… cut: {len(text)} characters in all"
-    return redact(text)
+    return redact(_utf8(text))
+
+
+def _utf8(text: str) -> str:
+    """Lone surrogates (JSON can carry "\\ud800") written as \\ud800: Redis takes only
+    text that encodes as UTF-8, and the dead letter must be kept whatever it holds."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class DeadLetters:
@@ -59,7 +65,7 @@ class DeadLetters:
         record = {"id": dead_id, "at": iso(now), "reason": reason, "field": field,
                   "source": source, "payload": payload_text(payload)}
         if event_id:
-            record["event_id"] = event_id[:128]
+            record["event_id"] = _utf8(event_id[:128])
         pipe = self.r.pipeline()
         pipe.hset(_key(dead_id), mapping=record)
         pipe.expire(_key(dead_id), self.ttl)

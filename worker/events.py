@@ -24,6 +24,8 @@ MAX_ID_CHARS = 128
 #: Amounts are refused above this: far beyond any real subscription charge, and a guard
 #: against a misplaced field (a timestamp, an account number) sent as the amount.
 MAX_AMOUNT = Decimal("1000000000")
+#: Dates outside these years are refused (placeholders such as 0001-01-01 or 9999-12-31).
+MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 class PaymentMethod(StrEnum):
@@ -161,12 +163,17 @@ def _when(payload: dict[str, Any], name: str) -> datetime | date | None:
         raise InvalidEvent(name, "must be an RFC 3339 timestamp or a YYYY-MM-DD date")
     text = value.strip()
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        moment = datetime.fromisoformat(text)
+        moment: datetime | date = (date.fromisoformat(text) if len(text) == 10
+                                   else datetime.fromisoformat(text))
     except ValueError:
         raise InvalidEvent(name, f"must be an RFC 3339 timestamp or a YYYY-MM-DD date, not "
                                  f"{text!r}") from None
+    # Year 1 or 9999 is a placeholder, not a date, and overflows once shifted to the display
+    # time zone or by the 90 days before deletion (OverflowError while rendering).
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise InvalidEvent(name, f"is out of range (years {MIN_YEAR} to {MAX_YEAR})")
+    if isinstance(moment, date) and not isinstance(moment, datetime):
+        return moment
     # RFC 3339 requires an offset; a producer that leaves it out almost always means UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -222,6 +229,10 @@ def parse_event(payload: Any) -> Event:
         raise InvalidEvent("", f"the event must be a JSON object, not {type(payload).__name__}")
     try:
         size = len(json.dumps(payload, ensure_ascii=False, default=str).encode())
+    except UnicodeEncodeError:
+        # JSON may escape a lone surrogate ("\ud800"): not text, and Redis refuses it.
+        raise InvalidEvent("", "the event holds a string that is not valid Unicode (a lone "
+                               "surrogate such as \\ud800)") from None
     except (TypeError, ValueError):
         raise InvalidEvent("", "the event is not serializable JSON") from None
     if size > MAX_EVENT_BYTES:

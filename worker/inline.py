@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from typing import Any
 
+import cssutils
 from premailer import Premailer
 
 _STYLE_BLOCK = re.compile(r"(<style\b[^>]*>)(.*?)(</style>)", re.S | re.I)
@@ -28,9 +30,28 @@ def strip_remote_css(html: str) -> str:
     return _STYLE_BLOCK.sub(lambda m: m.group(1) + _IMPORT.sub("", m.group(2)) + m.group(3), html)
 
 
+def _no_fetch(url: str) -> None:
+    """cssutils' fetcher: fetch nothing (an @import then stays unresolved)."""
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_offline(css_body: str, validate: bool) -> cssutils.css.CSSStyleSheet:
+    return cssutils.CSSParser(fetcher=_no_fetch, validate=validate).parseString(css_body)
+
+
+class _OfflinePremailer(Premailer):  # type: ignore[misc]
+    """cssutils follows @import with its own fetcher whatever allow_network says, and a
+    CSS escape (``@\\69mport``) gets past strip_remote_css's pattern: parse with a
+    fetcher that never fetches."""
+
+    def _parse_css_string(self, css_body: str, validate: bool = True) -> Any:
+        return _parse_offline(css_body, validate)
+
+
 def inline_css(html: str) -> str:
     """Inline the <style> rules into style attributes (media queries stay in <style>)."""
-    return str(Premailer(
+    return str(_OfflinePremailer(
         strip_remote_css(html),
         allow_network=False,
         base_url=None,

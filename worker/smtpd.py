@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
+#: RFC 5321's 512-octet command line plus the 500 octets RFC 3461 adds for DSN parameters.
+DSN_COMMAND_LIMIT = 1012
 #: Parameters aiosmtpd itself understands; it checks them as usual.
 _NATIVE = frozenset({"BODY", "SMTPUTF8", "SIZE"})
 
@@ -24,6 +27,10 @@ class LenientSMTP(SMTP):
     def __init__(self, handler: Any, *, advertise_dsn: bool = False, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.advertise_dsn = advertise_dsn
+        # RFC 3461 §4: a server offering DSN must take command lines 500 octets longer than
+        # RFC 5321's 512 (ORCPT repeats the address). aiosmtpd answers "500 Command line too
+        # long" at 512, refusing a DSN-carrying RCPT for a long, valid address.
+        self.command_size_limits = collections.defaultdict(lambda: DSN_COMMAND_LIMIT)
 
     def _getparams(self, params: Sequence[str]) -> dict[str, str | bool] | None:
         parsed = super()._getparams(params)

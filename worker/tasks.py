@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+from typing import Any, NoReturn
 
+from celery.exceptions import Reject
 from redis.exceptions import RedisError
 
 from .celery_app import app
@@ -13,36 +15,50 @@ from .settings import get_settings
 
 log = logging.getLogger(__name__)
 
-_RETRY = {
-    # Redis (the tracking store) unreachable: try again shortly. Countdowns stay far below
-    # the visibility timeout, and nothing was recorded, so a retry is safe.
-    "autoretry_for": (RedisError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": None,
-}
+#: Seconds a task waits before handing its message back while Redis (the store) is away:
+#: long enough not to spin, short enough to catch up quickly once it is back.
+STORE_BACKOFF = 2.0
 
 
-@app.task(name="notices.charge_failed", bind=True, **_RETRY)  # type: ignore[misc]
+def _back_to_queue(exc: RedisError) -> NoReturn:
+    """Give the message back to the broker: Redis (the tracking store) is unreachable.
+
+    Not Celery's retry: it publishes a new message, and when the broker is the same Redis
+    that publish fails and Celery then rejects the original without requeueing it — the
+    event would be lost. Reject(requeue=True) puts the message back on the queue; if even
+    that cannot reach Redis, the message stays unacknowledged and Redis hands it out again
+    after the visibility timeout. Nothing was recorded, so running it again is safe.
+    """
+    log.warning("tracking store unreachable (%s); the message goes back to the queue", exc)
+    time.sleep(STORE_BACKOFF)
+    raise Reject(exc, requeue=True)
+
+
+@app.task(name="notices.charge_failed", bind=True)
 def charge_failed(self: Any, event: Any) -> dict[str, Any]:
     """Accept one failed-charge event (any JSON value; invalid ones are dead-lettered)."""
     pipeline = get_pipeline(get_settings())
     try:
         intake = pipeline.handle_event(event)
-    except RedisError:
-        raise
+    except RedisError as exc:
+        _back_to_queue(exc)
     except Exception as exc:
         # A bug must not make the message come back forever, nor vanish: keep the event.
         log.exception("unexpected error handling an event")
-        dead_id = pipeline.dead.add(event, f"internal error: {exc.__class__.__name__}: {exc}",
-                                    "", "crash")
+        try:
+            dead_id = pipeline.dead.add(
+                event, f"internal error: {exc.__class__.__name__}: {exc}", "", "crash")
+        except RedisError as store_exc:
+            _back_to_queue(store_exc)
         return {"status": "error", "dead_letter_id": dead_id}
     return {"notice_id": intake.notice_id, "status": intake.status,
             "dead_letter_id": intake.dead_letter_id}
 
 
-@app.task(name="notices.send", bind=True, **_RETRY)  # type: ignore[misc]
+@app.task(name="notices.send", bind=True)
 def send(self: Any, notice_id: str, force: bool = False) -> str:
     """Make one send attempt for a notice that is due (a retry, a replay or a re-drive)."""
-    return get_pipeline(get_settings()).deliver(str(notice_id), force=bool(force))
+    try:
+        return get_pipeline(get_settings()).deliver(str(notice_id), force=bool(force))
+    except RedisError as exc:
+        _back_to_queue(exc)
