@@ -33,7 +33,7 @@ from .returnpath import envelope_sender
 from .settings import Settings
 from .smtp import Transport, get_transport
 from .store import RedisClient, get_redis
-from .tracking import Status, Tracker, event_json, merge_event, notice_id_for, notice_key
+from .tracking import Status, Tracker, event_json, merge_event, notice_id_for
 
 log = logging.getLogger(__name__)
 _ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
@@ -126,7 +126,12 @@ class Pipeline:
 
     # -- sending ---------------------------------------------------------------------
     def deliver(self, notice_id: str, force: bool = False) -> str:
-        """Make one send attempt if the notice is due and nobody else is sending it."""
+        """Make one send attempt if the notice is due and nobody else is sending it.
+
+        The claim records the attempt (its lease and ``handed_at``) before the mail goes to
+        SMTP: a worker that finds an expired lease knows the previous attempt may have
+        been accepted by the relay (the one window for a duplicate) and says so.
+        """
         claim = self.tracker.claim(notice_id, self.settings.lease_seconds, force=force)
         if claim.outcome != "ok":
             return claim.outcome
@@ -150,9 +155,6 @@ class Pipeline:
             msg = build_message(rendered, to=to, notice_id=notice_id, generation=generation,
                                 settings=self.settings)
             sender = envelope_sender(notice_id, self.settings)
-            # Recorded before DATA: a worker that finds this on a redelivered task knows the
-            # mail may already have been accepted (the one window for a duplicate).
-            self.r.hset(notice_key(notice_id), "handed_at", str(time.time()))
             accepted = self.transport.send(to_bytes(msg), sender, to, envelope_id=notice_id)
         except RecipientRefused as exc:
             return self._refused(notice_id, exc, lease, attempt)

@@ -92,7 +92,7 @@ class Settings:
     broker_url: str = ""
     smtp_url: str = "smtp://localhost:25"
     smtp_timeout: float = 30.0
-    smtp_pool_size: int = 4
+    smtp_pool_size: int = 8
     smtp_tls_verify: bool = True
     smtp_ca_file: str | None = None
     smtp_allow_plain_auth: bool = False
@@ -179,7 +179,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         broker_url=get("BROKER_URL") or "",
         smtp_url=get("SMTP_URL") or d.smtp_url,
         smtp_timeout=_float(get("SMTP_TIMEOUT") or "30", "SMTP_TIMEOUT", 0.1),
-        smtp_pool_size=_int(get("SMTP_POOL_SIZE") or "4", "SMTP_POOL_SIZE", 1),
+        smtp_pool_size=_int(get("SMTP_POOL_SIZE") or "8", "SMTP_POOL_SIZE", 1),
         smtp_tls_verify=_bool(get("SMTP_TLS_VERIFY") or "true", "SMTP_TLS_VERIFY"),
         smtp_ca_file=get("SMTP_CA_FILE"),
         smtp_allow_plain_auth=_bool(get("SMTP_ALLOW_PLAIN_AUTH") or "false",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 #: Never at the start of a line (closing punctuation) / never at the end (opening).
 CLOSERS = "，。、：；！？」』）》〉…"
 OPENERS = "「『（《〈"
@@ -31,6 +33,18 @@ def wrap(text: object, width: int = 76, first: str = "", rest: str = "") -> str:
     it ("2026年7月4日" is never split). A word longer than the width gets a line of its
     own. ``first`` prefixes the first line, ``rest`` the others.
     """
+    text = str(text)
+    if text.isascii():
+        # Latin only: breaks fall at spaces alone, which is what textwrap does (in C-speed
+        # string operations) once whitespace is collapsed as wrap_cjk collapses it.
+        return "\n".join(textwrap.wrap(" ".join(text.split()), width, initial_indent=first,
+                                        subsequent_indent=rest, break_long_words=False,
+                                        break_on_hyphens=False))
+    return wrap_cjk(text, width, first, rest)
+
+
+def wrap_cjk(text: str, width: int = 76, first: str = "", rest: str = "") -> str:
+    """wrap() for any text, CJK included (see wrap)."""
     lines: list[str] = []
     line, cols, word, wcols, sep = "", 0, "", 0, ""
     limit = width - len(first)

@@ -153,7 +153,7 @@ local lease = tonumber(st[2] or '') or 0
 local due = tonumber(st[3] or '') or 0
 if lease > now then return {'busy', st[1]} end
 if ARGV[4] ~= 'force' and due > now then return {'notdue', st[1]} end
-redis.call('HSET', KEYS[1], 'lease_until', ARGV[2])
+redis.call('HSET', KEYS[1], 'lease_until', ARGV[2], 'handed_at', ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 return {'ok', st[1], st[2] or '', redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[3])}
