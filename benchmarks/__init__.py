@@ -1,0 +1,1 @@
+"""Throughput benchmark of the notice worker against a naive worker and the transport ceiling."""

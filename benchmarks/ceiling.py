@@ -1,0 +1,47 @@
+"""The transport ceiling: a task that only sends one pre-rendered mail over a kept connection."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from celery import Celery
+
+QUEUE = "bench.ceiling"
+TASK = "bench.ceiling.send"
+SENDER = "bounces@example.com"
+
+app = Celery("ceiling", broker=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/12"))
+app.conf.update(task_default_queue=QUEUE, task_ignore_result=True,
+                worker_hijack_root_logger=False, broker_connection_retry_on_startup=True)
+
+_smtp = urlsplit(os.environ.get("SMTP_URL", "smtp://127.0.0.1:25"))
+_mail_path = os.environ.get("BENCH_CEILING_MAIL")
+#: Rendered once, before the run, by the benchmark (our own renderer and MIME builder).
+MAIL = Path(_mail_path).read_bytes() if _mail_path else b"Subject: ceiling\r\n\r\nceiling\r\n"
+#: One connection per worker process, kept across tasks (keyed by pid: never across a fork).
+_conn: tuple[int, smtplib.SMTP] | None = None
+
+
+def connection() -> smtplib.SMTP:
+    global _conn
+    if _conn is None or _conn[0] != os.getpid():
+        client = smtplib.SMTP(_smtp.hostname or "127.0.0.1", _smtp.port or 25, timeout=30)
+        client.ehlo()
+        _conn = (os.getpid(), client)
+    return _conn[1]
+
+
+@app.task(name=TASK)  # type: ignore[misc]
+def send(payload: dict[str, Any]) -> None:
+    global _conn
+    data = b"X-Event-ID: " + str(payload["event_id"]).encode() + b"\r\n" + MAIL
+    recipient = str(payload["admin_email"])
+    try:
+        connection().sendmail(SENDER, [recipient], data)
+    except smtplib.SMTPServerDisconnected:
+        _conn = None
+        connection().sendmail(SENDER, [recipient], data)

@@ -1,0 +1,42 @@
+"""Smoke test of ``python -m benchmarks.throughput``: it runs and reports every figure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, redis_available
+
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/12"
+
+
+@pytest.mark.bench
+def test_benchmark_smoke_reports_the_three_figures_and_ratios(tmp_path: Path) -> None:
+    if not redis_available(BENCH_REDIS_URL):
+        pytest.skip(f"Redis is not answering at {BENCH_REDIS_URL}")
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.throughput", "--n", "50", "--rounds", "1",
+         "--relay-latency-ms", "0", "--json", str(out), "--redis-url", BENCH_REDIS_URL,
+         "--logs", str(tmp_path / "logs")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    loopback = data["summary"]["0"]
+    for kind in ("pipeline", "naive", "ceiling"):
+        figures = loopback[kind]
+        assert figures["n"] == 50
+        for name in ("notices_per_s", "p50_ms", "p95_ms", "p99_ms", "cpu_s_per_notice",
+                     "peak_rss_mb"):
+            assert isinstance(figures[name], (int, float)), (kind, name)
+    assert set(loopback["ratios"]) == {"pipeline/naive", "pipeline/ceiling"}
+    assert all(isinstance(v, float) for v in loopback["ratios"].values())
+    pipeline = loopback["pipeline"]
+    assert pipeline["sent"] == 50
+    assert pipeline["dsn_options_sent"] == 50  # the sink offered DSN and the worker used it
+    assert pipeline["redis_bytes_per_notice"] > 0
+    assert len(data["runs"]) == 3
