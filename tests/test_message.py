@@ -44,3 +44,26 @@ def test_message_subject_with_crlf_is_refused(settings: Settings) -> None:
     with pytest.raises(InvalidEvent):
         build_message(_rendered("x\r\nBcc: evil@example.com"), to="a@example.com",
                       notice_id="n", generation=0, settings=settings)
+
+
+def test_message_bytes_parse_back_without_defects_to_the_rendered_parts(
+        settings: Settings) -> None:
+    from worker.message import message_bytes
+
+    rendered = Rendered(locale="zh_TW", lang="zh-TW",
+                        subject="需要您處理：我們無法向您的信用卡收取 Example Cloud Platform 的費用",
+                        text="第一行 = 等號\n\ntrailing space \nend\n",
+                        html="<html><body><p>" + "王小明 & co. " * 400 + "</p></body></html>")
+    raw = message_bytes(rendered, to="a@example.com", notice_id="0123456789abcdef0123",
+                        generation=0, settings=settings.with_(mail_from=settings.mail_from.__class__(
+                            display_name="帳務中心", username="billing", domain="example.com")))
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert all(not part.defects for part in msg.walk())
+    assert str(msg["Subject"]) == rendered.subject
+    assert str(msg["From"]) == "帳務中心 <billing@example.com>"
+    plain, html = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert plain is not None and html is not None
+    assert plain.get_content().replace("\r\n", "\n") == rendered.text
+    assert html.get_content().replace("\r\n", "\n") == rendered.html

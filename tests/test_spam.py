@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ROOT
 from worker.events import parse_event
-from worker.message import build_message, to_bytes
+from worker.message import message_bytes
 from worker.render import Renderer
 from worker.settings import Settings
 
@@ -40,7 +40,7 @@ def _score(raw: bytes) -> tuple[float, str]:
 def test_spam_notice_scores_low(settings: Settings, case: str, locale: str) -> None:
     event = parse_event({**CASES[case], "event_id": f"spam-{case}"})
     rendered = Renderer(settings).render(event, locale)
-    raw = to_bytes(build_message(rendered, to=event.admin_email, notice_id="0" * 20,
-                                 generation=0, settings=settings))
+    raw = message_bytes(rendered, to=event.admin_email, notice_id="0" * 20, generation=0,
+                        settings=settings)
     score, report = _score(raw)
     assert score <= MAX_SCORE, report

@@ -123,7 +123,7 @@ def cmd_notices_show(args: argparse.Namespace) -> int:
 # -- render -------------------------------------------------------------------------------
 def cmd_render(args: argparse.Namespace) -> int:
     from .events import decode, parse_event
-    from .message import build_message, to_bytes
+    from .message import message_bytes
     from .render import Renderer
     from .tracking import notice_id_for
 
@@ -143,10 +143,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     elif args.format == "html":
         print(rendered.html)
     else:
-        msg = build_message(rendered, to=event.admin_email,
-                            notice_id=notice_id_for(event.event_id), generation=0,
-                            settings=settings)
-        sys.stdout.buffer.write(to_bytes(msg))
+        sys.stdout.buffer.write(message_bytes(
+            rendered, to=event.admin_email, notice_id=notice_id_for(event.event_id),
+            generation=0, settings=settings))
     return 0
 
 

@@ -27,7 +27,7 @@ from .errors import (
 )
 from .events import Event, parse_event
 from .logs import bind
-from .message import build_message, message_id, to_bytes
+from .message import message_bytes, message_id
 from .render import Renderer
 from .returnpath import envelope_sender
 from .settings import Settings
@@ -48,6 +48,8 @@ class Intake:
     created: bool  #: False for a duplicate delivery of an event already accepted
     dead_letter_id: str | None = None
     reason: str | None = None
+    #: The validated event (None when invalid), so a send right after need not parse it.
+    event: Event | None = None
 
 
 def bounce_details(code: int | None, text: str, action: str = "failed") -> dict[str, Any]:
@@ -113,19 +115,19 @@ class Pipeline:
                 log.info("notice %s created as %s", notice_id, status)
             else:
                 log.info("duplicate event: notice %s already %s", notice_id, status)
-            return Intake(notice_id, status, created)
+            return Intake(notice_id, status, created, event=event)
 
     def handle_event(self, payload: Any) -> Intake:
         """accept(), then send at once when the notice is new or still waiting."""
         intake = self.accept(payload)
         if intake.notice_id and intake.status in (Status.QUEUED, Status.DEFERRED):
-            self.deliver(intake.notice_id)
+            self.deliver(intake.notice_id, event=intake.event)
             record = self.tracker.get(intake.notice_id) or {}
             return Intake(intake.notice_id, record.get("status", intake.status), intake.created)
         return intake
 
     # -- sending ---------------------------------------------------------------------
-    def deliver(self, notice_id: str, force: bool = False) -> str:
+    def deliver(self, notice_id: str, force: bool = False, event: Event | None = None) -> str:
         """Make one send attempt if the notice is due and nobody else is sending it.
 
         The claim records the attempt (its lease and ``handed_at``) before the mail goes to
@@ -137,10 +139,12 @@ class Pipeline:
             return claim.outcome
         record = dict(claim.record or {})
         with bind(notice_id=notice_id, event_id=record.get("event_id")):
-            return self._attempt(notice_id, record, merge_event(claim.event, record),
+            if event is None or event.admin_email != record.get("to"):
+                event = None  # parsed from the stored event, with the current address
+            return self._attempt(notice_id, record, event or merge_event(claim.event, record),
                                  claim.attempts, claim.lease_until, claim.interrupted)
 
-    def _attempt(self, notice_id: str, record: dict[str, str], stored: dict[str, Any],
+    def _attempt(self, notice_id: str, record: dict[str, str], stored: Event | dict[str, Any],
                  attempt: int, lease: str, interrupted: bool) -> str:
         to = record["to"]
         generation = int(record.get("generation") or 0)
@@ -150,12 +154,12 @@ class Pipeline:
                               "unknown, sending again with the same Message-ID")
         started = time.perf_counter()
         try:
-            event = parse_event(stored)
+            event = stored if isinstance(stored, Event) else parse_event(stored)
             rendered = self.renderer.render(event)
-            msg = build_message(rendered, to=to, notice_id=notice_id, generation=generation,
+            raw = message_bytes(rendered, to=to, notice_id=notice_id, generation=generation,
                                 settings=self.settings)
             sender = envelope_sender(notice_id, self.settings)
-            accepted = self.transport.send(to_bytes(msg), sender, to, envelope_id=notice_id)
+            accepted = self.transport.send(raw, sender, to, envelope_id=notice_id)
         except RecipientRefused as exc:
             return self._refused(notice_id, exc, lease, attempt)
         except PermanentError as exc:

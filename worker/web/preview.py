@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import json
 import traceback
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from ..errors import InvalidEvent, TemplateProblem
 from ..events import Event, decode, parse_event
 from ..i18n import LANG_TAGS
-from ..message import build_message, to_bytes
+from ..message import POLICY, message_bytes
 from ..render import Rendered
 from ..resources import resource_dir
 from ..tracking import notice_id_for
@@ -69,9 +70,10 @@ def build_preview(event: Event, locale: str | None) -> Preview:
     st = state()
     rendered = st.renderer.render(event, locale)
     notice_id = notice_id_for(event.event_id)
-    msg = build_message(rendered, to=event.admin_email, notice_id=notice_id, generation=0,
+    raw = message_bytes(rendered, to=event.admin_email, notice_id=notice_id, generation=0,
                         settings=st.settings)
-    return Preview(rendered, [(k, str(v)) for k, v in msg.items()], to_bytes(msg), notice_id)
+    msg = email.message_from_bytes(raw, policy=POLICY)
+    return Preview(rendered, [(k, str(v)) for k, v in msg.items()], raw, notice_id)
 
 
 def template_problem(exc: Exception, template_dir: Path) -> Problem:
