@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 
 #: Never at the start of a line (closing punctuation) / never at the end (opening).
@@ -25,6 +26,13 @@ def underline(text: str, mark: str = "-") -> str:
 
 
 def wrap(text: object, width: int = 76, first: str = "", rest: str = "") -> str:
+    """Wrap one paragraph at ``width`` display columns (see _wrap)."""
+    # Most paragraphs of a notice are fixed copy: the same few hundred strings per locale.
+    return _wrap(str(text), width, first, rest)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wrap(text: str, width: int, first: str, rest: str) -> str:
     """Wrap one paragraph at ``width`` display columns.
 
     Latin text breaks at spaces only, so a URL or an address is never cut. Chinese has no
@@ -33,7 +41,6 @@ def wrap(text: object, width: int = 76, first: str = "", rest: str = "") -> str:
     it ("2026年7月4日" is never split). A word longer than the width gets a line of its
     own. ``first`` prefixes the first line, ``rest`` the others.
     """
-    text = str(text)
     if text.isascii():
         # Latin only: breaks fall at spaces alone, which is what textwrap does (in C-speed
         # string operations) once whitespace is collapsed as wrap_cjk collapses it.
