@@ -48,15 +48,17 @@ def test_message_subject_with_crlf_is_refused(settings: Settings) -> None:
 
 def test_message_bytes_parse_back_without_defects_to_the_rendered_parts(
         settings: Settings) -> None:
+    from email.headerregistry import Address
+
     from worker.message import message_bytes
 
-    rendered = Rendered(locale="zh_TW", lang="zh-TW",
-                        subject="需要您處理：我們無法向您的信用卡收取 Example Cloud Platform 的費用",
+    subject = "需要您處理：我們無法向您的信用卡收取 Example Cloud Platform 的費用"
+    rendered = Rendered(locale="zh_TW", lang="zh-TW", subject=subject,
                         text="第一行 = 等號\n\ntrailing space \nend\n",
                         html="<html><body><p>" + "王小明 & co. " * 400 + "</p></body></html>")
+    sender = Address(display_name="帳務中心", username="billing", domain="example.com")
     raw = message_bytes(rendered, to="a@example.com", notice_id="0123456789abcdef0123",
-                        generation=0, settings=settings.with_(mail_from=settings.mail_from.__class__(
-                            display_name="帳務中心", username="billing", domain="example.com")))
+                        generation=0, settings=settings.with_(mail_from=sender))
     assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
     assert b"\n" not in raw.replace(b"\r\n", b"")
     msg = email.message_from_bytes(raw, policy=email.policy.default)
