@@ -52,6 +52,12 @@ def run(files: list[str], sample: bool, keep_running: bool, capture_dir: str | N
         for name in files:
             text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
             events.extend(item.payload for item in intake.read_events(text))
+        if not events and not keep_running:
+            print("nothing to publish: give event files (or - for stdin), --sample for the "
+                  "shipped samples, or --keep-running to keep the embedded service up",
+                  file=sys.stderr)
+            configure(None)
+            return 1
         pipeline = get_pipeline(settings)
         with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False,
                           loglevel=settings.log_level, shutdown_timeout=10):
