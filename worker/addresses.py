@@ -65,11 +65,6 @@ def mask(address: str | None) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def same_mailbox(a: str, b: str) -> bool:
-    """Compare two addresses the way suppression and tie-back need (domain case-insensitive)."""
-    return key(a) == key(b)
-
-
 def key(address: str) -> str:
     """The lookup key of an address: lower-cased. Local parts are case-sensitive in theory,
     but no mailbox provider in practice treats Alice@ and alice@ as different people."""

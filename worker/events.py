@@ -215,9 +215,6 @@ class Event:
             out[key] = value
         return out
 
-    def with_address(self, address: str) -> Event:
-        from dataclasses import replace
-        return replace(self, admin_email=normalize_address(address))
 
 
 def parse_event(payload: Any) -> Event:

@@ -107,7 +107,3 @@ class Placeholders:
         if head.rfind("<") > head.rfind(">"):
             value = value.replace('"', "&quot;")
         return value
-
-
-def cache_info() -> str:
-    return str(_inline_layout.cache_info())

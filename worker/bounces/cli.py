@@ -69,7 +69,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
     try:
         pipeline = _pipeline()
         pipeline.r.ping()
-        tie = TieBack(pipeline, read_only=True)
+        tie = TieBack(pipeline)  # finding a notice only reads the store
     except Exception:  # parse works without the store; only tie-back needs it
         tie = None
     for _name, data in read_messages(args.file, sys.stdin):

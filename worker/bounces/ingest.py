@@ -43,9 +43,8 @@ class Applied:
 class TieBack:
     """Finds the notice a bounce is about, most trustworthy clue first."""
 
-    def __init__(self, pipeline: Pipeline, read_only: bool = False) -> None:
+    def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
-        self.read_only = read_only
 
     def _exists(self, notice_id: str) -> bool:
         return bool(self.pipeline.r.exists(f"{PREFIX}n:{notice_id}"))
