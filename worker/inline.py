@@ -103,7 +103,7 @@ class Placeholders:
         written &quot;."""
         value = self.values[int(match.group(1))]
         value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        head = html[:match.start()]
-        if head.rfind("<") > head.rfind(">"):
+        start = match.start()
+        if html.rfind("<", 0, start) > html.rfind(">", 0, start):
             value = value.replace('"', "&quot;")
         return value
