@@ -126,3 +126,34 @@ def test_smtp_credentials_are_not_sent_in_plain_text_to_a_remote_host(
             check_credentials_allowed(target, encrypted, allow)
     else:
         check_credentials_allowed(target, encrypted, allow)
+
+
+@pytest.mark.parametrize("how", ["hang up", "421"])
+def test_smtp_a_connection_the_relay_closed_while_idle_is_replaced_not_deferred(
+        settings: Settings, how: str) -> None:
+    class ClosesIdleSessions(Recorder):
+        """Hangs up (or says 421) on the second MAIL of a session, as a relay whose idle
+        timeout fired just before our next mail."""
+
+        async def handle_MAIL(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+            count = getattr(session, "mails", 0)
+            session.mails = count + 1
+            if count:
+                if how == "421":
+                    server.transport.close()
+                    return "421 4.4.2 mx.example.net Error: timeout exceeded"
+                server.transport.abort()
+                return "250 OK"
+            return await super().handle_MAIL(server, session, envelope, address, options)
+
+    recorder = ClosesIdleSessions()
+    server = ServerThread(recorder)
+    server.start()
+    try:
+        transport = Transport(settings.with_(smtp_url=server.url, smtp_pool_size=1))
+        for n in range(3):
+            transport.send(f"Subject: {n}\r\n\r\nbody\r\n".encode(), "b@example.com",
+                           "a@example.com")
+    finally:
+        server.stop()
+    assert len(recorder.messages) == 3

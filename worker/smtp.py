@@ -181,19 +181,33 @@ class _Loop:
             raise
 
 
+@dataclass(frozen=True)
+class _Pooled:
+    client: aiosmtplib.SMTP
+    born: float  #: time.monotonic() when connected
+    last_used: float
+    used: int  #: mails sent on it
+
+
+class _StaleConnection(Exception):
+    """The connection was gone before MAIL: nothing was sent on it."""
+
+
 class Transport:
     """A pool of SMTP connections to one relay, usable from any thread."""
 
     #: Reconnect after this many seconds or mails: relays drop idle sessions (Postfix's
-    #: smtpd_timeout is 300 s) and some cap mails per connection (Exchange: 100 by default).
+    #: smtpd_timeout is 300 s, some relays a minute or less) and some cap mails per
+    #: connection (Exchange: 100 by default).
     MAX_AGE = 240.0
+    MAX_IDLE = 30.0
     MAX_MAILS = 100
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.target = parse_smtp_url(settings.smtp_url)
         self.timeout = settings.smtp_timeout
-        self._idle: list[tuple[aiosmtplib.SMTP, float, int]] = []
+        self._idle: list[_Pooled] = []
         self._slots: asyncio.Semaphore | None = None
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -227,15 +241,17 @@ class Transport:
             raise
         return client
 
-    async def _acquire(self) -> tuple[aiosmtplib.SMTP, float, int]:
+    async def _acquire(self) -> tuple[_Pooled, bool]:
+        """A connection from the pool, or a new one; and whether it was reused."""
         now = time.monotonic()
         while self._idle:
-            client, born, used = self._idle.pop()
-            if client.is_connected and now - born < self.MAX_AGE and used < self.MAX_MAILS:
-                return client, born, used
-            await _quietly_quit(client)
+            pooled = self._idle.pop()
+            if (pooled.client.is_connected and now - pooled.born < self.MAX_AGE
+                    and now - pooled.last_used < self.MAX_IDLE and pooled.used < self.MAX_MAILS):
+                return pooled, True
+            await _quietly_quit(pooled.client)
         try:
-            return await self._connect(), now, 0
+            return _Pooled(await self._connect(), now, now, 0), False
         except ConfigurationError:
             raise
         except aiosmtplib.SMTPAuthenticationError as exc:
@@ -243,50 +259,79 @@ class Transport:
         except Exception as exc:
             raise classify(exc, "connect") from exc
 
+    def _release(self, pooled: _Pooled, sent: int) -> None:
+        self._idle.append(_Pooled(pooled.client, pooled.born, time.monotonic(),
+                                  pooled.used + sent))
+
     async def _send(self, message: bytes, sender: str, recipient: str,
                     envelope_id: str | None) -> Accepted:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.settings.smtp_pool_size)
         async with self._slots:
-            client, born, used = await self._acquire()
-            phase = "mail"
+            pooled, reused = await self._acquire()
             try:
-                dsn = self.settings.smtp_dsn and client.supports_extension("dsn")
-                mail_options, rcpt_options = [], []
-                if dsn:
-                    # RFC 3461: return only headers (RET=HDRS: the notice body is the
-                    # customer's business, not the relay's), tie reports to the notice
-                    # (ENVID) and ask for every outcome, including success and delay.
-                    mail_options = ["RET=HDRS"] + ([f"ENVID={envelope_id}"] if envelope_id else [])
-                    rcpt_options = ["NOTIFY=SUCCESS,FAILURE,DELAY",
-                                    f"ORCPT=rfc822;{xtext(recipient)}"]
-                if client.supports_extension("smtputf8") and not message.isascii():
-                    mail_options.append("SMTPUTF8")
-                await client.mail(sender, options=mail_options)
-                phase = "rcpt"
-                # rcpt() for our single recipient raises SMTPRecipientRefused, which carries
-                # the code; sendmail() would raise SMTPRecipientsRefused without one.
-                await client.rcpt(recipient, options=rcpt_options)
-                phase = "data"
-                reply = await client.data(message)
-            except Exception as exc:
-                error = classify(exc, phase)
-                if isinstance(exc, aiosmtplib.SMTPResponseException) and client.is_connected \
-                        and phase != "data" \
-                        and ReplyClass.of(exc.code) is not ReplyClass.TRANSIENT:
-                    # A refused envelope leaves the session usable after RSET. Not after a
-                    # 4xx: a relay that rate-limits per connection ("451 4.7.0 too many
-                    # messages") would refuse every later mail on this session too.
-                    try:
-                        await client.rset()
-                        self._idle.append((client, born, used))
-                    except Exception:
-                        await _quietly_quit(client)
-                else:
+                return await self._transaction(pooled, message, sender, recipient, envelope_id)
+            except _StaleConnection:
+                # The relay had closed the idle connection (and we only learn it now):
+                # nothing was sent, so try once more on a fresh one rather than defer the
+                # notice for a whole retry delay.
+                if not reused:
+                    raise SMTPUnavailable("connection lost before MAIL") from None
+                pooled, _ = await self._acquire()
+                try:
+                    return await self._transaction(pooled, message, sender, recipient,
+                                                   envelope_id)
+                except _StaleConnection:
+                    raise SMTPUnavailable("connection lost before MAIL") from None
+
+    async def _transaction(self, pooled: _Pooled, message: bytes, sender: str,
+                           recipient: str, envelope_id: str | None) -> Accepted:
+        client = pooled.client
+        phase = "mail"
+        try:
+            dsn = self.settings.smtp_dsn and client.supports_extension("dsn")
+            mail_options, rcpt_options = [], []
+            if dsn:
+                # RFC 3461: return only headers (RET=HDRS: the notice body is the
+                # customer's business, not the relay's), tie reports to the notice
+                # (ENVID) and ask for every outcome, including success and delay.
+                mail_options = ["RET=HDRS"] + ([f"ENVID={envelope_id}"] if envelope_id else [])
+                rcpt_options = ["NOTIFY=SUCCESS,FAILURE,DELAY",
+                                f"ORCPT=rfc822;{xtext(recipient)}"]
+            if client.supports_extension("smtputf8") and not message.isascii():
+                mail_options.append("SMTPUTF8")
+            await client.mail(sender, options=mail_options)
+            phase = "rcpt"
+            # rcpt() for our single recipient raises SMTPRecipientRefused, which carries
+            # the code; sendmail() would raise SMTPRecipientsRefused without one.
+            await client.rcpt(recipient, options=rcpt_options)
+            phase = "data"
+            reply = await client.data(message)
+        except Exception as exc:
+            # Closed while idle: either the close arrives with our MAIL, or the relay's
+            # "421 4.4.2 timeout" (Postfix says so before it hangs up) reads as MAIL's reply.
+            if phase == "mail" and (
+                    isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError))
+                    or (isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421)):
+                await _quietly_quit(client)
+                raise _StaleConnection() from exc
+            error = classify(exc, phase)
+            if isinstance(exc, aiosmtplib.SMTPResponseException) and client.is_connected \
+                    and phase != "data" \
+                    and ReplyClass.of(exc.code) is not ReplyClass.TRANSIENT:
+                # A refused envelope leaves the session usable after RSET. Not after a
+                # 4xx: a relay that rate-limits per connection ("451 4.7.0 too many
+                # messages") would refuse every later mail on this session too.
+                try:
+                    await client.rset()
+                    self._release(pooled, 0)
+                except Exception:
                     await _quietly_quit(client)
-                raise error from exc
-            self._idle.append((client, born, used + 1))
-            return Accepted(code=reply.code, message=reply.message, dsn=dsn)
+            else:
+                await _quietly_quit(client)
+            raise error from exc
+        self._release(pooled, 1)
+        return Accepted(code=reply.code, message=reply.message, dsn=dsn)
 
     def send(self, message: bytes, sender: str, recipient: str,
              envelope_id: str | None = None) -> Accepted:
@@ -305,7 +350,7 @@ class Transport:
     def close(self) -> None:
         async def close_all() -> None:
             while self._idle:
-                await _quietly_quit(self._idle.pop()[0])
+                await _quietly_quit(self._idle.pop().client)
         with contextlib.suppress(Exception):  # closing is best effort
             _Loop.get().run(close_all, 5)
 
