@@ -157,3 +157,22 @@ def test_smtp_a_connection_the_relay_closed_while_idle_is_replaced_not_deferred(
     finally:
         server.stop()
     assert len(recorder.messages) == 3
+
+
+def test_smtp_helo_name_is_configurable(settings: Settings, recorder: Recorder) -> None:
+    names: list[str] = []
+
+    class Helo(Recorder):
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+            names.append(hostname)
+            session.host_name = hostname
+            return responses
+
+    server = ServerThread(Helo())
+    server.start()
+    try:
+        Transport(settings.with_(smtp_url=server.url, smtp_helo_name="mail.example.com")).send(
+            b"Subject: x\r\n\r\nbody\r\n", "b@example.com", "a@example.com")
+    finally:
+        server.stop()
+    assert names == ["mail.example.com"]

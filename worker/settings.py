@@ -97,6 +97,7 @@ class Settings:
     smtp_ca_file: str | None = None
     smtp_allow_plain_auth: bool = False
     smtp_dsn: bool = True
+    smtp_helo_name: str | None = None  #: None: the machine's fully qualified name
     mail_from: Address = field(default_factory=lambda: _address(
         "Billing <billing@example.com>", "MAIL_FROM"))
     reply_to: str | None = None
@@ -185,6 +186,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         smtp_allow_plain_auth=_bool(get("SMTP_ALLOW_PLAIN_AUTH") or "false",
                                     "SMTP_ALLOW_PLAIN_AUTH"),
         smtp_dsn=_bool(get("SMTP_DSN") or "true", "SMTP_DSN"),
+        smtp_helo_name=get("SMTP_HELO_NAME"),
         mail_from=_address(get("MAIL_FROM") or "Billing <billing@example.com>", "MAIL_FROM"),
         reply_to=get("REPLY_TO"),
         bounce_address=_address(bounce, "BOUNCE_ADDRESS") if bounce else None,

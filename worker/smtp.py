@@ -228,6 +228,9 @@ class Transport:
                 False if t.mode is TLSMode.IMPLICIT else None),
             validate_certs=self.settings.smtp_tls_verify,
             tls_context=self._tls_context(),
+            # Relays check the EHLO name; a container's "localhost" or random id is refused
+            # by some, and counted against us by spam filters downstream.
+            local_hostname=self.settings.smtp_helo_name,
         )
         try:
             await client.connect()
