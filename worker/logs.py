@@ -71,6 +71,9 @@ def setup(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
     handler._pdn = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    # Third-party chatter that would otherwise print addresses and SMTP dialogue.
-    for noisy in ("aiosmtplib", "mail.log", "mail.debug", "cssutils", "premailer"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Third-party chatter that would otherwise print addresses and SMTP dialogue, and
+    # Celery's two lines per task ("received", "succeeded"), which our own notice lines
+    # (with the ids) make redundant and which cost as much CPU as the rest of the logging.
+    for noisy in ("aiosmtplib", "mail.log", "mail.debug", "cssutils", "premailer",
+                  "celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -121,9 +121,10 @@ class Pipeline:
         """accept(), then send at once when the notice is new or still waiting."""
         intake = self.accept(payload)
         if intake.notice_id and intake.status in (Status.QUEUED, Status.DEFERRED):
-            self.deliver(intake.notice_id, event=intake.event)
-            record = self.tracker.get(intake.notice_id) or {}
-            return Intake(intake.notice_id, record.get("status", intake.status), intake.created)
+            outcome, status = self._deliver(intake.notice_id, False, intake.event)
+            if outcome != "ok":  # someone else holds it, or it settled meanwhile: look
+                status = (self.tracker.get(intake.notice_id) or {}).get("status", status)
+            return Intake(intake.notice_id, status or intake.status, intake.created)
         return intake
 
     # -- sending ---------------------------------------------------------------------
@@ -134,9 +135,14 @@ class Pipeline:
         SMTP: a worker that finds an expired lease knows the previous attempt may have
         been accepted by the relay (the one window for a duplicate) and says so.
         """
+        return self._deliver(notice_id, force, event)[0]
+
+    def _deliver(self, notice_id: str, force: bool, event: Event | None
+                 ) -> tuple[str, str | None]:
+        """(outcome, status reached): outcome ok when this call made the attempt."""
         claim = self.tracker.claim(notice_id, self.settings.lease_seconds, force=force)
         if claim.outcome != "ok":
-            return claim.outcome
+            return claim.outcome, None
         record = dict(claim.record or {})
         with bind(notice_id=notice_id, event_id=record.get("event_id")):
             if event is None or event.admin_email != record.get("to"):
@@ -145,7 +151,7 @@ class Pipeline:
                                  claim.attempts, claim.lease_until, claim.interrupted)
 
     def _attempt(self, notice_id: str, record: dict[str, str], stored: Event | dict[str, Any],
-                 attempt: int, lease: str, interrupted: bool) -> str:
+                 attempt: int, lease: str, interrupted: bool) -> tuple[str, str]:
         to = record["to"]
         generation = int(record.get("generation") or 0)
         if interrupted:
@@ -188,10 +194,10 @@ class Pipeline:
                     else "0"})
         metrics.NOTICES.labels(status="sent").inc()
         log.info("notice sent (attempt %d)", attempt)
-        return outcome
+        return outcome, Status.SENT
 
     def _settle(self, notice_id: str, status: Status, detail: str, lease: str,
-                code: int | None, **fields: str) -> str:
+                code: int | None, **fields: str) -> tuple[str, str]:
         metrics.SMTP_REPLIES.labels(klass=f"{(code or 0) // 100}xx" if code else "none",
                                     code=str(code or "")).inc()
         outcome, _ = self.tracker.transition(notice_id, status, detail, lease=lease,
@@ -199,9 +205,10 @@ class Pipeline:
                                              fields={"last_error": detail, **fields})
         metrics.NOTICES.labels(status=str(status)).inc()
         log.warning("notice %s: %s", status, detail)
-        return outcome
+        return outcome, status
 
-    def _refused(self, notice_id: str, exc: RecipientRefused, lease: str, attempt: int) -> str:
+    def _refused(self, notice_id: str, exc: RecipientRefused, lease: str, attempt: int
+                 ) -> tuple[str, str]:
         details = bounce_details(exc.code, str(exc))
         details["reported_at"] = time.time()
         result = self._settle(notice_id, Status.BOUNCED, str(exc), lease, exc.code,
@@ -212,7 +219,8 @@ class Pipeline:
         after_bounce(self, notice_id, record.get("to", ""), details)
         return result
 
-    def _retry_or_fail(self, notice_id: str, exc: Exception, attempt: int, lease: str) -> str:
+    def _retry_or_fail(self, notice_id: str, exc: Exception, attempt: int, lease: str
+                       ) -> tuple[str, str]:
         delays = self.settings.retry_delays
         code = getattr(exc, "code", None)
         metrics.SMTP_REPLIES.labels(klass=f"{code // 100}xx" if code else "none",
@@ -232,7 +240,7 @@ class Pipeline:
         metrics.RETRIES.inc()
         metrics.NOTICES.labels(status="deferred").inc()
         log.warning("notice deferred: %s", detail)
-        return outcome
+        return outcome, Status.DEFERRED
 
     # -- housekeeping ----------------------------------------------------------------
     def sweep(self, enqueue: Callable[[str], Any], limit: int = 500) -> int:
