@@ -161,9 +161,19 @@ def test_faults_smtp_replies_are_retried_or_settled_by_class(rig: Rig) -> None:
         hits = sum("at CONNECT: 421" in h["detail"] for h in history)
         connect_refusals += hits
         expected = k + 1 if any(nid in groups[name] for name in retried) else 1
-        assert int(tracker.get(nid)["attempts"]) == expected + hits, (nid, history)
+        attempts = int(tracker.get(nid)["attempts"])
+        deferrals = [h["status"] for h in history].count("deferred")
+        if nid in groups["mail421"]:
+            # 421 to MAIL is also how a relay hangs up an idle session: on a reused
+            # connection the worker reconnects at once within the same attempt, so one
+            # of the two 421s may cost no attempt.
+            assert attempts - hits in (k, k + 1), (nid, history)
+            if states[nid] == "sent":
+                assert deferrals == attempts - 1
+            continue
+        assert attempts == expected + hits, (nid, history)
         if states[nid] == "sent":
-            assert [h["status"] for h in history].count("deferred") == expected - 1 + hits
+            assert deferrals == expected - 1 + hits
     assert connect_refusals == 3
     for name, stage in retried.items():
         for nid in groups[name]:

@@ -192,6 +192,11 @@ class _Pooled:
 class _StaleConnection(Exception):
     """The connection was gone before MAIL: nothing was sent on it."""
 
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        #: What to raise if a fresh connection does not help.
+        self.error = error
+
 
 class Transport:
     """A pool of SMTP connections to one relay, usable from any thread."""
@@ -274,18 +279,18 @@ class Transport:
             pooled, reused = await self._acquire()
             try:
                 return await self._transaction(pooled, message, sender, recipient, envelope_id)
-            except _StaleConnection:
+            except _StaleConnection as stale:
                 # The relay had closed the idle connection (and we only learn it now):
                 # nothing was sent, so try once more on a fresh one rather than defer the
                 # notice for a whole retry delay.
                 if not reused:
-                    raise SMTPUnavailable("connection lost before MAIL") from None
+                    raise stale.error from stale.__cause__
                 pooled, _ = await self._acquire()
                 try:
                     return await self._transaction(pooled, message, sender, recipient,
                                                    envelope_id)
-                except _StaleConnection:
-                    raise SMTPUnavailable("connection lost before MAIL") from None
+                except _StaleConnection as again:
+                    raise again.error from again.__cause__
 
     async def _transaction(self, pooled: _Pooled, message: bytes, sender: str,
                            recipient: str, envelope_id: str | None) -> Accepted:
@@ -317,7 +322,7 @@ class Transport:
                     isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError))
                     or (isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421)):
                 await _quietly_quit(client)
-                raise _StaleConnection() from exc
+                raise _StaleConnection(classify(exc, phase)) from exc
             error = classify(exc, phase)
             if isinstance(exc, aiosmtplib.SMTPResponseException) and client.is_connected \
                     and phase != "data" \
