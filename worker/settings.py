@@ -75,7 +75,7 @@ def _address(value: str, name: str) -> Address:
 class Brand:
     """Who the notice comes from: all of it configuration, no vendor names built in."""
 
-    product_name: str = "Your subscription service"
+    product_name: str = "Example Service"
     support_url: str = "https://billing.example.com/support"
     payment_url: str = "https://billing.example.com/payment-methods"
     profile_url: str = "https://billing.example.com/profile"
