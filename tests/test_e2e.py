@@ -172,3 +172,11 @@ def test_e2e_worker_serves_prometheus_metrics(
                     and text)
     assert 'notices_in_status{status="sent"} 1.0' in body
     assert "notice_send_seconds_count" in body
+
+
+def test_e2e_cli_says_when_the_tracking_store_is_unreachable() -> None:
+    env = worker_env("smtp://127.0.0.1:1", REDIS_URL=f"redis://:sekret@127.0.0.1:{free_port()}/0")
+    result = run_cli("notices", "list", env=env)
+    assert result.returncode == 3
+    assert "tracking store" in result.stderr and "not reachable" in result.stderr
+    assert "sekret" not in result.stderr and "Traceback" not in result.stderr

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from .errors import ConfigurationError, InvalidEvent
 
 #: Modules that add their own verbs: each has ``register(subparsers)``.
@@ -296,5 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except RedisConnectionError as exc:
+        print(f"error: the tracking store at {_redact(_settings().redis_url)} is not "
+              f"reachable ({exc})", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
