@@ -121,7 +121,9 @@ class Pipeline:
         """accept(), then send at once when the notice is new or still waiting."""
         intake = self.accept(payload)
         if intake.notice_id and intake.status in (Status.QUEUED, Status.DEFERRED):
-            outcome, status = self._deliver(intake.notice_id, False, intake.event)
+            # A redelivered event is sent as first recorded, whatever this copy says.
+            outcome, status = self._deliver(intake.notice_id, False,
+                                            intake.event if intake.created else None)
             if outcome != "ok":  # someone else holds it, or it settled meanwhile: look
                 status = (self.tracker.get(intake.notice_id) or {}).get("status", status)
             return Intake(intake.notice_id, status or intake.status, intake.created)
