@@ -172,12 +172,18 @@ class Pipeline:
             return self._refused(notice_id, exc, lease, attempt)
         except PermanentError as exc:
             return self._settle(notice_id, Status.FAILED, str(exc), lease, exc.code)
-        except (TransientError, TemplateProblem, ConfigurationError, InvalidEvent) as exc:
+        except InvalidEvent as exc:
+            # The stored event no longer passes (rules tightened since it was accepted):
+            # retrying cannot change that; the notice fails with the reason, for a replay
+            # after a fix.
+            return self._settle(notice_id, Status.FAILED, f"invalid event: {exc.reason}",
+                                lease, None)
+        except (TransientError, TemplateProblem, ConfigurationError) as exc:
             if isinstance(exc, ConfigurationError):
                 log.critical("sending is misconfigured, notices are being deferred: %s", exc)
             return self._retry_or_fail(notice_id, exc, attempt, lease)
         except RedisError:
-            raise  # the task retries; the lease brings the notice back if it cannot
+            raise  # the task hands its message back; the lease brings the notice back too
         except Exception as exc:
             # A bug must neither lose the notice nor spin on it: it is retried on the
             # normal schedule, and fails visibly when the schedule runs out.
