@@ -149,3 +149,14 @@ def test_bounces_ingest_reads_eml_folders_maildir_and_mbox(tmp_path: Path) -> No
     assert len(list(read_messages(str(tmp_path / "one.eml")))) == 1
     assert len(list(read_messages(str(tmp_path / "md")))) == 1
     assert len(list(read_messages(str(tmp_path / "box.mbox")))) == 2
+
+
+def test_bounces_ingest_success_dsn_for_an_unrecorded_send_stops_the_resend(
+        pipeline: Pipeline) -> None:
+    # The worker died after the relay's 250: the notice is still queued and scheduled.
+    nid = pipeline.accept(make_event(admin_email="dave@example.net")).notice_id or ""
+    _process(pipeline, make_dsn(to=envelope_sender(nid, pipeline.settings),
+                                recipient="dave@example.net", action="delivered",
+                                status="2.0.0", diagnostic=""))
+    assert (pipeline.tracker.get(nid) or {})["status"] == "delivered"
+    assert pipeline.tracker.claim(nid, 60).outcome == "settled"

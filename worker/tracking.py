@@ -32,7 +32,9 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     Status.DEFERRED: frozenset({Status.QUEUED, Status.DEFERRED, Status.SENT}),
     Status.FAILED: frozenset({Status.QUEUED, Status.DEFERRED}),
     Status.BOUNCED: frozenset({Status.QUEUED, Status.DEFERRED, Status.SENT, Status.DELIVERED}),
-    Status.DELIVERED: frozenset({Status.SENT, Status.DEFERRED}),
+    # From queued/deferred too: a success DSN for a mail whose "sent" was never recorded
+    # (the worker died after the relay's 250) stops the resend that would duplicate it.
+    Status.DELIVERED: frozenset({Status.QUEUED, Status.SENT, Status.DEFERRED}),
     # Replay: a failed, bounced, suppressed or stuck deferred notice goes back to the queue.
     Status.QUEUED: frozenset({Status.FAILED, Status.BOUNCED, Status.SUPPRESSED, Status.DEFERRED}),
     Status.SUPPRESSED: frozenset(),  # only ever set when the notice is created

@@ -131,7 +131,7 @@ class BounceProcessor:
             return "recorded"
         # delivered, relayed, expanded: the receiving side has taken the mail.
         outcome, _ = tracker.transition(notice_id, Status.DELIVERED, detail, report=reported,
-                                        fields={"dsn_delayed": ""})
+                                        unschedule=True, fields={"dsn_delayed": ""})
         if outcome != "ok":
             tracker.note(notice_id, status or "", detail, report=reported)
             return "recorded"
