@@ -191,6 +191,12 @@ def run_cli(*args: str, env: dict[str, str], stdin: str | None = None,
                           check=False)
 
 
+def publish_events(events: list[dict[str, Any]], env: dict[str, str]
+                   ) -> subprocess.CompletedProcess[str]:
+    """``python -m worker publish -`` with the events as JSON lines."""
+    return run_cli("publish", "-", env=env, stdin="\n".join(json.dumps(e) for e in events))
+
+
 def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -9,15 +9,19 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Recorder, make_event, run_cli, show, wait_for, worker_env
+from tests.conftest import (
+    Recorder,
+    make_event,
+    publish_events,
+    run_cli,
+    show,
+    wait_for,
+    worker_env,
+)
 from worker.capture import free_port
 from worker.smtpd import ServerThread
 
 pytestmark = pytest.mark.e2e
-
-
-def publish(events: list[dict[str, Any]], env: dict[str, str]) -> Any:
-    return run_cli("publish", "-", env=env, stdin="\n".join(json.dumps(e) for e in events))
 
 
 def test_e2e_both_locales_arrive_as_localized_multipart_mails(
@@ -28,7 +32,7 @@ def test_e2e_both_locales_arrive_as_localized_multipart_mails(
     zh = make_event(event_id="e2e-zh", admin_email="zh@example.com", locale="zh-TW")
     en = make_event(event_id="e2e-en", admin_email="en@example.com", locale="en-US",
                     currency="USD", amount="49.00")
-    result = publish([zh, en], env)
+    result = publish_events([zh, en], env)
     assert result.returncode == 0, result.stderr
     wait_for(lambda: len(recorder.messages) == 2)
     by_rcpt = {rcpts[0]: email.message_from_bytes(raw, policy=email.policy.default)
@@ -53,7 +57,7 @@ def test_e2e_same_event_three_times_sends_one_mail(
     start_worker(smtp_server.url)
     event = make_event(event_id="e2e-dup")
     for _ in range(3):
-        assert publish([event], env).returncode == 0
+        assert publish_events([event], env).returncode == 0
     wait_for(lambda: show("e2e-dup", env).get("status") == "sent")
     wait_for(lambda: real_redis.llen("celery") == 0)
     import time
@@ -86,7 +90,7 @@ def test_e2e_invalid_event_is_dead_lettered_and_the_next_is_sent(
 
 def test_e2e_publish_refuses_invalid_events_naming_each(real_redis: Any) -> None:
     env = worker_env("smtp://127.0.0.1:1")
-    result = publish([make_event(event_id="ok-1"), make_event(event_id="x", currency="ZZZ"),
+    result = publish_events([make_event(event_id="ok-1"), make_event(event_id="x", currency="ZZZ"),
                       make_event(event_id="y", card_last4="12345")], env)
     assert result.returncode == 1
     assert "invalid event #1: currency" in result.stderr
@@ -100,7 +104,7 @@ def test_e2e_smtp_down_defers_then_sends_once_it_is_back(
     url = f"smtp://127.0.0.1:{port}"
     env = worker_env(url)
     start_worker(url, SEND_RETRY_DELAYS="2,2,2,2,2")
-    assert publish([make_event(event_id="e2e-down")], env).returncode == 0
+    assert publish_events([make_event(event_id="e2e-down")], env).returncode == 0
     wait_for(lambda: show("e2e-down", env).get("status") == "deferred")
     server = ServerThread(recorder, port=port)
     server.start()
@@ -117,7 +121,7 @@ def test_e2e_recipient_refused_bounces_without_retry(
     recorder.refuse_rcpt["gone@example.com"] = "550 5.1.1 <gone@example.com>: user unknown"
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)
-    assert publish([make_event(event_id="e2e-550", admin_email="gone@example.com")],
+    assert publish_events([make_event(event_id="e2e-550", admin_email="gone@example.com")],
                    env).returncode == 0
     record = wait_for(lambda: (r := show("e2e-550", env)).get("status") == "bounced" and r)
     assert record["attempts"] == 1
@@ -159,7 +163,7 @@ def test_e2e_worker_serves_prometheus_metrics(
     port = free_port()
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url, METRICS_PORT=str(port))
-    assert publish([make_event(event_id="m-1")], env).returncode == 0
+    assert publish_events([make_event(event_id="m-1")], env).returncode == 0
     wait_for(lambda: show("m-1", env).get("status") == "sent")
 
     def scrape() -> str:

@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Recorder, make_dsn, make_event, run_cli, show, wait_for, worker_env
+from tests.conftest import (
+    ROOT,
+    Recorder,
+    make_dsn,
+    make_event,
+    publish_events,
+    run_cli,
+    show,
+    wait_for,
+    worker_env,
+)
 from worker.capture import free_port
 from worker.returnpath import verify
 from worker.settings import from_env
@@ -44,8 +54,7 @@ def _send_notice(event_id: str, address: str, smtp_server: ServerThread, recorde
                  start_worker: Any) -> tuple[dict[str, str], str]:
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)
-    result = run_cli("publish", "-", env=env, stdin=__import__("json").dumps(
-        make_event(event_id=event_id, admin_email=address)))
+    result = publish_events([make_event(event_id=event_id, admin_email=address)], env)
     assert result.returncode == 0, result.stderr
     wait_for(lambda: show(event_id, env).get("status") == "sent")
     envelope_sender = next(s for s, rcpts, _ in recorder.messages if rcpts == [address])
@@ -73,8 +82,8 @@ def test_e2e_bounces_failure_dsn_bounces_and_suppresses_the_address(
     assert "alice@example.net" in listing.stdout
     # The next event for the bounced address: suppressed, no mail.
     before = len(recorder.messages)
-    assert run_cli("publish", "-", env=env, stdin=__import__("json").dumps(
-        make_event(event_id="b-next", admin_email="alice@example.net"))).returncode == 0
+    assert publish_events([make_event(event_id="b-next", admin_email="alice@example.net")],
+                          env).returncode == 0
     wait_for(lambda: show("b-next", env).get("status") == "suppressed")
     assert len(recorder.messages) == before
 

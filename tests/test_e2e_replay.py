@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Recorder, make_event, run_cli, show, wait_for, worker_env
+from tests.conftest import (
+    Recorder,
+    make_event,
+    publish_events,
+    run_cli,
+    show,
+    wait_for,
+    worker_env,
+)
 from worker.capture import free_port
 from worker.smtpd import ServerThread
 
@@ -16,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _publish(events: list[dict[str, Any]], env: dict[str, str]) -> None:
-    result = run_cli("publish", "-", env=env, stdin="\n".join(json.dumps(e) for e in events))
+    result = publish_events(events, env)
     assert result.returncode == 0, result.stderr
 
 
