@@ -80,3 +80,20 @@ def test_tracking_claim_refuses_settled_and_not_due(tracker: Tracker) -> None:
 def test_tracking_settled_statuses_are_terminal_or_visible() -> None:
     assert Status.QUEUED not in SETTLED and Status.DEFERRED not in SETTLED
     assert {Status.SENT, Status.FAILED, Status.BOUNCED} <= SETTLED
+
+
+def test_tracking_stored_event_round_trips_with_unknown_fields() -> None:
+    import json
+
+    from tests.conftest import make_event
+    from worker.events import parse_event
+    from worker.tracking import event_json, merge_event
+
+    record = {"event_id": "evt-1", "subscription_id": "sub-1", "to": "new@example.com"}
+    for payload in (make_event(), make_event(foo={"bar": [1, 2]}, disable_at="2026-12-01"),
+                    make_event(card_brand=None, card_last4=None, subscription_name=None)):
+        event = parse_event(payload).to_dict()
+        merged = merge_event(event_json(event), record)
+        assert merged == {**event, "admin_email": "new@example.com"}
+    legacy = json.dumps({"amount": "10", "currency": "TWD"})
+    assert merge_event(legacy, record)["amount"] == "10"

@@ -68,6 +68,12 @@ def event_key(notice_id: str) -> str:
 
 #: Event fields the record already holds; the stored event leaves them out.
 _IN_RECORD = {"event_id": "event_id", "subscription_id": "subscription_id", "admin_email": "to"}
+#: The stored event is a JSON array in this order (field names are most of an event's
+#: size); fields the contract adds later go at the end, and unknown fields ride along
+#: as a final object.
+STORED_ORDER = ("amount", "currency", "payment_method", "locale", "reason", "card_brand",
+                "card_last4", "admin_name", "account_name", "subscription_name",
+                "subscription_status", "failed_at", "due_date", "disable_at")
 
 
 def event_json(event: Mapping[str, Any]) -> str:
@@ -76,14 +82,27 @@ def event_json(event: Mapping[str, Any]) -> str:
     Kept apart from the record so that the record's values stay short: Redis stores a
     hash whose values are all under 64 bytes in a compact listpack, about half the size.
     """
-    rest = {k: v for k, v in event.items() if k not in _IN_RECORD}
-    return json.dumps(rest, ensure_ascii=False, separators=(",", ":"))
+    values: list[Any] = [event.get(name) for name in STORED_ORDER]
+    while values and values[-1] is None:
+        values.pop()
+    extra = {k: v for k, v in event.items()
+             if k not in _IN_RECORD and k not in STORED_ORDER}
+    if extra:
+        values += [None] * (len(STORED_ORDER) - len(values)) + [extra]
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
 def merge_event(stored: str | None, record: Mapping[str, str]) -> dict[str, Any]:
     """The whole event again: the stored part plus the fields the record holds (the
     record's current address, which a replay may have corrected)."""
-    event: dict[str, Any] = json.loads(stored) if stored else {}
+    data: Any = json.loads(stored) if stored else {}
+    event: dict[str, Any]
+    if isinstance(data, list):
+        extra = data.pop() if len(data) > len(STORED_ORDER) else {}
+        event = {k: v for k, v in zip(STORED_ORDER, data, strict=False) if v is not None}
+        event.update(extra)
+    else:  # the object form written before the array form
+        event = dict(data)
     for field, name in _IN_RECORD.items():
         if record.get(name):
             event[field] = record[name]
