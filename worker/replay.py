@@ -89,7 +89,7 @@ def replay_notice(pipeline: Pipeline, notice_id: str, *, to: str | None = None,
     if outcome != "ok":
         return ReplayOutcome(notice_id, False, f"not replayed: status changed ({previous})")
     if "to" in fields:
-        pipeline.r.set(addr_key(fields["to"]), notice_id)
+        pipeline.r.set(addr_key(fields["to"]), notice_id, ex=pipeline.tracker.ttl)
     enqueue(notice_id)
     metrics.REPLAYS.inc()
     return ReplayOutcome(notice_id, True, f"queued ({previous} → queued)")
