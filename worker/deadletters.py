@@ -8,13 +8,13 @@ import time
 import uuid
 from typing import Any
 
+from .events import CARD_NUMBER_SHAPE
 from .store import PREFIX, RedisClient
 from .tracking import iso
 
 INDEX = PREFIX + "dead"
 #: The payload is kept up to this size; a larger one is cut (and says so).
 MAX_PAYLOAD = 64 * 1024
-_DIGIT_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
 
 def _key(dead_id: str) -> str:
@@ -29,7 +29,7 @@ def redact(text: str) -> str:
     def mask(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group())
         return "*" * (len(digits) - 4) + digits[-4:]
-    return _DIGIT_RUN.sub(mask, text)
+    return CARD_NUMBER_SHAPE.sub(mask, text)
 
 
 def payload_text(payload: Any) -> str:

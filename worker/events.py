@@ -53,8 +53,9 @@ KNOWN = (*REQUIRED, "locale", "reason", "card_brand", "card_last4", "admin_name"
 _CURRENCIES = frozenset(list_currencies())
 # ASCII digits only: \d alone also matches "١٢٣" or "１２３", which Decimal() accepts.
 _AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$", re.ASCII)
-# 13-19 digits, optionally grouped by single spaces or dashes: the shape of a card number.
-_PAN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+#: 13-19 digits, optionally grouped by single spaces or dashes: the shape of a card number
+#: (also what dead letters mask and logs drop).
+CARD_NUMBER_SHAPE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -81,7 +82,7 @@ def _find_card_number(value: Any, path: str = "") -> str | None:
             if found:
                 return found
     elif isinstance(value, (str, int)) and not isinstance(value, bool):
-        for match in _PAN.finditer(str(value)):
+        for match in CARD_NUMBER_SHAPE.finditer(str(value)):
             digits = re.sub(r"\D", "", match.group())
             # Card numbers always pass the Luhn check; most ids that merely have many
             # digits do not, so this keeps false refusals rare without letting a PAN in.

@@ -12,16 +12,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from .addresses import mask
+from .events import CARD_NUMBER_SHAPE
 
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "log_context", default=None)
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_PAN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
 
 def scrub(text: str) -> str:
     """Mask addresses and card-number-shaped digit runs in free text."""
-    text = _PAN.sub("[card number removed]", text)
+    text = CARD_NUMBER_SHAPE.sub("[card number removed]", text)
     return _ADDRESS.sub(lambda m: mask(m.group()), text)
 
 

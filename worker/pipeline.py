@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from .store import RedisClient, get_redis
 from .tracking import Status, Tracker, event_json, merge_event, notice_id_for
 
 log = logging.getLogger(__name__)
-_ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 
 
 @dataclass(frozen=True)
@@ -54,10 +52,9 @@ class Intake:
 
 def bounce_details(code: int | None, text: str, action: str = "failed") -> dict[str, Any]:
     """Classify a refusal (reason and kind, as the bounce parser does for DSNs)."""
-    from .bounces.reasons import classify, kind_for
+    from .bounces.reasons import classify, enhanced_codes, kind_for
 
-    match = _ENHANCED.search(text)
-    status = match.group(1) if match else None
+    status = next(iter(enhanced_codes(text)), None)
     reason = classify(status, code, text, action)
     return {"kind": str(kind_for(reason, action)), "reason": str(reason), "status": status,
             "code": code, "diagnostic": text[:500]}
