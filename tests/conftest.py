@@ -16,9 +16,9 @@ import fakeredis
 import pytest
 import redis
 
-from worker.capture import free_port
 from worker.settings import Settings, from_env
-from worker.smtpd import ServerThread
+from worker.smtp.capture import free_port
+from worker.smtp.server import ServerThread
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

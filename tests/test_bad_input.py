@@ -17,10 +17,10 @@ import pytest
 
 from tests.conftest import Recorder, make_event
 from worker.errors import InvalidEvent
-from worker.events import MAX_EVENT_BYTES, decode, parse_event
-from worker.pipeline import Pipeline
+from worker.intake.events import MAX_EVENT_BYTES, decode, parse_event
+from worker.notices.pipeline import Pipeline
 from worker.settings import Settings
-from worker.smtpd import ServerThread
+from worker.smtp.server import ServerThread
 
 CARD = "4111111111111111"  # a Luhn-valid test card number
 CARD_FORMS = (CARD, "4111 1111 1111 1111", "4111-1111-1111-1111")
@@ -337,7 +337,7 @@ def test_bad_input_mixed_batch_through_a_real_worker(
 
     from tests.conftest import wait_for
     from tests.faults import own_redis_server
-    from worker.tracking import Tracker, notice_id_for
+    from worker.notices.store import Tracker, notice_id_for
 
     own = own_redis_server(tmp_path / "redis")  # not the shared test database
     try:

@@ -11,11 +11,11 @@ import pytest
 
 from tests.conftest import DATA, make_dsn, make_event
 from worker.bounces.ingest import BounceProcessor, read_messages
-from worker.pipeline import Pipeline
-from worker.returnpath import envelope_sender
+from worker.notices.pipeline import Pipeline
+from worker.notices.store import Status
 from worker.settings import Settings
-from worker.smtpd import ServerThread
-from worker.tracking import Status
+from worker.smtp.returnpath import envelope_sender
+from worker.smtp.server import ServerThread
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import make_event
-from worker.pipeline import Pipeline
-from worker.replay import ReplayOutcome
+from worker.notices.pipeline import Pipeline
+from worker.notices.replay import ReplayOutcome
+from worker.notices.store import Status
 from worker.settings import Settings
-from worker.tracking import Status
 from worker.web import create_app
 
 pytestmark = pytest.mark.browser
@@ -68,7 +68,7 @@ def served(settings: Settings, pipeline: Pipeline) -> Iterator[Served]:
 
     def replayer(pl: Pipeline, notice_id: str, *, to: str | None = None, reason: str = "",
                  by: str = "", enqueue: Any) -> ReplayOutcome:
-        # Stands in for worker.replay.replay_notice: back to queued, then enqueue.
+        # Stands in for worker.notices.replay.replay_notice: back to queued, then enqueue.
         replays.append(notice_id)
         outcome, previous = pl.tracker.transition(notice_id, Status.QUEUED,
                                                   f"replayed by {by}: {reason}")

@@ -18,8 +18,8 @@ from tests.conftest import (
     wait_for,
     worker_env,
 )
-from worker.capture import free_port
-from worker.smtpd import ServerThread
+from worker.smtp.capture import free_port
+from worker.smtp.server import ServerThread
 
 pytestmark = pytest.mark.e2e
 

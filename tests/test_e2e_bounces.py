@@ -21,10 +21,10 @@ from tests.conftest import (
     wait_for,
     worker_env,
 )
-from worker.capture import free_port
-from worker.returnpath import verify
 from worker.settings import from_env
-from worker.smtpd import ServerThread
+from worker.smtp.capture import free_port
+from worker.smtp.returnpath import verify
+from worker.smtp.server import ServerThread
 
 pytestmark = pytest.mark.e2e
 

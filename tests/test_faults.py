@@ -38,8 +38,8 @@ from tests.faults import (
     wait_settled,
 )
 from tests.faults.servers import Faults, FaultSMTPServer, Rule
-from worker.capture import free_port
-from worker.tracking import Tracker
+from worker.notices.store import Tracker
+from worker.smtp.capture import free_port
 
 pytestmark = pytest.mark.faults
 
@@ -356,7 +356,7 @@ def test_faults_consumer_survives_a_failing_close_of_the_lost_connection(
     # closing the dead connection raises AttributeError, which Celery calls unrecoverable.
     from celery.worker.consumer import Consumer as CeleryConsumer
 
-    from worker.consumer import Consumer
+    from worker.runtime.consumer import Consumer
 
     def close_fails(self: Any, exc: Exception) -> None:
         raise AttributeError("'NoneType' object has no attribute 'hostname'")

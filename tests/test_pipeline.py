@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import Recorder, make_event
-from worker.pipeline import Pipeline
-from worker.returnpath import verify
+from worker.notices.pipeline import Pipeline
+from worker.notices.store import Status
 from worker.settings import Settings
-from worker.smtpd import ServerThread
-from worker.tracking import Status
+from worker.smtp.returnpath import verify
+from worker.smtp.server import ServerThread
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_pipeline_data_refusal_fails_without_retry(pipeline: Pipeline,
 
 def test_pipeline_transient_failure_defers_then_fails_when_retries_run_out(
         settings: Settings, fake_redis: Any) -> None:
-    from worker.capture import free_port
+    from worker.smtp.capture import free_port
 
     dead_port = free_port()
     pipeline = Pipeline(settings.with_(smtp_url=f"smtp://127.0.0.1:{dead_port}",
@@ -115,7 +115,7 @@ def test_pipeline_transient_failure_defers_then_fails_when_retries_run_out(
 
 def test_pipeline_deferred_notice_is_swept_and_sent_when_the_relay_returns(
         settings: Settings, fake_redis: Any, recorder: Recorder) -> None:
-    from worker.capture import free_port
+    from worker.smtp.capture import free_port
 
     port = free_port()
     pipeline = Pipeline(settings.with_(smtp_url=f"smtp://127.0.0.1:{port}",

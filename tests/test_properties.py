@@ -19,13 +19,13 @@ from tests.conftest import SECRET, make_dsn, make_event
 from worker.bounces.ingest import BounceProcessor
 from worker.bounces.parse import parse_bytes
 from worker.errors import InvalidEvent, NoticeError
-from worker.events import KNOWN, Event, parse_event
-from worker.message import build_message, to_bytes
-from worker.pipeline import Pipeline
-from worker.render import SUBJECT_MAX, Renderer
-from worker.returnpath import envelope_sender
+from worker.intake.events import KNOWN, Event, parse_event
+from worker.notices.pipeline import Pipeline
+from worker.notices.store import notice_id_for
+from worker.render.message import build_message, to_bytes
+from worker.render.renderer import SUBJECT_MAX, Renderer
 from worker.settings import from_env
-from worker.tracking import notice_id_for
+from worker.smtp.returnpath import envelope_sender
 
 SETTINGS = from_env({"SECRET_KEY": SECRET, "MAIL_FROM": "Billing <billing@example.com>",
                      "SMTP_URL": "smtp://127.0.0.1:1"})

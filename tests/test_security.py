@@ -34,18 +34,18 @@ from aiosmtpd.smtp import AuthResult
 from tests.conftest import SECRET, Recorder, make_dsn, make_event
 from worker.bounces.ingest import BounceProcessor
 from worker.bounces.server import BounceHandler, make_server
-from worker.capture import free_port
 from worker.errors import ConfigurationError, InvalidEvent, TransientError
-from worker.events import parse_event
-from worker.message import build_message, to_bytes
-from worker.pipeline import Pipeline
-from worker.render import Renderer, inline_css
+from worker.intake.events import parse_event
+from worker.notices.pipeline import Pipeline
+from worker.notices.store import notice_id_for
+from worker.render.message import build_message, to_bytes
+from worker.render.renderer import Renderer, inline_css
 from worker.resources import resource_dir
-from worker.returnpath import envelope_sender
 from worker.settings import Settings
-from worker.smtp import SMTPTarget, TLSMode, Transport, check_credentials_allowed
-from worker.smtpd import ServerThread
-from worker.tracking import notice_id_for
+from worker.smtp.capture import free_port
+from worker.smtp.client import SMTPTarget, TLSMode, Transport, check_credentials_allowed
+from worker.smtp.returnpath import envelope_sender
+from worker.smtp.server import ServerThread
 
 CARD = "4111111111111111"
 #: Every free-text field of the contract, with the longest value it accepts.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Recorder
-from worker.capture import free_port
 from worker.errors import (
     ConfigurationError,
     PermanentError,
@@ -14,7 +13,8 @@ from worker.errors import (
     TransientError,
 )
 from worker.settings import Settings
-from worker.smtp import (
+from worker.smtp.capture import free_port
+from worker.smtp.client import (
     ReplyClass,
     SMTPTarget,
     TLSMode,
@@ -23,7 +23,7 @@ from worker.smtp import (
     parse_smtp_url,
     xtext,
 )
-from worker.smtpd import ServerThread
+from worker.smtp.server import ServerThread
 
 
 @pytest.mark.parametrize(("url", "mode", "port"), [

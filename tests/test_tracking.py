@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from worker.tracking import SETTLED, TRANSITIONS, Status, Tracker, notice_id_for
+from worker.notices.store import SETTLED, TRANSITIONS, Status, Tracker, notice_id_for
 
 
 @pytest.fixture
@@ -86,8 +86,8 @@ def test_tracking_stored_event_round_trips_with_unknown_fields() -> None:
     import json
 
     from tests.conftest import make_event
-    from worker.events import parse_event
-    from worker.tracking import event_json, merge_event
+    from worker.intake.events import parse_event
+    from worker.notices.store import event_json, merge_event
 
     record = {"event_id": "evt-1", "subscription_id": "sub-1", "to": "new@example.com"}
     for payload in (make_event(), make_event(foo={"bar": [1, 2]}, disable_at="2026-12-01"),

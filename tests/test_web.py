@@ -19,11 +19,11 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 
 from tests.conftest import ROOT, make_event
-from worker import intake
 from worker.errors import ConfigurationError
-from worker.pipeline import Pipeline
+from worker.intake import producer as intake
+from worker.notices.pipeline import Pipeline
+from worker.notices.store import Status
 from worker.settings import Settings, configure, from_env
-from worker.tracking import Status
 from worker.web import create_app
 from worker.web.security import check_bind, is_loopback
 
@@ -52,8 +52,8 @@ def pipeline(settings: Settings, fake_redis: fakeredis.FakeRedis) -> Pipeline:
 
 
 def stub_replayer(rec: Recorder) -> Any:
-    """What ``worker.replay.replay_notice`` does, minus its rules: back to queued, enqueue."""
-    from worker.replay import ReplayOutcome
+    """What ``replay_notice`` does, minus its rules: back to queued, enqueue."""
+    from worker.notices.replay import ReplayOutcome
 
     def replay(pl: Pipeline, notice_id: str, *, to: str | None = None, reason: str = "",
                by: str = "", enqueue: Any) -> ReplayOutcome:
@@ -261,11 +261,11 @@ def test_preview_template_edit_shows_on_reload(settings: Settings, rec: Recorder
 
 def test_preview_catalog_edit_shows_on_reload(monkeypatch: pytest.MonkeyPatch,
                                               client: FlaskClient, tmp_path: Path) -> None:
-    import worker.i18n
+    import worker.render.i18n
 
     locales = tmp_path / "locales"
     shutil.copytree(ROOT / "locales", locales)
-    monkeypatch.setattr(worker.i18n, "resource_dir", lambda name: tmp_path / name)
+    monkeypatch.setattr(worker.render.i18n, "resource_dir", lambda name: tmp_path / name)
     url = "/preview/card_declined/zh_TW/mail.html"
     assert HEADLINE in client.get(url).get_data(as_text=True)
     po = locales / "zh_TW" / "LC_MESSAGES" / "messages.po"
@@ -450,7 +450,7 @@ def test_replay_post_calls_replayer_and_requeues(client: FlaskClient, pipeline: 
 
 def test_replay_with_real_replay_module(settings: Settings, pipeline: Pipeline,
                                         rec: Recorder) -> None:
-    from worker.replay import replay_notice
+    from worker.notices.replay import replay_notice
 
     ids = seed(pipeline)
     client = build_app(settings, pipeline, rec, replayer=replay_notice).test_client()

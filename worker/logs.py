@@ -11,8 +11,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from .addresses import mask
-from .events import CARD_NUMBER_SHAPE
+from worker.intake.addresses import mask
+from worker.intake.events import CARD_NUMBER_SHAPE
 
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "log_context", default=None)

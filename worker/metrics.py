@@ -64,8 +64,8 @@ def worker_registry() -> CollectorRegistry:
 
 def serve(host: str, port: int) -> None:
     """Expose the worker's metrics over HTTP (``METRICS_PORT``)."""
-    from .pipeline import get_pipeline
-    from .settings import get_settings
+    from worker.notices.pipeline import get_pipeline
+    from worker.settings import get_settings
 
     registry = worker_registry()
     registry.register(StoreCollector(lambda: get_pipeline(get_settings())))

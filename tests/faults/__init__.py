@@ -16,8 +16,8 @@ from typing import Any
 
 import redis
 
-from worker.capture import free_port
-from worker.tracking import SCHED, SETTLED, notice_id_for
+from worker.notices.store import SCHED, SETTLED, notice_id_for
+from worker.smtp.capture import free_port
 
 #: Events per scenario; raise it with FAULTS_N=1000 for a longer soak.
 N = int(os.environ.get("FAULTS_N", "200"))

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..addresses import mask
-from ..returnpath import token_candidate, verify
-from ..store import PREFIX
-from ..tracking import Status, iso
-from .effects import after_bounce
-from .parse import Parsed, Report, parse_bytes
+from worker.bounces.parse import Parsed, Report, parse_bytes
+from worker.intake.addresses import mask
+from worker.notices.connection import PREFIX
+from worker.notices.effects import after_bounce
+from worker.notices.store import Status, iso
+from worker.smtp.returnpath import token_candidate, verify
 
 if TYPE_CHECKING:
-    from ..pipeline import Pipeline
+    from worker.notices.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

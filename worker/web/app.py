@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import redis
 from flask import Flask, current_app, render_template
 
-from ..pipeline import Pipeline
-from ..render import Renderer
-from ..settings import Settings
+from worker.notices.pipeline import Pipeline
+from worker.render.renderer import Renderer
+from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +45,20 @@ def redact_url(url: str) -> str:
 
 
 def _default_enqueue(notice_id: str) -> Any:
-    from ..celery_app import app as celery_app
+    from worker.runtime.celery_app import app as celery_app
 
     return celery_app.send_task("notices.send", args=[notice_id, True])
 
 
 def _default_publish(payload: Any) -> Any:
-    from .. import intake
-    from ..celery_app import app as celery_app
+    from worker.intake import producer as intake
+    from worker.runtime.celery_app import app as celery_app
 
     return intake.publish(celery_app, payload)
 
 
 def _default_replayer(*args: Any, **kwargs: Any) -> Any:
-    from ..replay import replay_notice
+    from worker.notices.replay import replay_notice
 
     return replay_notice(*args, **kwargs)
 
@@ -107,9 +107,9 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, *,
 
     ``template_dir`` overrides the notice templates folder; ``enqueue`` (notice id → send
     task), ``publish`` (event payload → queue) and ``replayer`` (``replay_notice``) default
-    to the Celery app and ``worker.replay``.
+    to the Celery app and ``worker.notices.replay``.
     """
-    from . import ops, preview, security
+    from worker.web import ops, preview, security
 
     app = Flask(__name__)
     app.config.update(

@@ -23,14 +23,14 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import intake
-from ..errors import InvalidEvent
-from ..events import decode
-from ..metrics import StoreCollector  # importing it registers the worker's series
-from ..tracking import TRANSITIONS, Status, iso, public
-from .app import StoreUnavailable, state
-from .preview import sandboxed, try_preview
-from .security import scrub
+from worker.errors import InvalidEvent
+from worker.intake import producer as intake
+from worker.intake.events import decode
+from worker.metrics import StoreCollector  # importing it registers the worker's series
+from worker.notices.store import TRANSITIONS, Status, iso, public
+from worker.web.app import StoreUnavailable, state
+from worker.web.preview import sandboxed, try_preview
+from worker.web.security import scrub
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)

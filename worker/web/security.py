@@ -11,8 +11,8 @@ from urllib.parse import urlencode, urlsplit
 from flask import Flask, Response, abort, redirect, render_template, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..errors import ConfigurationError
-from ..settings import Settings
+from worker.errors import ConfigurationError
+from worker.settings import Settings
 
 #: The cookie that remembers a valid ``?token=`` (an HMAC of the token, never the token).
 TOKEN_COOKIE = "pdn_ops"  # noqa: S105  (a cookie name, not a secret)

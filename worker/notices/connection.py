@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from .settings import Settings
+from worker.settings import Settings
 
 #: Our clients always decode responses to str, which redis-py's annotations cannot express
 #: (they type every reply as bytes | str), so the client is typed loosely in one place.

@@ -15,9 +15,9 @@ from typing import TypeVar
 
 import aiosmtplib
 
-from .errors import ConfigurationError, SMTPTimeout
-from .settings import Settings
-from .smtp_replies import (
+from worker.errors import ConfigurationError, SMTPTimeout
+from worker.settings import Settings
+from worker.smtp.replies import (
     Accepted,
     ReplyClass,
     SMTPTarget,

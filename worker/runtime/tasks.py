@@ -9,9 +9,9 @@ from typing import Any, NoReturn
 from celery.exceptions import Reject
 from redis.exceptions import RedisError
 
-from .celery_app import app
-from .pipeline import get_pipeline
-from .settings import get_settings
+from worker.notices.pipeline import get_pipeline
+from worker.runtime.celery_app import app
+from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from .addresses import key as address_key
-from .store import PREFIX, RedisClient
+from worker.intake.addresses import key as address_key
+from worker.notices.connection import PREFIX, RedisClient
 
 
 class Status(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InvalidEvent
+from worker.errors import InvalidEvent
 
 # RFC 5321 limits: 64 octets of local part, 255 of domain, 254 for the whole path.
 _LOCAL_MAX = 64

@@ -8,19 +8,19 @@ import sys
 import time
 from typing import Any
 
-from ..addresses import mask
+from worker.intake.addresses import mask
 
 
 def _pipeline() -> Any:
-    from ..pipeline import get_pipeline
-    from ..settings import get_settings
+    from worker.notices.pipeline import get_pipeline
+    from worker.settings import get_settings
 
     return get_pipeline(get_settings())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .ingest import BounceProcessor
-    from .server import make_server, spool_dir
+    from worker.bounces.ingest import BounceProcessor
+    from worker.bounces.server import make_server, spool_dir
 
     pipeline = _pipeline()
     settings = pipeline.settings
@@ -41,8 +41,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .ingest import BounceProcessor, read_messages
-    from .server import spool_dir
+    from worker.bounces.ingest import BounceProcessor, read_messages
+    from worker.bounces.server import spool_dir
 
     pipeline = _pipeline()
     processor = BounceProcessor(pipeline, spool_dir(pipeline.settings))
@@ -62,8 +62,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from .ingest import TieBack, read_messages
-    from .parse import parse_bytes
+    from worker.bounces.ingest import TieBack, read_messages
+    from worker.bounces.parse import parse_bytes
 
     tie: TieBack | None = None
     try:
@@ -80,8 +80,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
                 found, how = tie.find(parsed, report)
                 notice_id = found if found and how != "forged" else None
             else:
-                from ..returnpath import verify
-                from ..settings import get_settings
+                from worker.settings import get_settings
+                from worker.smtp.returnpath import verify
 
                 notice_id = next((n for a in parsed.returned_to
                                   if (n := verify(a, get_settings()))), None)
@@ -94,8 +94,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_unmatched(args: argparse.Namespace) -> int:
-    from ..cli import emit
-    from .ingest import BounceProcessor
+    from worker.bounces.ingest import BounceProcessor
+    from worker.cli import emit
 
     rows = BounceProcessor(_pipeline()).unmatched()
     emit(rows, args.json, ["at", "why", "recipient", "action", "status", "reason"])
@@ -103,7 +103,7 @@ def cmd_unmatched(args: argparse.Namespace) -> int:
 
 
 def cmd_suppressions_list(args: argparse.Namespace) -> int:
-    from ..cli import emit
+    from worker.cli import emit
 
     emit(_pipeline().suppressions.list(), args.json,
          ["address", "reason", "status", "kind", "notice_id", "at"])

@@ -11,9 +11,9 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, formatdate
 
-from .errors import InvalidEvent
-from .render import Rendered
-from .settings import Settings
+from worker.errors import InvalidEvent
+from worker.render.renderer import Rendered
+from worker.settings import Settings
 
 #: RFC 5322 line endings and RFC 2047 encoding of non-ASCII header text.
 POLICY = email.policy.SMTP.clone(max_line_length=78)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .. import metrics
-from ..addresses import mask
-from .reasons import MAILBOX_SOFT, SENDER_SIDE, Reason
+from worker import metrics
+from worker.bounces.reasons import MAILBOX_SOFT, SENDER_SIDE, Reason
+from worker.intake.addresses import mask
 
 if TYPE_CHECKING:
-    from ..pipeline import Pipeline
+    from worker.notices.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from .smtpd import ServerThread
+from worker.smtp.server import ServerThread
 
 
 def free_port(host: str = "127.0.0.1") -> int:

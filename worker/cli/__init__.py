@@ -11,20 +11,20 @@ from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from .errors import ConfigurationError, InvalidEvent
+from worker.errors import ConfigurationError, InvalidEvent
 
 #: Modules that add their own verbs: each has ``register(subparsers)``.
-PLUGINS = ("worker.bounces.cli", "worker.replay", "worker.web.cli")
+PLUGINS = ("worker.cli.bounces", "worker.notices.replay", "worker.cli.web")
 
 
 def _settings() -> Any:
-    from .settings import get_settings
+    from worker.settings import get_settings
 
     return get_settings()
 
 
 def _pipeline() -> Any:
-    from .pipeline import get_pipeline
+    from worker.notices.pipeline import get_pipeline
 
     return get_pipeline(_settings())
 
@@ -48,9 +48,9 @@ def emit(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
 
 # -- publish ------------------------------------------------------------------------------
 def cmd_publish(args: argparse.Namespace) -> int:
-    from . import intake
-    from .celery_app import app
-    from .tracking import notice_id_for
+    from worker.intake import producer as intake
+    from worker.notices.store import notice_id_for
+    from worker.runtime.celery_app import app
 
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     items = list(intake.read_events(text))
@@ -89,7 +89,7 @@ def _redact(url: str) -> str:
 
 # -- notices ------------------------------------------------------------------------------
 def cmd_notices_list(args: argparse.Namespace) -> int:
-    from .tracking import public
+    from worker.notices.store import public
 
     tracker = _pipeline().tracker
     records = tracker.records(tracker.ids(args.status, limit=args.limit))
@@ -99,7 +99,7 @@ def cmd_notices_list(args: argparse.Namespace) -> int:
 
 
 def cmd_notices_show(args: argparse.Namespace) -> int:
-    from .tracking import public
+    from worker.notices.store import public
 
     tracker = _pipeline().tracker
     record = tracker.find(args.id)
@@ -124,10 +124,10 @@ def cmd_notices_show(args: argparse.Namespace) -> int:
 
 # -- render -------------------------------------------------------------------------------
 def cmd_render(args: argparse.Namespace) -> int:
-    from .events import decode, parse_event
-    from .message import message_bytes
-    from .render import Renderer
-    from .tracking import notice_id_for
+    from worker.intake.events import decode, parse_event
+    from worker.notices.store import notice_id_for
+    from worker.render.message import message_bytes
+    from worker.render.renderer import Renderer
 
     settings = _settings()
     text = sys.stdin.read() if args.event_file == "-" else Path(args.event_file).read_text(
@@ -176,9 +176,9 @@ def cmd_dead_show(args: argparse.Namespace) -> int:
 
 
 def cmd_dead_requeue(args: argparse.Namespace) -> int:
-    from . import intake
-    from .celery_app import app
-    from .events import decode
+    from worker.intake import producer as intake
+    from worker.intake.events import decode
+    from worker.runtime.celery_app import app
 
     dead = _pipeline().dead
     record = dead.get(args.id)
@@ -213,13 +213,13 @@ def cmd_dead_drop(args: argparse.Namespace) -> int:
 
 # -- dev, sweep ---------------------------------------------------------------------------
 def cmd_dev(args: argparse.Namespace) -> int:
-    from .dev import run
+    from worker.runtime.dev import run
 
     return run(args.files, args.sample, args.keep_running, args.capture_dir, args.wait)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .celery_app import app
+    from worker.runtime.celery_app import app
 
     count = _pipeline().sweep(lambda nid: app.send_task("notices.send", args=[nid]))
     print(f"{count} due notice(s) handed to the workers")

@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Celery, bootsteps, signals
 
-from .settings import Settings, get_settings
+from worker.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": False,
         "task_send_sent_event": False,
         # Our consumer dead-letters messages it cannot decode instead of dropping them.
-        "worker_consumer": "worker.consumer:Consumer",
+        "worker_consumer": "worker.runtime.consumer:Consumer",
     }
 
 
 def make_app(settings: Settings) -> Celery:
-    celery_app = Celery("worker", include=["worker.tasks"])
+    celery_app = Celery("worker", include=["worker.runtime.tasks"])
     celery_app.conf.update(celery_config(settings))
     celery_app.steps["worker"].add(SweeperStep)
     celery_app.steps["worker"].add(MetricsStep)
@@ -67,7 +67,7 @@ class MetricsStep(bootsteps.StartStopStep):
     def start(self, parent: Any) -> None:
         settings = get_settings()
         if settings.metrics_port:
-            from .metrics import serve
+            from worker.metrics import serve
 
             serve(settings.metrics_host, settings.metrics_port)
             log.info("metrics on http://%s:%d/metrics", settings.metrics_host,
@@ -106,8 +106,8 @@ class SweeperStep(bootsteps.StartStopStep):
 
 
 def run_sweeper(stop: threading.Event, settings: Settings | None = None) -> None:
-    from .pipeline import get_pipeline
-    from .tasks import send
+    from worker.notices.pipeline import get_pipeline
+    from worker.runtime.tasks import send
 
     settings = settings or get_settings()
     pipeline = get_pipeline(settings)
@@ -124,7 +124,7 @@ def run_sweeper(stop: threading.Event, settings: Settings | None = None) -> None
 
 @signals.setup_logging.connect
 def _setup_logging(**_: Any) -> None:
-    from .logs import setup
+    from worker.logs import setup
 
     settings = get_settings()
     setup(settings.log_level, settings.log_format)

@@ -50,7 +50,7 @@ class ServerThread(Controller):
 
     def __init__(self, handler: Any, hostname: str = "127.0.0.1", port: int = 0,
                  advertise_dsn: bool = False, **smtp_kwargs: Any) -> None:
-        from .capture import free_port
+        from worker.smtp.capture import free_port
 
         super().__init__(handler, hostname=hostname, port=port or free_port(hostname),
                          **smtp_kwargs)

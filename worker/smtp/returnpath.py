@@ -7,7 +7,7 @@ import hmac
 import re
 import time
 
-from .settings import Settings
+from worker.settings import Settings
 
 _DAY = 86400
 # Everything lower case: some mail servers lower-case the local part of the address they

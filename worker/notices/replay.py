@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import metrics
-from .addresses import key as address_key
-from .addresses import mask, normalize_address
-from .errors import InvalidEvent
-from .message import message_id
-from .pipeline import Pipeline
-from .tracking import Status, addr_key
+from worker import metrics
+from worker.errors import InvalidEvent
+from worker.intake.addresses import key as address_key
+from worker.intake.addresses import mask, normalize_address
+from worker.notices.pipeline import Pipeline
+from worker.notices.store import Status, addr_key
+from worker.render.message import message_id
 
 #: Without --yes, a replay of more notices than this asks for confirmation.
 CONFIRM_ABOVE = 5
@@ -123,9 +123,9 @@ def _progress(done: int, total: int) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .celery_app import app
-    from .pipeline import get_pipeline
-    from .settings import get_settings
+    from worker.notices.pipeline import get_pipeline
+    from worker.runtime.celery_app import app
+    from worker.settings import get_settings
 
     settings = get_settings()
     pipeline = get_pipeline(settings)

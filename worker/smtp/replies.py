@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from .errors import (
+from worker.errors import (
     ConfigurationError,
     PermanentError,
     RecipientRefused,

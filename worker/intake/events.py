@@ -13,8 +13,8 @@ from typing import Any
 
 from babel.numbers import get_currency_precision, list_currencies
 
-from .addresses import normalize_address
-from .errors import InvalidEvent
+from worker.errors import InvalidEvent
+from worker.intake.addresses import normalize_address
 
 #: Larger events are refused: a real failed-charge event is well under 4 KiB.
 MAX_EVENT_BYTES = 64 * 1024

@@ -15,13 +15,13 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 
-from .errors import TemplateProblem
-from .events import Event
-from .i18n import LANG_TAGS, negotiate, translations
-from .inline import Placeholders, inline_css, strip_remote_css
-from .resources import resource_dir
-from .settings import Brand, Settings
-from .textwrap_cjk import Helpers
+from worker.errors import TemplateProblem
+from worker.intake.events import Event
+from worker.render.i18n import LANG_TAGS, negotiate, translations
+from worker.render.inline import Placeholders, inline_css, strip_remote_css
+from worker.render.textwrap_cjk import Helpers
+from worker.resources import resource_dir
+from worker.settings import Brand, Settings
 
 __all__ = ["Rendered", "Renderer", "build_context", "inline_css", "strip_remote_css"]
 
@@ -122,7 +122,7 @@ EVENT_TEXT_FIELDS = ("event_id", "subscription_id", "admin_email", "card_brand",
 
 
 def layout_context(event: Event, context: dict[str, Any], ph: Placeholders) -> dict[str, Any]:
-    """The context with every event-supplied text replaced by a token (see worker.inline).
+    """The context with every event-supplied text replaced by a token (see worker.render.inline).
 
     What stays real (enums, flags, which fields are present, brand settings) is what
     decides the layout.
@@ -146,7 +146,7 @@ class Renderer:
                  cache_layouts: bool = True) -> None:
         self.settings = settings
         self.template_dir = template_dir or resource_dir("templates")
-        #: Inline each layout once (see worker.inline); off, every mail goes to premailer.
+        #: Inline each layout once (see worker.render.inline); off, every mail goes to premailer.
         self.cache_layouts = cache_layouts
         self._envs: dict[str, jinja2.Environment] = {}
         self._lock = threading.Lock()

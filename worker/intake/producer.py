@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidEvent
-from .events import parse_event
+from worker.errors import InvalidEvent
+from worker.intake.events import parse_event
 
 TASK_NAME = "notices.charge_failed"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from ..addresses import key as address_key
-from ..store import PREFIX, RedisClient
-from ..tracking import iso
+from worker.intake.addresses import key as address_key
+from worker.notices.connection import PREFIX, RedisClient
+from worker.notices.store import iso
 
 INDEX = PREFIX + "sup"
 

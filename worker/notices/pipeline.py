@@ -12,11 +12,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from . import metrics
-from .addresses import mask
-from .bounces.suppression import Suppressions
-from .deadletters import DeadLetters
-from .errors import (
+from worker import metrics
+from worker.errors import (
     ConfigurationError,
     InvalidEvent,
     PermanentError,
@@ -24,15 +21,18 @@ from .errors import (
     TemplateProblem,
     TransientError,
 )
-from .events import Event, parse_event
-from .logs import bind
-from .message import message_bytes, message_id
-from .render import Renderer
-from .returnpath import envelope_sender
-from .settings import Settings
-from .smtp import Transport, get_transport
-from .store import RedisClient, get_redis
-from .tracking import Status, Tracker, event_json, merge_event, notice_id_for
+from worker.intake.addresses import mask
+from worker.intake.events import Event, parse_event
+from worker.logs import bind
+from worker.notices.connection import RedisClient, get_redis
+from worker.notices.deadletters import DeadLetters
+from worker.notices.store import Status, Tracker, event_json, merge_event, notice_id_for
+from worker.notices.suppressions import Suppressions
+from worker.render.message import message_bytes, message_id
+from worker.render.renderer import Renderer
+from worker.settings import Settings
+from worker.smtp.client import Transport, get_transport
+from worker.smtp.returnpath import envelope_sender
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Intake:
 
 def bounce_details(code: int | None, text: str, action: str = "failed") -> dict[str, Any]:
     """Classify a refusal (reason and kind, as the bounce parser does for DSNs)."""
-    from .bounces.reasons import classify, enhanced_codes, kind_for
+    from worker.bounces.reasons import classify, enhanced_codes, kind_for
 
     status = next(iter(enhanced_codes(text)), None)
     reason = classify(status, code, text, action)
@@ -218,7 +218,7 @@ class Pipeline:
         details["reported_at"] = time.time()
         result = self._settle(notice_id, Status.BOUNCED, str(exc), lease, exc.code,
                               bounce=json.dumps(details))
-        from .bounces.effects import after_bounce
+        from worker.notices.effects import after_bounce
 
         record = self.tracker.get(notice_id) or {}
         after_bounce(self, notice_id, record.get("to", ""), details)
@@ -258,7 +258,7 @@ class Pipeline:
 
 
 def _locale(event: Event) -> str:
-    from .i18n import negotiate
+    from worker.render.i18n import negotiate
 
     return negotiate(event.locale)
 

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .capture import CaptureServer
-from .resources import resource_dir
-from .settings import configure, dev_secret, from_env
-from .store import MEMORY_URL
+from worker.notices.connection import MEMORY_URL
+from worker.resources import resource_dir
+from worker.settings import configure, dev_secret, from_env
+from worker.smtp.capture import CaptureServer
 
 
 def sample_events() -> list[dict[str, Any]]:
@@ -30,7 +30,7 @@ def sample_events() -> list[dict[str, Any]]:
 
 def run(files: list[str], sample: bool, keep_running: bool, capture_dir: str | None,
         wait: float) -> int:
-    from . import intake
+    from worker.intake import producer as intake
 
     base = from_env()
     folder = Path(capture_dir or base.capture_dir).resolve()
@@ -42,9 +42,9 @@ def run(files: list[str], sample: bool, keep_running: bool, capture_dir: str | N
         configure(settings)
         from celery.contrib.testing.worker import start_worker
 
-        from .celery_app import app, celery_config
-        from .logs import setup
-        from .pipeline import get_pipeline
+        from worker.logs import setup
+        from worker.notices.pipeline import get_pipeline
+        from worker.runtime.celery_app import app, celery_config
 
         setup(settings.log_level, "text")
         app.conf.update(celery_config(settings))
@@ -99,7 +99,7 @@ def _settled(pipeline: Any, events: list[Any]) -> bool:
 
 
 def print_table(pipeline: Any) -> None:
-    from .tracking import public
+    from worker.notices.store import public
 
     rows = [public(r) for r in pipeline.tracker.records(pipeline.tracker.ids())]
     rows.sort(key=lambda r: r["created_at"] or "")

@@ -11,7 +11,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from .resources import resource_dir
+from worker.resources import resource_dir
 
 #: The locales we write notices in; the first is the fallback for everything else.
 SUPPORTED = ("en", "zh_TW")

@@ -8,9 +8,9 @@ import time
 import uuid
 from typing import Any
 
-from .events import CARD_NUMBER_SHAPE
-from .store import PREFIX, RedisClient
-from .tracking import iso
+from worker.intake.events import CARD_NUMBER_SHAPE
+from worker.notices.connection import PREFIX, RedisClient
+from worker.notices.store import iso
 
 INDEX = PREFIX + "dead"
 #: The payload is kept up to this size; a larger one is cut (and says so).

@@ -17,8 +17,8 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
         try:
-            from .pipeline import get_pipeline
-            from .settings import get_settings
+            from worker.notices.pipeline import get_pipeline
+            from worker.settings import get_settings
 
             body = message.body if isinstance(message.body, (bytes, str)) else repr(message.body)
             get_pipeline(get_settings()).dead.add(
