@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from celery import Celery
 
-from worker.notices.store import notice_id_for
+from worker.notices.record import notice_id_for
 
 from . import ceiling, naive
 from .procs import ROOT, Group, Worker, stop_all

@@ -8,16 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import (
-    Recorder,
-    make_event,
-    publish_events,
-    run_cli,
-    show,
-    wait_for,
-    worker_env,
-)
-from worker.smtp.capture import free_port
+from tests.support.events import make_event
+from tests.support.processes import publish_events, run_cli, show, wait_for, worker_env
+from tests.support.smtpd import Recorder
+from worker.net import free_port
 from worker.smtp.server import ServerThread
 
 pytestmark = pytest.mark.e2e

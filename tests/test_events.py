@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import make_event
+from tests.support.events import make_event
 from worker.errors import InvalidEvent
 from worker.intake.events import decode, parse_event
 

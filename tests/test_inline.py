@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, make_event
+from tests.support.events import ROOT, make_event
 from worker.intake.events import parse_event
 from worker.render.inline import Placeholders, strip_remote_css
 from worker.render.renderer import Renderer

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.events import ROOT
 from worker.intake.events import parse_event
 from worker.render.message import message_bytes
 from worker.render.renderer import Renderer

@@ -1,4 +1,4 @@
-"""``python -m worker bounces …`` and ``python -m worker suppressions …``."""
+"""``python -m worker bounces serve|ingest|parse|unmatched``: reports coming back."""
 
 from __future__ import annotations
 
@@ -8,27 +8,27 @@ import sys
 import time
 from typing import Any
 
+from worker.bounces.ingest import BounceProcessor, TieBack, read_messages
+from worker.bounces.parse import parse_bytes
+from worker.bounces.server import make_server, spool_dir
+from worker.cli.output import emit, pipeline, settings
 from worker.intake.addresses import mask
+from worker.notices.pipeline import Pipeline
+from worker.smtp.returnpath import verify
 
 
-def _pipeline() -> Any:
-    from worker.notices.pipeline import get_pipeline
-    from worker.settings import get_settings
-
-    return get_pipeline(get_settings())
+def processor(pipe: Pipeline) -> BounceProcessor:
+    return BounceProcessor(pipe.tracker, pipe.suppressions, pipe.settings,
+                           spool_dir(pipe.settings))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from worker.bounces.ingest import BounceProcessor
-    from worker.bounces.server import make_server, spool_dir
-
-    pipeline = _pipeline()
-    settings = pipeline.settings
-    settings.require_secret()
-    processor = BounceProcessor(pipeline, spool_dir(settings))
-    server = make_server(processor, settings, args.host, args.port)
+    pipe = pipeline()
+    config = pipe.settings
+    config.require_secret()
+    server = make_server(processor(pipe), config, args.host, args.port)
     server.start()
-    print(f"taking bounces for @{settings.envelope_base.domain} on "
+    print(f"taking bounces for @{config.envelope_base.domain} on "
           f"{args.host}:{server.port}; Ctrl-C to stop", flush=True)
     try:
         while True:
@@ -41,16 +41,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from worker.bounces.ingest import BounceProcessor, read_messages
-    from worker.bounces.server import spool_dir
-
-    pipeline = _pipeline()
-    processor = BounceProcessor(pipeline, spool_dir(pipeline.settings))
+    reports = processor(pipeline())
     totals: dict[str, int] = {}
     messages = 0
     for name, data in read_messages(args.path, sys.stdin):
         messages += 1
-        for result in processor.process(data, source=name):
+        for result in reports.process(data, source=name):
             totals[result.effect] = totals.get(result.effect, 0) + 1
             print(f"{name}: {mask(result.report.recipient)} {result.report.action} "
                   f"{result.report.status or '-'} {result.report.reason} → {result.effect}"
@@ -62,14 +58,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from worker.bounces.ingest import TieBack, read_messages
-    from worker.bounces.parse import parse_bytes
-
     tie: TieBack | None = None
     try:
-        pipeline = _pipeline()
-        pipeline.r.ping()
-        tie = TieBack(pipeline)  # finding a notice only reads the store
+        pipe = pipeline()
+        pipe.r.ping()
+        tie = TieBack(pipe.tracker, pipe.settings)  # finding a notice only reads the store
     except Exception:  # parse works without the store; only tie-back needs it
         tie = None
     for _name, data in read_messages(args.file, sys.stdin):
@@ -80,11 +73,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
                 found, how = tie.find(parsed, report)
                 notice_id = found if found and how != "forged" else None
             else:
-                from worker.settings import get_settings
-                from worker.smtp.returnpath import verify
-
                 notice_id = next((n for a in parsed.returned_to
-                                  if (n := verify(a, get_settings()))), None)
+                                  if (n := verify(a, settings()))), None)
             row = report.to_json(notice_id)
             if args.json:
                 print(json.dumps(row, ensure_ascii=False))
@@ -94,27 +84,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_unmatched(args: argparse.Namespace) -> int:
-    from worker.bounces.ingest import BounceProcessor
-    from worker.cli import emit
-
-    rows = BounceProcessor(_pipeline()).unmatched()
+    rows = processor(pipeline()).unmatched()
     emit(rows, args.json, ["at", "why", "recipient", "action", "status", "reason"])
-    return 0
-
-
-def cmd_suppressions_list(args: argparse.Namespace) -> int:
-    from worker.cli import emit
-
-    emit(_pipeline().suppressions.list(), args.json,
-         ["address", "reason", "status", "kind", "notice_id", "at"])
-    return 0
-
-
-def cmd_suppressions_remove(args: argparse.Namespace) -> int:
-    if not _pipeline().suppressions.remove(args.address):
-        print(f"{args.address} is not on the suppression list", file=sys.stderr)
-        return 1
-    print(f"removed {args.address}")
     return 0
 
 
@@ -135,12 +106,3 @@ def register(sub: Any) -> None:
     p = bounces.add_parser("unmatched", help="bounces that could not be tied to a notice")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_unmatched)
-
-    sup = sub.add_parser("suppressions", help="addresses not mailed").add_subparsers(
-        dest="verb", required=True)
-    p = sup.add_parser("list")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_suppressions_list)
-    p = sup.add_parser("remove")
-    p.add_argument("address")
-    p.set_defaults(func=cmd_suppressions_remove)

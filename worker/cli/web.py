@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from worker.settings import get_settings
+from worker.web.app import create_app
 from worker.web.security import check_bind
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from worker.settings import get_settings
-    from worker.web.app import create_app
-
     settings = get_settings()
     check_bind(args.host, settings.ops_token)  # ConfigurationError → exit code 2
     app = create_app(settings)

@@ -15,6 +15,7 @@ from babel.numbers import get_currency_precision, list_currencies
 
 from worker.errors import InvalidEvent
 from worker.intake.addresses import normalize_address
+from worker.intake.cards import find_card_number
 
 #: Larger events are refused: a real failed-charge event is well under 4 KiB.
 MAX_EVENT_BYTES = 64 * 1024
@@ -53,44 +54,6 @@ KNOWN = (*REQUIRED, "locale", "reason", "card_brand", "card_last4", "admin_name"
 _CURRENCIES = frozenset(list_currencies())
 # ASCII digits only: \d alone also matches "١٢٣" or "１２３", which Decimal() accepts.
 _AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$", re.ASCII)
-#: 13-19 digits, optionally grouped by single spaces or dashes: the shape of a card number
-#: (also what dead letters mask and logs drop).
-CARD_NUMBER_SHAPE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _find_card_number(value: Any, path: str = "") -> str | None:
-    """Return the path of the first value anywhere in the event that holds a card number."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            found = _find_card_number(str(k), path) or _find_card_number(
-                v, f"{path}.{k}" if path else str(k))
-            if found:
-                return found
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            found = _find_card_number(v, f"{path}[{i}]")
-            if found:
-                return found
-    elif isinstance(value, (str, int)) and not isinstance(value, bool):
-        for match in CARD_NUMBER_SHAPE.finditer(str(value)):
-            digits = re.sub(r"\D", "", match.group())
-            # Card numbers always pass the Luhn check; most ids that merely have many
-            # digits do not, so this keeps false refusals rare without letting a PAN in.
-            if 13 <= len(digits) <= 19 and _luhn_ok(digits):
-                return path or "event"
-    return None
-
-
 def _text(payload: dict[str, Any], name: str, *, required: bool = False,
           max_chars: int = MAX_NAME_CHARS) -> str | None:
     value = payload.get(name)
@@ -235,7 +198,7 @@ def parse_event(payload: Any) -> Event:
         raise InvalidEvent("", "the event is not serializable JSON") from None
     if size > MAX_EVENT_BYTES:
         raise InvalidEvent("", f"the event is {size} bytes; the limit is {MAX_EVENT_BYTES}")
-    card_path = _find_card_number(payload)
+    card_path = find_card_number(payload)
     if card_path:
         raise InvalidEvent(card_path, "looks like a full card number; only card_last4 may be sent")
 

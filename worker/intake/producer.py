@@ -1,4 +1,4 @@
-"""Reading events from files and publishing them to the queue (``python -m worker publish``)."""
+"""The producer side: reading event files, the task names, and putting work on the queue."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from typing import Any
 from worker.errors import InvalidEvent
 from worker.intake.events import parse_event
 
-TASK_NAME = "notices.charge_failed"
+#: The Celery task names: public contracts (producers send to them by name).
+CHARGE_FAILED = "notices.charge_failed"
+SEND = "notices.send"
+#: Kept for producers that imported the old name.
+TASK_NAME = CHARGE_FAILED
+
+_RETRY_POLICY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
+                 "interval_max": 1.0}
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,13 @@ def check(item: Item) -> str | None:
 
 
 def publish(app: Any, payload: Any) -> None:
-    """Put one event on the queue; raises if the broker cannot be reached (after retries)."""
-    app.send_task(TASK_NAME, args=[payload], retry=True, retry_policy={
-        "max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0})
+    """Put one event on the queue; raises if the broker cannot be reached (after retries).
+
+    ``app`` is anything with Celery's ``send_task`` (the producer needs no worker code).
+    """
+    app.send_task(CHARGE_FAILED, args=[payload], retry=True, retry_policy=_RETRY_POLICY)
+
+
+def enqueue_send(app: Any, notice_id: str, force: bool = False) -> None:
+    """Hand one notice to a worker for a send attempt (a retry, a replay or a re-drive)."""
+    app.send_task(SEND, args=[notice_id, force] if force else [notice_id])

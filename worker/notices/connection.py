@@ -16,8 +16,6 @@ RedisClient = Any
 
 #: ``REDIS_URL=memory://`` runs on an in-process Redis (fakeredis): dev mode and unit tests.
 MEMORY_URL = "memory://"
-#: Every key this project writes starts with this, so the broker's keys never collide.
-PREFIX = "pdn:"
 
 _lock = threading.Lock()
 _clients: dict[tuple[int, str], RedisClient] = {}

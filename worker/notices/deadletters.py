@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from worker.intake.events import CARD_NUMBER_SHAPE
-from worker.notices.connection import PREFIX, RedisClient
-from worker.notices.store import iso
+from worker.errors import InvalidEvent
+from worker.intake import producer
+from worker.intake.cards import redact
+from worker.intake.events import decode
+from worker.notices import keys
+from worker.notices.connection import RedisClient
+from worker.notices.record import iso, notice_id_for
 
-INDEX = PREFIX + "dead"
 #: The payload is kept up to this size; a larger one is cut (and says so).
 MAX_PAYLOAD = 64 * 1024
-
-
-def _key(dead_id: str) -> str:
-    return f"{PREFIX}dead:{dead_id}"
-
-
-def redact(text: str) -> str:
-    """Mask every card-number-shaped digit run but its last four digits.
-
-    An event refused for carrying a card number must not leave that number in Redis.
-    """
-    def mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group())
-        return "*" * (len(digits) - 4) + digits[-4:]
-    return CARD_NUMBER_SHAPE.sub(mask, text)
 
 
 def payload_text(payload: Any) -> str:
@@ -53,6 +42,16 @@ def _utf8(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+@dataclass(frozen=True)
+class Requeued:
+    """What a requeue did: the event went back on the queue, or why it did not."""
+
+    done: bool
+    message: str
+    event_id: str | None = None
+    notice_id: str | None = None  #: the notice the requeued event becomes
+
+
 class DeadLetters:
     def __init__(self, client: RedisClient, retention_days: int = 90) -> None:
         self.r = client
@@ -67,35 +66,59 @@ class DeadLetters:
         if event_id:
             record["event_id"] = _utf8(event_id[:128])
         pipe = self.r.pipeline()
-        pipe.hset(_key(dead_id), mapping=record)
-        pipe.expire(_key(dead_id), self.ttl)
-        pipe.zadd(INDEX, {dead_id: now})
+        pipe.hset(keys.dead_letter(dead_id), mapping=record)
+        pipe.expire(keys.dead_letter(dead_id), self.ttl)
+        pipe.zadd(keys.DEAD, {dead_id: now})
         pipe.execute()
         return dead_id
 
     def get(self, dead_id: str) -> dict[str, str] | None:
-        record = self.r.hgetall(_key(dead_id))
+        record = self.r.hgetall(keys.dead_letter(dead_id))
         return dict(record) if record else None
 
     def list(self, limit: int = 1000, offset: int = 0) -> list[dict[str, str]]:
-        ids = self.r.zrevrange(INDEX, offset, offset + limit - 1)
+        ids = self.r.zrevrange(keys.DEAD, offset, offset + limit - 1)
         pipe = self.r.pipeline(transaction=False)
         for dead_id in ids:
-            pipe.hgetall(_key(dead_id))
+            pipe.hgetall(keys.dead_letter(dead_id))
         out = []
         for dead_id, record in zip(ids, pipe.execute(), strict=True):
             if record:
                 out.append(dict(record))
             else:  # expired: drop its index entry
-                self.r.zrem(INDEX, dead_id)
+                self.r.zrem(keys.DEAD, dead_id)
         return out
 
     def count(self) -> int:
-        return int(self.r.zcard(INDEX))
+        return int(self.r.zcard(keys.DEAD))
 
     def drop(self, dead_id: str) -> bool:
         pipe = self.r.pipeline()
-        pipe.delete(_key(dead_id))
-        pipe.zrem(INDEX, dead_id)
+        pipe.delete(keys.dead_letter(dead_id))
+        pipe.zrem(keys.DEAD, dead_id)
         deleted, _ = pipe.execute()
         return bool(deleted)
+
+    def requeue(self, dead_id: str, publish: Callable[[Any], Any],
+                corrected: str | None = None) -> Requeued:
+        """Check the dead letter's event again (or ``corrected``, a fixed copy) and, when it
+        passes, put it back on the queue and drop the dead letter.
+
+        Still invalid, or the queue away: the dead letter is kept and the reason says why.
+        """
+        record = self.get(dead_id)
+        if record is None:
+            return Requeued(False, f"no dead letter {dead_id!r}")
+        try:
+            payload = decode(corrected if corrected is not None else record.get("payload", ""))
+        except InvalidEvent as exc:
+            return Requeued(False, f"still invalid: {exc.reason} (the dead letter is kept)")
+        reason = producer.check(producer.Item(0, payload))
+        if reason:
+            return Requeued(False, f"still invalid: {reason} (the dead letter is kept; "
+                                   "correct the event and requeue it)")
+        publish(payload)
+        self.drop(dead_id)
+        event_id = str(payload.get("event_id"))
+        return Requeued(True, f"requeued {dead_id} as event {event_id}", event_id,
+                        notice_id_for(event_id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -13,6 +12,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from worker import metrics
+from worker.bounces.bounce import Bounce
 from worker.errors import (
     ConfigurationError,
     InvalidEvent,
@@ -26,12 +26,16 @@ from worker.intake.events import Event, parse_event
 from worker.logs import bind
 from worker.notices.connection import RedisClient, get_redis
 from worker.notices.deadletters import DeadLetters
-from worker.notices.store import Status, Tracker, event_json, merge_event, notice_id_for
-from worker.notices.suppressions import Suppressions
+from worker.notices.record import event_json, iso, merge_event, notice_id_for
+from worker.notices.status import ClaimOutcome, Status, TransitionOutcome
+from worker.notices.store import Tracker
+from worker.notices.suppressions import Suppressions, apply_bounce
+from worker.render.i18n import negotiate
 from worker.render.message import message_bytes, message_id
 from worker.render.renderer import Renderer
 from worker.settings import Settings
 from worker.smtp.client import Transport, get_transport
+from worker.smtp.replies import ReplyClass
 from worker.smtp.returnpath import envelope_sender
 
 log = logging.getLogger(__name__)
@@ -42,22 +46,16 @@ class Intake:
     """What became of one event."""
 
     notice_id: str | None  #: None when the event was invalid
-    status: str  #: the notice's status, or "invalid"
+    status: Status | None  #: the notice's status; None when the event was invalid
     created: bool  #: False for a duplicate delivery of an event already accepted
     dead_letter_id: str | None = None
     reason: str | None = None
     #: The validated event (None when invalid), so a send right after need not parse it.
     event: Event | None = None
 
-
-def bounce_details(code: int | None, text: str, action: str = "failed") -> dict[str, Any]:
-    """Classify a refusal (reason and kind, as the bounce parser does for DSNs)."""
-    from worker.bounces.reasons import classify, enhanced_codes, kind_for
-
-    status = next(iter(enhanced_codes(text)), None)
-    reason = classify(status, code, text, action)
-    return {"kind": str(kind_for(reason, action)), "reason": str(reason), "status": status,
-            "code": code, "diagnostic": text[:500]}
+    @property
+    def invalid(self) -> bool:
+        return self.notice_id is None
 
 
 class Pipeline:
@@ -86,13 +84,13 @@ class Pipeline:
                                     event_id if isinstance(event_id, str) else None)
             metrics.DEAD_LETTERS.inc()
             log.warning("invalid event dead-lettered as %s: %s", dead_id, exc.reason)
-            return Intake(None, "invalid", False, dead_id, exc.reason)
+            return Intake(None, None, False, dead_id, exc.reason)
         notice_id = notice_id_for(event.event_id)
         with bind(notice_id=notice_id, event_id=event.event_id):
             suppressed = self.suppressions.get(event.admin_email)
             fields = {
                 "event_id": event.event_id, "subscription_id": event.subscription_id,
-                "to": event.admin_email, "locale": _locale(event), "generation": "0",
+                "to": event.admin_email, "locale": negotiate(event.locale), "generation": "0",
                 "message_id": message_id(notice_id, 0, self.settings),
             }
             stored_event = event_json(event.to_dict())
@@ -112,7 +110,7 @@ class Pipeline:
                 log.info("notice %s created as %s", notice_id, status)
             else:
                 log.info("duplicate event: notice %s already %s", notice_id, status)
-            return Intake(notice_id, status, created, event=event)
+            return Intake(notice_id, Status(status), created, event=event)
 
     def handle_event(self, payload: Any) -> Intake:
         """accept(), then send at once when the notice is new or still waiting."""
@@ -121,13 +119,15 @@ class Pipeline:
             # A redelivered event is sent as first recorded, whatever this copy says.
             outcome, status = self._deliver(intake.notice_id, False,
                                             intake.event if intake.created else None)
-            if outcome != "ok":  # someone else holds it, or it settled meanwhile: look
-                status = (self.tracker.get(intake.notice_id) or {}).get("status", status)
+            if outcome is not ClaimOutcome.OK:  # someone else has it, or it settled: look
+                current = (self.tracker.get(intake.notice_id) or {}).get("status")
+                status = Status(current) if current else None
             return Intake(intake.notice_id, status or intake.status, intake.created)
         return intake
 
     # -- sending ---------------------------------------------------------------------
-    def deliver(self, notice_id: str, force: bool = False, event: Event | None = None) -> str:
+    def deliver(self, notice_id: str, force: bool = False, event: Event | None = None
+                ) -> ClaimOutcome | TransitionOutcome:
         """Make one send attempt if the notice is due and nobody else is sending it.
 
         The claim records the attempt (its lease and ``handed_at``) before the mail goes to
@@ -137,10 +137,10 @@ class Pipeline:
         return self._deliver(notice_id, force, event)[0]
 
     def _deliver(self, notice_id: str, force: bool, event: Event | None
-                 ) -> tuple[str, str | None]:
+                 ) -> tuple[ClaimOutcome | TransitionOutcome, Status | None]:
         """(outcome, status reached): outcome ok when this call made the attempt."""
         claim = self.tracker.claim(notice_id, self.settings.lease_seconds, force=force)
-        if claim.outcome != "ok":
+        if claim.outcome is not ClaimOutcome.OK:
             return claim.outcome, None
         record = dict(claim.record or {})
         with bind(notice_id=notice_id, event_id=record.get("event_id")):
@@ -150,7 +150,8 @@ class Pipeline:
                                  claim.attempts, claim.lease_until, claim.interrupted)
 
     def _attempt(self, notice_id: str, record: dict[str, str], stored: Event | dict[str, Any],
-                 attempt: int, lease: str, interrupted: bool) -> tuple[str, str]:
+                 attempt: int, lease: str, interrupted: bool
+                 ) -> tuple[TransitionOutcome, Status]:
         to = record["to"]
         generation = int(record.get("generation") or 0)
         if interrupted:
@@ -188,7 +189,8 @@ class Pipeline:
             return self._retry_or_fail(notice_id, exc, attempt, lease)
         finally:
             metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-        metrics.SMTP_REPLIES.labels(klass="2xx", code=str(accepted.code)).inc()
+        metrics.SMTP_REPLIES.labels(klass=str(ReplyClass.of(accepted.code)),
+                                    code=str(accepted.code)).inc()
         # The reply is kept short in the record (the history has it whole), so the record
         # stays in Redis's compact encoding.
         outcome, _ = self.tracker.transition(
@@ -202,9 +204,8 @@ class Pipeline:
         return outcome, Status.SENT
 
     def _settle(self, notice_id: str, status: Status, detail: str, lease: str,
-                code: int | None, **fields: str) -> tuple[str, str]:
-        metrics.SMTP_REPLIES.labels(klass=f"{(code or 0) // 100}xx" if code else "none",
-                                    code=str(code or "")).inc()
+                code: int | None, **fields: str) -> tuple[TransitionOutcome, Status]:
+        metrics.SMTP_REPLIES.labels(klass=str(ReplyClass.of(code)), code=str(code or "")).inc()
         outcome, _ = self.tracker.transition(notice_id, status, detail, lease=lease,
                                              unschedule=True,
                                              fields={"last_error": detail, **fields})
@@ -213,23 +214,21 @@ class Pipeline:
         return outcome, status
 
     def _refused(self, notice_id: str, exc: RecipientRefused, lease: str, attempt: int
-                 ) -> tuple[str, str]:
-        details = bounce_details(exc.code, str(exc))
-        details["reported_at"] = time.time()
+                 ) -> tuple[TransitionOutcome, Status]:
+        bounce = Bounce.from_refusal(exc.code, str(exc), iso())
         result = self._settle(notice_id, Status.BOUNCED, str(exc), lease, exc.code,
-                              bounce=json.dumps(details))
-        from worker.notices.effects import after_bounce
-
+                              bounce=bounce.dumps())
         record = self.tracker.get(notice_id) or {}
-        after_bounce(self, notice_id, record.get("to", ""), details)
+        apply_bounce(bounce, notice_id=notice_id, address=record.get("to", ""),
+                     tracker=self.tracker, suppressions=self.suppressions,
+                     settings=self.settings)
         return result
 
     def _retry_or_fail(self, notice_id: str, exc: Exception, attempt: int, lease: str
-                       ) -> tuple[str, str]:
+                       ) -> tuple[TransitionOutcome, Status]:
         delays = self.settings.retry_delays
         code = getattr(exc, "code", None)
-        metrics.SMTP_REPLIES.labels(klass=f"{code // 100}xx" if code else "none",
-                                    code=str(code or "")).inc()
+        metrics.SMTP_REPLIES.labels(klass=str(ReplyClass.of(code)), code=str(code or "")).inc()
         if attempt > len(delays):
             return self._settle(notice_id, Status.FAILED,
                                 f"gave up after {attempt} attempts: {exc}", lease, None)
@@ -255,22 +254,3 @@ class Pipeline:
         for notice_id in due:
             enqueue(notice_id)
         return len(due)
-
-
-def _locale(event: Event) -> str:
-    from worker.render.i18n import negotiate
-
-    return negotiate(event.locale)
-
-
-_pipelines: dict[tuple[int, int], Pipeline] = {}
-
-
-def get_pipeline(settings: Settings) -> Pipeline:
-    import os
-
-    key = (os.getpid(), id(settings))
-    pipeline = _pipelines.get(key)
-    if pipeline is None:
-        pipeline = _pipelines[key] = Pipeline(settings)
-    return pipeline

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import threading
 from typing import Any
 
 from celery import Celery, bootsteps, signals
@@ -46,6 +45,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def make_app(settings: Settings) -> Celery:
+    # Imported here, after prepare_metrics(): the sweeper reaches the pipeline, whose
+    # modules create metrics, and prometheus_client picks its multiprocess mode from the
+    # environment when it is first imported.
+    from worker.runtime.sweeper import SweeperStep
+
     celery_app = Celery("worker", include=["worker.runtime.tasks"])
     celery_app.conf.update(celery_config(settings))
     celery_app.steps["worker"].add(SweeperStep)
@@ -67,11 +71,22 @@ class MetricsStep(bootsteps.StartStopStep):
     def start(self, parent: Any) -> None:
         settings = get_settings()
         if settings.metrics_port:
-            from worker.metrics import serve
-
-            serve(settings.metrics_host, settings.metrics_port)
+            serve_metrics(settings)
             log.info("metrics on http://%s:%d/metrics", settings.metrics_host,
                      settings.metrics_port)
+
+
+def serve_metrics(settings: Settings) -> None:
+    """Expose the worker's series, plus the store's numbers read at scrape time."""
+    # After prepare_metrics() (see make_app).
+    from prometheus_client import start_http_server
+
+    from worker.metrics import StoreCollector, worker_registry
+    from worker.runtime.wiring import get_pipeline
+
+    registry = worker_registry()
+    registry.register(StoreCollector(lambda: get_pipeline(settings)))
+    start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
 
 
 @signals.worker_process_shutdown.connect
@@ -80,46 +95,6 @@ def _process_gone(pid: int | None = None, **_: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
-
-
-class SweeperStep(bootsteps.StartStopStep):
-    """Runs the retry sweeper in every worker's main process.
-
-    Retry schedules (minutes to a day between attempts) live in a Redis sorted set, not in
-    Celery countdowns: a countdown longer than the visibility timeout makes Redis hand the
-    task out again and again. The sweeper also re-drives a notice whose worker died.
-    """
-
-    def __init__(self, parent: Any, **kwargs: Any) -> None:
-        super().__init__(parent, **kwargs)
-        self.stop_event = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def start(self, parent: Any) -> None:
-        self.stop_event.clear()
-        self.thread = threading.Thread(target=run_sweeper, args=(self.stop_event,),
-                                       name="sweeper", daemon=True)
-        self.thread.start()
-
-    def stop(self, parent: Any) -> None:
-        self.stop_event.set()
-
-
-def run_sweeper(stop: threading.Event, settings: Settings | None = None) -> None:
-    from worker.notices.pipeline import get_pipeline
-    from worker.runtime.tasks import send
-
-    settings = settings or get_settings()
-    pipeline = get_pipeline(settings)
-    rounds = 0
-    while not stop.wait(settings.sweep_interval):
-        try:
-            pipeline.sweep(lambda notice_id: send.apply_async((notice_id,)))
-            rounds += 1
-            if rounds % 720 == 0:
-                pipeline.tracker.prune()
-        except Exception as exc:  # Redis away: the next round tries again
-            log.warning("sweeper round failed: %s", exc)
 
 
 @signals.setup_logging.connect

@@ -7,6 +7,8 @@ from typing import Any
 
 from celery.worker.consumer import Consumer as CeleryConsumer
 
+from worker.runtime.wiring import get_pipeline
+
 log = logging.getLogger(__name__)
 
 
@@ -17,11 +19,8 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
         try:
-            from worker.notices.pipeline import get_pipeline
-            from worker.settings import get_settings
-
             body = message.body if isinstance(message.body, (bytes, str)) else repr(message.body)
-            get_pipeline(get_settings()).dead.add(
+            get_pipeline().dead.add(
                 body, f"undecodable message ({message.content_type}): {exc}"[:300], "",
                 "queue")
         except Exception:

@@ -7,12 +7,16 @@ each mail as a .eml file.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from worker.intake import producer as intake
+from worker.logs import setup
 from worker.notices.connection import MEMORY_URL
+from worker.notices.record import public
 from worker.resources import resource_dir
 from worker.settings import configure, dev_secret, from_env
 from worker.smtp.capture import CaptureServer
@@ -30,8 +34,6 @@ def sample_events() -> list[dict[str, Any]]:
 
 def run(files: list[str], sample: bool, keep_running: bool, capture_dir: str | None,
         wait: float) -> int:
-    from worker.intake import producer as intake
-
     base = from_env()
     folder = Path(capture_dir or base.capture_dir).resolve()
     with CaptureServer(folder) as smtp:
@@ -40,11 +42,12 @@ def run(files: list[str], sample: bool, keep_running: bool, capture_dir: str | N
                               retry_delays=(1.0, 2.0, 5.0), sweep_interval=0.5,
                               log_level=base.log_level if "LOG_LEVEL" in _env() else "WARNING")
         configure(settings)
+        # Imported only now: the Celery app is built from the settings when its module is
+        # first imported, and these must be the embedded ones.
         from celery.contrib.testing.worker import start_worker
 
-        from worker.logs import setup
-        from worker.notices.pipeline import get_pipeline
         from worker.runtime.celery_app import app, celery_config
+        from worker.runtime.wiring import get_pipeline
 
         setup(settings.log_level, "text")
         app.conf.update(celery_config(settings))
@@ -86,8 +89,6 @@ def run(files: list[str], sample: bool, keep_running: bool, capture_dir: str | N
 
 
 def _env() -> dict[str, str]:
-    import os
-
     return dict(os.environ)
 
 
@@ -99,8 +100,6 @@ def _settled(pipeline: Any, events: list[Any]) -> bool:
 
 
 def print_table(pipeline: Any) -> None:
-    from worker.notices.store import public
-
     rows = [public(r) for r in pipeline.tracker.records(pipeline.tracker.ids())]
     rows.sort(key=lambda r: r["created_at"] or "")
     header = f"{'notice':<20}  {'event':<32}  {'locale':<6}  {'status':<10}  to"

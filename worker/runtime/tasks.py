@@ -9,9 +9,9 @@ from typing import Any, NoReturn
 from celery.exceptions import Reject
 from redis.exceptions import RedisError
 
-from worker.notices.pipeline import get_pipeline
+from worker.intake.producer import CHARGE_FAILED, SEND
 from worker.runtime.celery_app import app
-from worker.settings import get_settings
+from worker.runtime.wiring import get_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,10 @@ def _back_to_queue(exc: RedisError) -> NoReturn:
     raise Reject(exc, requeue=True)
 
 
-@app.task(name="notices.charge_failed", bind=True)
+@app.task(name=CHARGE_FAILED, bind=True)
 def charge_failed(self: Any, event: Any) -> dict[str, Any]:
     """Accept one failed-charge event (any JSON value; invalid ones are dead-lettered)."""
-    pipeline = get_pipeline(get_settings())
+    pipeline = get_pipeline()
     try:
         intake = pipeline.handle_event(event)
     except RedisError as exc:
@@ -51,14 +51,14 @@ def charge_failed(self: Any, event: Any) -> dict[str, Any]:
         except RedisError as store_exc:
             _back_to_queue(store_exc)
         return {"status": "error", "dead_letter_id": dead_id}
-    return {"notice_id": intake.notice_id, "status": intake.status,
+    return {"notice_id": intake.notice_id, "status": str(intake.status or "invalid"),
             "dead_letter_id": intake.dead_letter_id}
 
 
-@app.task(name="notices.send", bind=True)
+@app.task(name=SEND, bind=True)
 def send(self: Any, notice_id: str, force: bool = False) -> str:
     """Make one send attempt for a notice that is due (a retry, a replay or a re-drive)."""
     try:
-        return get_pipeline(get_settings()).deliver(str(notice_id), force=bool(force))
+        return str(get_pipeline().deliver(str(notice_id), force=bool(force)))
     except RedisError as exc:
         _back_to_queue(exc)

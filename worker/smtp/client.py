@@ -17,18 +17,8 @@ import aiosmtplib
 
 from worker.errors import ConfigurationError, SMTPTimeout
 from worker.settings import Settings
-from worker.smtp.replies import (
-    Accepted,
-    ReplyClass,
-    SMTPTarget,
-    TLSMode,
-    check_credentials_allowed,
-    classify,
-    parse_smtp_url,
-)
-
-__all__ = ["Accepted", "ReplyClass", "SMTPTarget", "TLSMode", "Transport",
-           "check_credentials_allowed", "classify", "get_transport", "parse_smtp_url", "xtext"]
+from worker.smtp.replies import Accepted, ReplyClass, classify
+from worker.smtp.target import TLSMode, check_credentials_allowed, parse_smtp_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

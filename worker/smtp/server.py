@@ -9,6 +9,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
+from worker.net import free_port
+
 #: RFC 5321's 512-octet command line plus the 500 octets RFC 3461 adds for DSN parameters.
 DSN_COMMAND_LIMIT = 1012
 #: Parameters aiosmtpd itself understands; it checks them as usual.
@@ -50,8 +52,6 @@ class ServerThread(Controller):
 
     def __init__(self, handler: Any, hostname: str = "127.0.0.1", port: int = 0,
                  advertise_dsn: bool = False, **smtp_kwargs: Any) -> None:
-        from worker.smtp.capture import free_port
-
         super().__init__(handler, hostname=hostname, port=port or free_port(hostname),
                          **smtp_kwargs)
         self.advertise_dsn = advertise_dsn

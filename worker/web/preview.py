@@ -14,13 +14,13 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from worker.errors import InvalidEvent, TemplateProblem
 from worker.intake.events import Event, decode, parse_event
-from worker.notices.store import notice_id_for
+from worker.notices.record import notice_id_for
 from worker.render.i18n import LANG_TAGS
 from worker.render.message import POLICY, message_bytes
 from worker.render.renderer import Rendered
 from worker.resources import resource_dir
-from worker.web.app import state
 from worker.web.security import SANDBOX_CSP
+from worker.web.state import state
 
 bp = Blueprint("preview", __name__)
 
