@@ -35,7 +35,7 @@ def connection() -> smtplib.SMTP:
     return _conn[1]
 
 
-@app.task(name=TASK)  # type: ignore[misc]
+@app.task(name=TASK)
 def send(payload: dict[str, Any]) -> None:
     global _conn
     data = b"X-Event-ID: " + str(payload["event_id"]).encode() + b"\r\n" + MAIL

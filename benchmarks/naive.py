@@ -13,8 +13,9 @@ import premailer
 from celery import Celery
 
 from worker.intake.events import parse_event
+from worker.render.context import build_context
 from worker.render.i18n import negotiate, translations
-from worker.render.renderer import Renderer, build_context
+from worker.render.renderer import Renderer
 from worker.resources import resource_dir
 from worker.settings import from_env
 
@@ -44,7 +45,7 @@ def environment(locale: str) -> jinja2.Environment:
     return env
 
 
-@app.task(name=TASK)  # type: ignore[misc]
+@app.task(name=TASK)
 def charge_failed(payload: dict[str, Any]) -> None:
     event = parse_event(payload)
     locale = negotiate(event.locale)

@@ -95,7 +95,7 @@ def run_profile(redis_url: str, n: int, latency_ms: float, out_dir: Path,
         cpu0, t0 = time.process_time(), time.perf_counter()
         profiler.start()
         for event in events:
-            statuses[pipeline.handle_event(event).status] += 1
+            statuses[str(pipeline.handle_event(event).status or "invalid")] += 1
         profiler.stop()
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     finally:

@@ -31,7 +31,7 @@ class DelayedSMTP(LenientSMTP):
         self.latency = latency
         self.accepted_key: str | None = None
 
-    async def push(self, status: str) -> None:
+    async def push(self, status: Any) -> None:
         if self.latency and status[3:4] == " ":
             await asyncio.sleep(self.latency)
         await super().push(status)

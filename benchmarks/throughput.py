@@ -21,6 +21,7 @@ from typing import Any
 import redis
 from celery import Celery
 
+from worker.notices import keys
 from worker.notices.record import notice_id_for
 
 from . import ceiling, naive
@@ -173,17 +174,18 @@ def _memory(r: redis.Redis, keys: list[str]) -> int:
 
 def redis_bytes_per_notice(r: redis.Redis, sample: int = 500) -> dict[str, Any]:
     """MEMORY USAGE of each sampled notice's keys, plus its share of the indexes."""
-    ids = r.zrange("pdn:idx:all", 0, -1)
+    ids = [str(i) for i in r.zrange(keys.IDX_ALL, 0, -1)]
     if not ids:
         return {"notices": 0}
     picked = random.sample(ids, min(sample, len(ids)))
     # The record, its history and (since the worker keeps it beside the record) its event.
     per_keys = _memory(r, [k for i in picked
-                           for k in (f"pdn:n:{i}", f"pdn:n:{i}:h", f"pdn:n:{i}:e")])
-    index_keys = ["pdn:idx:all", "pdn:sched", *r.scan_iter("pdn:idx:st:*", count=1000),
-                  *r.scan_iter("pdn:addr:*", count=1000)]
+                           for k in (keys.notice(i), keys.history(i), keys.event(i))])
+    index_keys = [keys.IDX_ALL, keys.SCHED,
+                  *r.scan_iter(keys.idx_status("*"), count=1000),
+                  *r.scan_iter(keys.address("*"), count=1000)]
     indexes = _memory(r, [k for k in index_keys if r.exists(k)])
-    every = _memory(r, list(r.scan_iter("pdn:*", count=1000)))
+    every = _memory(r, list(r.scan_iter(keys.PREFIX + "*", count=1000)))
     record = per_keys / len(picked)
     share = indexes / len(ids)
     return {"notices": len(ids), "sampled": len(picked), "record_bytes": round(record),
@@ -192,7 +194,7 @@ def redis_bytes_per_notice(r: redis.Redis, sample: int = 500) -> dict[str, Any]:
 
 
 def statuses(r: redis.Redis) -> dict[str, int]:
-    return {k.rsplit(":", 1)[1]: int(r.zcard(k)) for k in r.scan_iter("pdn:idx:st:*")}
+    return {k.rsplit(":", 1)[1]: int(r.zcard(k)) for k in r.scan_iter(keys.idx_status("*"))}
 
 
 # -- one run ---------------------------------------------------------------------------

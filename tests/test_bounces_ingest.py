@@ -146,7 +146,7 @@ def test_bounces_ingest_reads_eml_folders_maildir_and_mbox(tmp_path: Path) -> No
     box = mailbox.mbox(str(tmp_path / "box.mbox"))
     box.add(sample)
     box.add(sample)
-    box.flush()
+    box.close()
     assert len(list(read_messages(str(tmp_path / "one.eml")))) == 1
     assert len(list(read_messages(str(tmp_path / "md")))) == 1
     assert len(list(read_messages(str(tmp_path / "box.mbox")))) == 2

@@ -12,7 +12,7 @@ from flufl.bounce import all_failures
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.bounces import parse as parse_module
+from worker.bounces import mime
 from worker.bounces.detectors import DETECTORS
 from worker.bounces.parse import NOT_A_BOUNCE, Parsed, Report, parse_bytes, parse_message
 from worker.bounces.reasons import Kind, Reason
@@ -255,7 +255,7 @@ def test_parse_message_turns_internal_errors_into_not_a_bounce(
     def explode(*_args: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(parse_module.mime, "split_parts", explode)
+    monkeypatch.setattr(mime, "split_parts", explode)
     msg = email.message_from_bytes(_load("postfix_userunknown.eml"), policy=compat32)
     assert parse_message(msg) is NOT_A_BOUNCE
 

@@ -130,10 +130,10 @@ def test_browser_side_by_side_and_editor(page: Any, served: Served) -> None:
 
 def test_browser_ops_filter_timeline_and_replay(page: Any, served: Served,
                                                 pipeline: Pipeline) -> None:
-    ids = {}
+    ids: dict[str, str] = {}
     for name in ("failed", "sent", "waiting"):
         ids[name] = pipeline.accept(make_event(event_id=f"evt-{name}",
-                                               admin_email=f"{name}@example.com")).notice_id
+                                               admin_email=f"{name}@example.com")).notice_id or ""
     pipeline.tracker.transition(ids["failed"], Status.FAILED, "gave up after 4 attempts",
                                 fields={"last_error": "451 4.3.0 try again later"})
     pipeline.tracker.transition(ids["sent"], Status.SENT, "accepted by the relay: 250")
@@ -171,7 +171,7 @@ def test_browser_ops_filter_timeline_and_replay(page: Any, served: Served,
 
 def test_browser_replay_dismissed_confirm_sends_nothing(page: Any, served: Served,
                                                         pipeline: Pipeline) -> None:
-    notice_id = pipeline.accept(make_event(event_id="evt-keep")).notice_id
+    notice_id = pipeline.accept(make_event(event_id="evt-keep")).notice_id or ""
     pipeline.tracker.transition(notice_id, Status.FAILED, "gave up")
     page.on("dialog", lambda dialog: dialog.dismiss())
     page.goto(f"{served.url}/notices/{notice_id}")

@@ -67,7 +67,7 @@ def ids(message: Message) -> tuple[str, ...]:
 
 
 def strings(message: Message) -> tuple[str, ...]:
-    return (message.string,) if isinstance(message.string, str) else tuple(message.string)
+    return (message.string,) if isinstance(message.string, str) else tuple(message.string or ())
 
 
 def placeholders(text: str) -> set[str]:

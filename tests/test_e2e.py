@@ -39,7 +39,8 @@ def test_e2e_both_locales_arrive_as_localized_multipart_mails(
         html = msg.get_body(("html",))
         assert html is not None and 'style="' in html.get_content()
         assert msg.get_body(("plain",)) is not None
-    assert "向您的信用卡收取費用" in by_rcpt["zh@example.com"].get_body(("html",)).get_content()
+    html = by_rcpt["zh@example.com"].get_body(("html",))
+    assert html is not None and "向您的信用卡收取費用" in html.get_content()
     for event_id in ("e2e-zh", "e2e-en"):
         assert wait_for(lambda eid=event_id: show(eid, env).get("status") == "sent")
 
@@ -129,7 +130,7 @@ def test_e2e_recipient_refused_bounces_without_retry(
 def test_e2e_undecodable_message_is_dead_lettered_and_the_next_is_sent(
         real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
         start_worker: Any) -> None:
-    from kombu import Connection
+    from kombu.connection import Connection
 
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)

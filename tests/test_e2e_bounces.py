@@ -6,6 +6,7 @@ import smtplib
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +24,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def bounce_port(real_redis: Any, smtp_server: ServerThread) -> Iterator[int]:
+def bounce_port(real_redis: Any, smtp_server: ServerThread, tmp_path: Path) -> Iterator[int]:
     port = free_port()
     env = worker_env(smtp_server.url)
+    log = (tmp_path / "bounces-serve.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "worker", "bounces", "serve", "--port",
-                             str(port)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                             str(port)], env=env, cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT)
     try:
         def ready() -> bool:
@@ -41,6 +43,7 @@ def bounce_port(real_redis: Any, smtp_server: ServerThread) -> Iterator[int]:
     finally:
         proc.terminate()
         proc.wait(10)
+        log.close()
 
 
 def _send_notice(event_id: str, address: str, smtp_server: ServerThread, recorder: Recorder,

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis import Redis
 
 from tests.faults import (
     FAST,
@@ -52,7 +53,7 @@ class Rig:
     processes pointed at it, and the SMTP servers the scenario starts."""
 
     redis: OwnRedis
-    client: redis.Redis
+    client: Redis
     tmp: Path
     launch: Any
     servers: list[FaultSMTPServer] = field(default_factory=list)
@@ -124,7 +125,7 @@ def test_faults_smtp_down_then_back_sends_everything_once(rig: Rig) -> None:
     assert row.sent == N and row.duplicates == 0
     assert len(srv.accepted) == N
     tracker = Tracker(rig.client)
-    assert all(int(tracker.get(nid)["attempts"]) >= 2 for nid in notice_ids)
+    assert all(int((tracker.get(nid) or {})["attempts"]) >= 2 for nid in notice_ids)
 
 
 # -- 2. 4xx and 5xx replies at each stage -------------------------------------------------
@@ -163,7 +164,7 @@ def test_faults_smtp_replies_are_retried_or_settled_by_class(rig: Rig) -> None:
         hits = sum("at CONNECT: 421" in h["detail"] for h in history)
         connect_refusals += hits
         expected = k + 1 if any(nid in groups[name] for name in retried) else 1
-        attempts = int(tracker.get(nid)["attempts"])
+        attempts = int((tracker.get(nid) or {})["attempts"])
         deferrals = [h["status"] for h in history].count("deferred")
         if nid in groups["mail421"]:
             # 421 to MAIL is also how a relay hangs up an idle session: on a reused
@@ -333,7 +334,7 @@ def test_faults_same_event_to_many_workers_at_once_sends_one_mail(rig: Rig) -> N
     tracker = Tracker(rig.client)
     for nid in notice_ids:
         assert [h["status"] for h in tracker.history(nid)] == ["queued", "sent"]
-        assert tracker.get(nid)["attempts"] == "1"
+        assert (tracker.get(nid) or {})["attempts"] == "1"
 
 
 # -- 8. relay rate limit --------------------------------------------------------------------
@@ -350,19 +351,3 @@ def test_faults_relay_rate_limit_backs_off_and_finishes(rig: Rig) -> None:
     assert srv.rate_limited > 0
     assert row.states == {"sent": N} and row.lost == 0
     assert row.sent == N and row.duplicates == 0
-
-
-def test_faults_consumer_survives_a_failing_close_of_the_lost_connection(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # What kombu does when Redis vanishes while messages are reserved (seen in scenario 5):
-    # closing the dead connection raises AttributeError, which Celery calls unrecoverable.
-    from celery.worker.consumer import Consumer as CeleryConsumer
-
-    from worker.runtime.consumer import Consumer
-
-    def close_fails(self: Any, exc: Exception) -> None:
-        raise AttributeError("'NoneType' object has no attribute 'hostname'")
-
-    monkeypatch.setattr(CeleryConsumer, "on_connection_error_after_connected", close_fails)
-    consumer = Consumer.__new__(Consumer)
-    consumer.on_connection_error_after_connected(ConnectionError("Connection closed by server."))

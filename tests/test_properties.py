@@ -264,6 +264,14 @@ def test_properties_bounce_processor_never_raises(data: bytes, rcpts: list[str])
 
 
 @pytest.mark.parametrize("path", BOUNCES, ids=lambda p: p.name)
-def test_properties_every_sample_bounce_goes_through_the_processor(path: Path) -> None:
+def test_properties_every_sample_bounce_goes_through_the_processor(
+        path: Path, caplog: pytest.LogCaptureFixture) -> None:
     _, processor = _pipeline()
-    processor.process(path.read_bytes(), ["bounces@example.com"])
+    data = path.read_bytes()
+    results = processor.process(data, ["bounces@example.com"])
+    # No notice exists in this store: every report is kept as unmatched, none applied, and
+    # the processor saw exactly what the parser sees.
+    assert [r.report for r in results] == list(parse_bytes(data).reports)
+    assert all(r.effect == "unmatched" and r.notice_id is None for r in results)
+    assert len(processor.unmatched()) == len(results)
+    assert "failed to parse" not in caplog.text

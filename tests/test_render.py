@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
-import worker.render.renderer as render_module
+import worker.render.context as render_module
 from worker.intake.events import Event, parse_event
+from worker.render.context import build_context
 from worker.render.i18n import negotiate
-from worker.render.renderer import Rendered, Renderer, build_context
+from worker.render.renderer import Rendered, Renderer
 from worker.settings import Brand, Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -42,8 +42,9 @@ from worker.intake.events import parse_event
 from worker.net import free_port
 from worker.notices.pipeline import Pipeline
 from worker.notices.record import notice_id_for
+from worker.render.inline import inline_css
 from worker.render.message import build_message, to_bytes
-from worker.render.renderer import Renderer, inline_css
+from worker.render.renderer import Renderer
 from worker.resources import resource_dir
 from worker.settings import Settings
 from worker.smtp.client import Transport
@@ -61,7 +62,7 @@ SSTI = ["{{ 7*7 }}", "{% raw %}", "{{ config }}", "{{ self.__init__.__globals__ 
 
 
 def _parse(raw: bytes) -> email.message.EmailMessage:
-    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(raw, policy=email.policy.default)
 
 
 def _render_mail(settings: Settings, payload: dict[str, Any]) -> email.message.EmailMessage:
@@ -288,7 +289,8 @@ def test_security_smtp_certificate_accepted_with_ca_file_or_verification_off(
         tls_server: tuple[ServerThread, Recorder]) -> None:
     server, recorder = tls_server
     cert, _ = self_signed
-    for n, changes in enumerate(({"smtp_ca_file": str(cert)}, {"smtp_tls_verify": False})):
+    variants: tuple[dict[str, Any], ...] = ({"smtp_ca_file": str(cert)}, {"smtp_tls_verify": False})
+    for n, changes in enumerate(variants):
         pipeline = Pipeline(settings.with_(smtp_url=_starttls_url(server), **changes),
                             fake_redis)
         assert pipeline.handle_event(make_event(event_id=f"tls-{n}")).status == "sent"

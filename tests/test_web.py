@@ -302,8 +302,8 @@ def test_ops_token_guards_every_page(settings: Settings, pipeline: Pipeline,
     for page in pages:
         assert client.get(page).status_code == 401, page
         assert client.get(page, headers={"Authorization": "Bearer nope"}).status_code == 401
-        assert client.get(page, headers={"Authorization": f"Bearer {token}"}
-                          ).status_code == 200, page
+        with client.get(page, headers={"Authorization": f"Bearer {token}"}) as response:
+            assert response.status_code == 200, page
     assert client.post("/editor", data={}).status_code == 401
     # ?token= once: a cookie (not the token itself), and the token leaves the URL.
     response = client.get(f"/notices?status=failed&token={token}")
@@ -312,7 +312,8 @@ def test_ops_token_guards_every_page(settings: Settings, pipeline: Pipeline,
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and token not in cookie
     for page in pages:
-        assert client.get(page).status_code == 200, page
+        with client.get(page) as response:
+            assert response.status_code == 200, page
 
 
 def test_pages_set_security_headers(client: FlaskClient) -> None:

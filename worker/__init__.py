@@ -13,6 +13,7 @@ __all__ = ["app"]
 
 def __getattr__(name: str) -> Any:
     if name in ("app", "celery"):
+        # Lazy: importing any module of the package must not build the Celery app.
         from worker.runtime.celery_app import app
 
         return app

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import redis
 
@@ -47,10 +47,12 @@ class WorkerProcess:
                      "-c", str(concurrency), "--loglevel=INFO", "--without-mingle",
                      "--without-gossip", "--without-heartbeat", "-n", f"test{free_port()}@%h"]
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=out,
+        self._log = self.log_path.open("ab") if self.log_path else None
+        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT,
+                                     stdout=self._log or subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
@@ -62,6 +64,9 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 def run_cli(*args: str, env: dict[str, str], stdin: str | None = None,

@@ -206,7 +206,11 @@ def read_messages(path: str, stdin: Any = None) -> Iterator[tuple[str, bytes]]:
     with p.open("rb") as fh:
         head = fh.read(5)
     if head == b"From ":
-        for n, msg in enumerate(mailbox.mbox(str(p), create=False)):
-            yield f"{p}#{n}", msg.as_bytes()
+        mbox = mailbox.mbox(str(p), create=False)
+        try:
+            for n, key in enumerate(mbox.iterkeys()):
+                yield f"{p}#{n}", mbox.get_bytes(key)
+        finally:
+            mbox.close()
         return
     yield str(p), p.read_bytes()

@@ -24,6 +24,7 @@ _memory_server: Any = None
 
 def memory_server() -> Any:
     global _memory_server
+    # fakeredis only for memory:// (dev mode, unit tests): production never loads it.
     import fakeredis
 
     with _lock:
@@ -34,7 +35,7 @@ def memory_server() -> Any:
 
 def connect(url: str) -> RedisClient:
     if url.startswith(MEMORY_URL):
-        import fakeredis
+        import fakeredis  # see memory_server()
 
         return fakeredis.FakeRedis(server=memory_server(), decode_responses=True)
     return redis.Redis.from_url(

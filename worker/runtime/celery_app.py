@@ -9,6 +9,7 @@ from typing import Any
 
 from celery import Celery, bootsteps, signals
 
+from worker.logs import setup
 from worker.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def serve_metrics(settings: Settings) -> None:
 @signals.worker_process_shutdown.connect
 def _process_gone(pid: int | None = None, **_: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # After prepare_metrics() (see make_app).
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
@@ -99,8 +101,6 @@ def _process_gone(pid: int | None = None, **_: Any) -> None:
 
 @signals.setup_logging.connect
 def _setup_logging(**_: Any) -> None:
-    from worker.logs import setup
-
     settings = get_settings()
     setup(settings.log_level, settings.log_format)
 

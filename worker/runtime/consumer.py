@@ -12,7 +12,7 @@ from worker.runtime.wiring import get_pipeline
 log = logging.getLogger(__name__)
 
 
-class Consumer(CeleryConsumer):  # type: ignore[misc]
+class Consumer(CeleryConsumer):
     """Celery logs and acknowledges a message it cannot decode (bytes that are not JSON, a
     content type we do not accept): the event would be gone. We keep its body as a dead
     letter first, then let Celery acknowledge it so that it cannot loop."""
