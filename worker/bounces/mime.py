@@ -17,6 +17,8 @@ _RETURNED_TYPES: Final = frozenset({
     "message/partial",
 })
 _DSN_TYPES: Final = frozenset({"message/delivery-status", "message/global-delivery-status"})
+#: ARF (RFC 5965): the machine-readable part of a complaint.
+FEEDBACK_TYPE: Final = "message/feedback-report"
 _RETURNED_TO_HEADERS: Final = ("to", "delivered-to", "x-original-to", "envelope-to",
                                "x-envelope-to")
 
@@ -47,7 +49,12 @@ _AUTO_REPLY_HEADERS: Final = ("x-autoreply", "x-autorespond", "x-autoresponder",
                               "x-boxbe-challenge", "x-tmda-confirm")
 _REPLY_PREFIX: Final = re.compile(r"^\s*(re|fwd?|aw|wg|tr|sv|回覆|转发|轉寄)\s*[:：]",
                                   re.IGNORECASE)
+# Read receipts are reports too, but about a person reading: never bounces.  Complaints
+# (feedback-report) are parsed by parse.py before this gate is asked.
 _OTHER_REPORTS: Final = frozenset({"feedback-report", "disposition-notification"})
+_SENDER_HEADERS: Final = ("return-path", "x-original-return-path", "sender")
+_RETURN_PATH_LINE: Final = re.compile(
+    r"^[ \t>]*(?:x-original-)?return-path:[ \t]*<?([^<>\s]+@[^<>\s]+)>?", re.I | re.M)
 _TAGS: Final = re.compile(r"<[^>]{0,2000}>")
 
 
@@ -126,7 +133,8 @@ def sender_addresses(msg: Message) -> tuple[str, ...]:
 def _walk(part: Message, depth: int = 0) -> Iterator[Message]:
     """Parts of the bounce itself: does not descend into returned messages or DSN blocks."""
     yield part
-    if depth >= MAX_DEPTH or part.get_content_type() in _RETURNED_TYPES | _DSN_TYPES:
+    stop = _RETURNED_TYPES | _DSN_TYPES | {FEEDBACK_TYPE}
+    if depth >= MAX_DEPTH or part.get_content_type() in stop:
         return
     payload = part.get_payload()
     if isinstance(payload, list):
@@ -168,7 +176,13 @@ def payload_text(part: Message) -> str:
 
 
 def part_text(part: Message) -> str:
-    """Readable text of a text/* leaf; HTML tags dropped; "" for anything else."""
+    """Readable text of a text/* leaf; HTML tags dropped; "" for anything else.
+
+    A multipart whose boundary parameter was lost (folded onto an unindented line, as
+    Apache James and some PMDF gateways write it) arrives as one string: its raw text is
+    the only account there is."""
+    if part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), str):
+        return _TAGS.sub(" ", payload_text(part))
     if part.get_content_maintype() != "text":
         return ""
     text = payload_text(part)
@@ -177,7 +191,9 @@ def part_text(part: Message) -> str:
 
 def notification_text(parts: list[Message]) -> str:
     """The human-readable notice: text/plain parts (HTML only when there is no plain text)."""
-    plain = [part_text(p) for p in parts if p.get_content_type() == "text/plain"]
+    plain = [part_text(p) for p in parts
+             if p.get_content_type() == "text/plain" or (
+                 p.get_content_maintype() == "multipart" and isinstance(p.get_payload(), str))]
     chosen = plain if any(t.strip() for t in plain) else [part_text(p) for p in parts]
     return "\n".join(chosen)[:MAX_TEXT]
 
@@ -252,6 +268,37 @@ def returned_headers(part: Message, parser: HeaderParser) -> list[Message]:
     return [parser.parsestr(text)] if text else []
 
 
+def feedback_fields(part: Message) -> dict[str, str]:
+    """The fields of an ARF message/feedback-report part, lowercased names, first value."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        text = "\n".join(_block_source(b) for b in payload if isinstance(b, Message))
+    else:
+        text = payload_text(part)
+    blocks = parse_fields(_maybe_base64(part, text))
+    fields: dict[str, str] = {}
+    for block in blocks:
+        for name, value in block.items():
+            fields.setdefault(name, value)
+    return fields
+
+
+def original_senders(returned: list[Message], texts: list[str], parser: HeaderParser
+                     ) -> tuple[str, ...]:
+    """Envelope senders of the returned message: Return-Path, X-Original-Return-Path and
+    Sender of attached copies and header parts, else Return-Path lines quoted in the text.
+    Our return path carries a signed token, so this ties a bounce to its notice."""
+    values: list[str] = []
+    for part in returned:
+        for headers in returned_headers(part, parser):
+            for name in _SENDER_HEADERS:
+                values.extend(header_all(headers, name))
+    if not values:
+        for text in texts:
+            values.extend(m.group(1) for m in _RETURN_PATH_LINE.finditer(text))
+    return addresses(values)
+
+
 def is_auto_reply(msg: Message) -> bool:
     if header(msg, "auto-submitted").lower().startswith("auto-replied"):
         return True
@@ -272,14 +319,23 @@ def is_daemon(msg: Message) -> bool:
     return any(_DAEMON_NAME.search(s) for s in header_all(msg, "from"))
 
 
+def report_type(msg: Message) -> str:
+    """The report-type of a multipart/report ("delivery-status", "feedback-report"), or ""."""
+    if msg.get_content_type() != "multipart/report":
+        return ""
+    try:
+        return str(msg.get_param("report-type", "", header="content-type") or "").lower()
+    except Exception:
+        return ""
+
+
 def looks_like_bounce(msg: Message) -> bool:
     """Gate for the heuristic detectors, which otherwise fire on ordinary prose.
 
     Exim and Postfix mark real bounces Auto-Submitted: auto-replied too, so an auto-reply
     marker only disqualifies a message that a mail system did not send.  A null Return-Path
     alone is weaker: RFC 3834 asks vacation responders to use one as well."""
-    report_type = str(msg.get_param("report-type", "", header="content-type") or "").lower()
-    if msg.get_content_type() == "multipart/report" and report_type in _OTHER_REPORTS:
+    if report_type(msg) in _OTHER_REPORTS:
         return False  # an ARF spam complaint or a read receipt: other handlers' business
     daemon = is_daemon(msg)
     if not daemon and is_auto_reply(msg):

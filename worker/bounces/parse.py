@@ -10,13 +10,20 @@ from email.parser import BytesParser, HeaderParser
 from email.policy import compat32
 from typing import Any, Final
 
-from worker.bounces import mime
-from worker.bounces.detectors import DETECTORS, Found, context_for, flufl_failures
+from worker.bounces import mime, mta
+from worker.bounces.detectors import (
+    complaint_findings,
+    context_for,
+    failed_recipients_header,
+    flufl_failures,
+)
+from worker.bounces.mta.base import Family, Found, command_in, verdict
 from worker.bounces.reasons import Kind, Reason, classify, enhanced_codes, kind_for
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BounceParseError", "Parsed", "Report", "parse_bytes", "parse_message"]
+__all__ = ["BounceParseError", "Parsed", "Report", "parse_bytes", "parse_message",
+           "parse_strict"]
 
 MAX_DIAGNOSTIC: Final = 500
 _ACTIONS: Final = frozenset({"failed", "delayed", "delivered", "relayed", "expanded"})
@@ -75,9 +82,15 @@ class Parsed:
     original_message_ids: tuple[str, ...] = ()
     returned_to: tuple[str, ...] = ()
     is_bounce: bool = False
+    #: Return-Path / X-Original-Return-Path / Sender of the returned message: our signed
+    #: return path, when the bounce carries a copy of what we sent.
+    original_senders: tuple[str, ...] = ()
+    #: An ARF complaint (feedback report): reports have action "complaint", kind none.
+    is_complaint: bool = False
 
 
 NOT_A_BOUNCE: Final = Parsed()
+_NO_FAMILY: Final = Family("", lambda msg, text: False, lambda msg, text, exclude: [])
 
 
 def parse_bytes(data: bytes) -> Parsed:
@@ -94,37 +107,86 @@ def parse_bytes(data: bytes) -> Parsed:
 def parse_message(msg: Message) -> Parsed:
     """Parse an already-parsed message (compat32 policy recommended)."""
     try:
-        return _parse(msg)
+        return parse_strict(msg)
     except Exception:  # the last line of defence: bounce mail is written by strangers
         log.warning("bounce: failed to parse message", exc_info=True)
         return NOT_A_BOUNCE
+
+
+def parse_strict(msg: Message) -> Parsed:
+    """parse_message without its safety net: a parser error raises (for tests)."""
+    return _parse(msg)
 
 
 def _parse(msg: Message) -> Parsed:
     returned_to = mime.returned_to(msg)
     parts, dsn_parts, returned_parts = mime.split_parts(msg)
     message_ids = _original_message_ids(returned_parts, parts)
-    reports: list[Report] = []
+    texts = [mime.part_text(p) for p in parts]
+    senders = mime.original_senders(returned_parts, texts, HeaderParser(policy=compat32))
+    tie = {"original_message_ids": tuple(message_ids), "returned_to": returned_to,
+           "original_senders": senders}
+    feedback = [p for p in parts if p.get_content_type() == mime.FEEDBACK_TYPE]
+    if feedback or mime.report_type(msg) == "feedback-report":
+        reports = [Report(f.address, "complaint", None, Reason.FEEDBACK, Kind.NONE,
+                          f.diagnostic, None, f.address, None, None, "arf")
+                   for f in complaint_findings(feedback, returned_parts)]
+        return Parsed(tuple(_dedupe(reports)), **tie, is_bounce=bool(reports),
+                      is_complaint=True)
+    text = mime.notification_text(parts)
+    family = _claiming_family(msg, text)
+    reports = []
     envelope_ids: list[str] = []
     # RFC 3464 fields are the only machine-readable account; when present they win outright.
     for part in dsn_parts:
-        reports.extend(_dsn_reports(part, envelope_ids, message_ids))
+        reports.extend(_dsn_reports(mime.dsn_blocks(part), envelope_ids, message_ids, text,
+                                    family))
+    if not reports and mime.looks_like_bounce(msg):
+        # DSN fields pasted into the text (Amazon WorkMail, PMDF, gateways that flatten the
+        # report, a multipart/report whose boundary broke): the same fields, read from text.
+        blocks = mime.parse_fields(text)
+        if any("final-recipient" in b or "original-recipient" in b for b in blocks):
+            reports = _dsn_reports(blocks, envelope_ids, message_ids, text, family)
     if reports:
-        return Parsed(tuple(_dedupe(reports)), tuple(envelope_ids), tuple(message_ids),
-                      returned_to, True)
+        tie["original_message_ids"] = tuple(message_ids)
+        return Parsed(tuple(_dedupe(reports)), tuple(envelope_ids), **tie, is_bounce=True)
     # Everything below is heuristic, and flufl.bounce's LLNL detector alone turns any
     # ", someone@example.net," in a customer's reply into a "permanent failure": gate first.
     if not mime.looks_like_bounce(msg):
-        return Parsed(returned_to=returned_to)
-    text = mime.notification_text(parts)
-    exclude = set(returned_to) | set(mime.sender_addresses(msg))
-    found, source = flufl_failures(msg, text, exclude), "flufl"
-    for name, detector in DETECTORS:
+        return Parsed(returned_to=returned_to, original_senders=senders)
+    # The layouts name recipients in fixed places, so only the notice's own sender is
+    # excluded there; the loose fallbacks also skip every address the bounce was sent to.
+    senders_of_notice = set(mime.sender_addresses(msg))
+    exclude = set(returned_to) | senders_of_notice
+    reports = [_text_report(item, text, family.name, family) for item in
+               _family_findings(msg, text, senders_of_notice, family)]
+    if not reports:
+        found = flufl_failures(msg, text, exclude) or failed_recipients_header(msg, exclude)
+        reports = [_text_report(item, text, "flufl", family) for item in found]
+    return Parsed(tuple(_dedupe(reports)), (), **tie, is_bounce=bool(reports))
+
+
+def _claiming_family(msg: Message, text: str) -> Family:
+    for family in mta.FAMILIES:
+        if family.claims(msg, text):
+            return family
+    return _NO_FAMILY
+
+
+def _family_findings(msg: Message, text: str, exclude: set[str], first: Family) -> list[Found]:
+    """Recipients from the family that claims the message, else from any family whose
+    layout matches (relays rewrite the headers that would have named the MTA)."""
+    if first is not _NO_FAMILY:
+        found = first.detect(msg, text, exclude)
         if found:
-            break
-        found, source = detector(msg, text, exclude), name
-    reports = [_text_report(item, text, source) for item in found]
-    return Parsed(tuple(_dedupe(reports)), (), tuple(message_ids), returned_to, bool(reports))
+            return found
+    for family in mta.FAMILIES:
+        if family is first or family.name == "cjk_notice":
+            continue
+        found = family.detect(msg, text, exclude)
+        if found:
+            return found
+    return mta.BY_NAME["cjk_notice"].detect(msg, text, exclude)
 
 
 def _dedupe(reports: list[Report]) -> list[Report]:
@@ -167,8 +229,8 @@ def _action(raw: str | None, status: str | None) -> str:
     return _ACTION_BY_CLASS.get((status or "x")[0], "failed")
 
 
-def _dsn_reports(part: Message, envelope_ids: list[str], message_ids: list[str]) -> list[Report]:
-    blocks = mime.dsn_blocks(part)
+def _dsn_reports(blocks: list[dict[str, str]], envelope_ids: list[str],
+                 message_ids: list[str], text: str, family: Family) -> list[Report]:
     if not blocks:
         return []
     per_message = blocks[0]
@@ -181,40 +243,81 @@ def _dsn_reports(part: Message, envelope_ids: list[str], message_ids: list[str])
         message_ids.append(found.group(0))
     out: list[Report] = []
     for fields in blocks:
-        recipient = _address(fields.get("final-recipient")) or _address(
-            fields.get("x-actual-recipient")) or _address(fields.get("original-recipient"))
+        # Original-Recipient is the address as we gave it (RFC 3464 2.3.1); Final-Recipient
+        # may be the site's internal alias (Sun's "user@ims-ms-daemon", a forward target).
+        original = _address(fields.get("original-recipient"))
+        final = _address(fields.get("final-recipient")) or _address(
+            fields.get("x-actual-recipient"))
+        recipient = original or final
         if recipient is None:
             continue
-        diagnostic = one_line(_strip_type(fields.get("diagnostic-code")))
-        codes = enhanced_codes(fields.get("status")) or enhanced_codes(diagnostic)
-        status = codes[0] if codes else None
-        smtp = _LEADING_SMTP.match(diagnostic or "")
-        smtp_code = int(smtp.group(1)) if smtp else None
+        raw_diag = fields.get("diagnostic-code")
+        diagnostic = one_line(_strip_type(raw_diag))
+        context = context_for(recipient, text) if text else None
+        status = best_status(fields.get("status"), diagnostic) or best_status(None, context)
+        smtp_code = _smtp_code(diagnostic) or _smtp_code(context)
         action = _action(fields.get("action"), status)
-        reason = classify(status, smtp_code, diagnostic, action)
+        remote = one_line(_strip_type(fields.get("remote-mta")), 255)
+        command = command_in(context) or command_in(diagnostic)
+        evidence = diagnostic or one_line(context)
+        reason = classify(status, smtp_code, evidence, action, command=command, host=remote,
+                          told=verdict(family.phrases, evidence),
+                          diagnostic_type=_diagnostic_type(raw_diag))
         out.append(Report(
             recipient=recipient, action=action, status=status, reason=reason,
             kind=kind_for(reason, action), diagnostic=diagnostic, smtp_code=smtp_code,
-            original_recipient=_address(fields.get("original-recipient")),
-            envelope_id=one_line(fields.get("original-envelope-id"), 200) or envid,
-            remote_mta=one_line(_strip_type(fields.get("remote-mta")), 255),
-            source="rfc3464",
+            original_recipient=original, envelope_id=one_line(
+                fields.get("original-envelope-id"), 200) or envid,
+            remote_mta=remote, source="rfc3464",
         ))
     return out
 
 
-def _text_report(item: Found, text: str, source: str) -> Report:
+def _text_report(item: Found, text: str, source: str, family: Family) -> Report:
     diagnostic = one_line(item.diagnostic or context_for(item.address, text))
-    codes = enhanced_codes(diagnostic)
-    status = codes[0] if codes else None
-    smtp = _ANY_SMTP.search(diagnostic or "")
-    smtp_code = int(smtp.group(1)) if smtp else None
-    reason = classify(status, smtp_code, diagnostic, item.action)
+    status = best_status(item.status, diagnostic)
+    smtp_code = _smtp_code(diagnostic)
+    told = item.reason or verdict(family.phrases, diagnostic)
+    command = item.command or command_in(diagnostic)
+    reason = classify(status, smtp_code, diagnostic, item.action, command=command,
+                      host=item.remote_host, told=told)
     return Report(
         recipient=item.address, action=item.action, status=status, reason=reason,
         kind=kind_for(reason, item.action), diagnostic=diagnostic, smtp_code=smtp_code,
-        original_recipient=None, envelope_id=None, remote_mta=None, source=source,
+        original_recipient=None, envelope_id=None, remote_mta=item.remote_host, source=source,
     )
+
+
+# "550-5.7.1", "550 '5.7.1", "(#5.1.1)": a code quoted with its reply code is the remote
+# server's own; a bare one may be the relay's summary ("5.1.0 - Unknown address error").
+_QUOTED_STATUS: Final = re.compile(r"(?:\b[245]\d\d[ -]['\"]?#?|\(#)([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def best_status(field: str | None, diagnostic: str | None) -> str | None:
+    """The enhanced code of record: the Status field, unless it is only a class ("5.0.0")
+    and the remote reply quotes a precise one of the same class."""
+    codes = enhanced_codes(field)
+    quoted = [m.group(1) for m in _QUOTED_STATUS.finditer(diagnostic or "")]
+    in_text = quoted + enhanced_codes(diagnostic)
+    if codes and not codes[0].endswith(".0.0"):
+        return codes[0]
+    klass = codes[0][0] if codes else None
+    for code in in_text:
+        if not code.endswith(".0.0") and (klass is None or code[0] == klass):
+            return code
+    return codes[0] if codes else (in_text[0] if in_text else None)
+
+
+def _smtp_code(text: str | None) -> int | None:
+    if not text:
+        return None
+    found = _LEADING_SMTP.match(text) or _ANY_SMTP.search(text)
+    return int(found.group(1)) if found else None
+
+
+def _diagnostic_type(raw: str | None) -> str | None:
+    found = _TYPE_PREFIX.match(raw or "")
+    return found.group(0).strip(" ;\t").lower() if found else None
 
 
 _MESSAGE_ID_LINE: Final = re.compile(r"^[ \t>]*message-id:[ \t]*(<[^<>\s]{3,250}>)",
