@@ -13,6 +13,12 @@ from typing import Final
 # before the word "spam" can make it `spamdetected`, and SPF/DKIM/DMARC wording must win over
 # the generic "rejected" that usually surrounds it.
 PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    # A local delivery program failed: whatever it printed ("procmail: ... No such user")
+    # is the program's complaint, not the receiving server's verdict on the address.
+    ("mailererror", (
+        r"^procmail:|\bprocmail: ", r"command died with status", r"x-unix;", r"mailer error",
+        r"local delivery (?:program|agent) failed",
+    )),
     ("virusdetected", (
         r"\bvirus(es)?\b", r"\bmalware\b", r"infected", r"\btrojan\b", r"\bworm\b",
         r"dangerous (attachment|content)", r"potentially (harmful|malicious)",
@@ -115,6 +121,7 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"name or service not known", r"domain is not reachable", r"host or domain name not",
         r"recipient domain (?:does not|doesn't) exist", r"unresolvable (?:domain|host)",
         r"mx records? (?:for|of) .* (?:not found|missing)",
+        r"(?<![\w.@-])[a-z0-9-]+(?:\.[a-z0-9-]+)+ does not exist",
     )),
     ("userunknown", (
         r"user ?unknown", r"unknown (user|recipient|mailbox|local ?part|e-?mail address|address)",
@@ -126,7 +133,7 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"not a valid (recipient|user|mailbox)", r"(is )?not a known user",
         r"no mailbox (here )?(by that name|found)", r"doesn't have an? .* account",
         r"recipient (address )?rejected: (user unknown|unknown user|invalid|access denied)",
-        r"bad (destination )?(recipient|mailbox|address)", r"address rejected",
+        r"bad (destination )?(recipient|mailbox|address)",
         r"nosuchuser", r"unknown or illegal alias", r"no one at this address",
         r"no valid recipients", r"address (?:unknown|invalid|does not exist)",
         r"recipient (?:is )?not (?:local|accepted)", r"mailbox not present",
@@ -147,7 +154,8 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"try again slower", r"sending too fast", r"slow down",
     )),
     ("ratelimited", (
-        r"rate limit(?:ed|ing)?", r"throttl", r"max(?:imum)? (?:e-?mails|messages) per (?:hour|day)",
+        r"rate limit(?:ed|ing)?", r"throttl",
+        r"max(?:imum)? (?:e-?mails|messages) per (?:hour|day)",
         r"too many messages (?:from|in this connection|per)",
     )),
     ("toomanyconn", (

@@ -246,7 +246,8 @@ def enhanced_codes(text: str | None) -> list[str]:
     return ["{}.{}.{}".format(*m.groups()) for m in STATUS_RE.finditer(text or "")]
 
 
-def host_reason(host: str | None, text: str | None) -> Reason | None:
+def host_reason(host: str | None, text: str | None, status: str | None = None
+                ) -> Reason | None:
     """The receiving provider's own verdict: its documented reply wording, when the host that
     answered (or the one the text names) is a provider with a table."""
     if not text:
@@ -255,7 +256,8 @@ def host_reason(host: str | None, text: str | None) -> Reason | None:
     for provider in mta.HOSTS:
         if any(provider.hosts.search(n.strip(" .[]").lower()) for n in names) or (
                 provider.name == "google" and "gsmtp" in text):
-            found = verdict(provider.replies, text)
+            # The status of record leads the text: some providers' tables key on it.
+            found = verdict(provider.replies, f"{status or ''} {text}")
             if found is not None:
                 return Reason(found)
     return None
@@ -291,7 +293,7 @@ def classify(
     if codes and codes[0][0] == "2":
         return R.DELIVERED
     text = match_text(diagnostic)
-    found = host_reason(host, diagnostic)
+    found = host_reason(host, diagnostic, codes[0] if codes else None)
     if found is not None:
         # Carriers that answer "unknown user" to filtered senders still mean it at RCPT.
         return R.USERUNKNOWN if text is R.USERUNKNOWN and command == "RCPT" else found
@@ -299,6 +301,20 @@ def classify(
         return Reason(told)
     if (diagnostic_type or "").lower() in ("x-unix", "x-postfix") and text in (None, R.ONHOLD):
         return R.MAILERERROR
+    reason = _decide(codes, text, command, smtp_code, action, diagnostic)
+    # A delay report that ends on a network or system condition is the retry clock running
+    # out, as far as the sender can tell.
+    if (action or "").strip().lower() == "delayed" and reason in _DELAY_IS_EXPIRY:
+        return R.EXPIRED
+    return reason
+
+
+_DELAY_IS_EXPIRY: Final = frozenset({R.NETWORKERROR, R.SYSTEMERROR, R.UNDEFINED, R.ONHOLD,
+                                     R.HOSTUNKNOWN})
+
+
+def _decide(codes: list[str], text: Reason | None, command: str | None, smtp_code: int | None,
+            action: str | None, diagnostic: str | None) -> Reason:
     precise = next((c for c in codes if _is_precise(c)), None)
     if precise is not None:
         base, overrides = _status_reason(precise)

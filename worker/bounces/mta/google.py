@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from email.message import Message
 from typing import Final
 
 from worker.bounces.mta.base import (
     Family,
     Format,
+    Found,
     Host,
+    clean,
     compile_phrases,
     format_detector,
     header_claim,
@@ -65,10 +68,23 @@ PHRASES: Final = compile_phrases(
         ),
     )
 )
+_LAYOUT: Final = format_detector(_GMAIL)
+
+
+def detect(msg: Message, text: str, exclude: set[str]) -> list[Found]:
+    """Gmail's layout; for a Google Groups refusal, the group named in X-Failed-Recipients."""
+    groups = [clean(a, exclude, system_ok=True) for a in
+              re.findall(r"[\w.+-]+@googlegroups\.com", str(msg.get("x-failed-recipients", "")))]
+    if groups:
+        return [Found(a, "failed", " ".join(text.split()[:60]), reason="rejected")
+                for a in dict.fromkeys(groups) if a]
+    return _LAYOUT(msg, text, exclude)
+
+
 FAMILY: Final = Family(
     "gmail",
     header_claim(from_=r"mailer-daemon@google(?:mail)?\.com", x_gm_message_state=r"."),
-    format_detector(_GMAIL),
+    detect,
     PHRASES,
 )
 # Google's reply texts as published in its "SMTP error reference" for senders.  The

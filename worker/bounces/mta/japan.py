@@ -80,7 +80,8 @@ FAMILY: Final = Family(
 KDDI: Final = Host(
     "kddi",
     re.compile(r"(?:^|\.)(?:ezweb\.ne\.jp|au\.com|kddi\.com|dion\.ne\.jp)$", re.I),
-    compile_phrases((("filtered", (r"\b550 ?: ?user unknown|^user unknown$|: user unknown",)),)),
+    # Only with 5.2.0 (the mailbox refuses us); with 5.1.x or at RCPT it is a missing user.
+    compile_phrases((("filtered", (r"^5\.2\.0 .*user unknown",)),)),
 )
 DOCOMO: Final = Host(
     "nttdocomo",
