@@ -90,6 +90,12 @@ class Parsed:
 
 
 NOT_A_BOUNCE: Final = Parsed()
+# Families whose layout alone proves a mail system wrote the notice, even when its From:
+# and Subject: look personal (SES's SNS JSON, fml's and James' list refusals, carriers).
+# Layouts too plain to try on a notice their family did not claim ("<rcpt>" lines).
+_CLAIMED_ONLY: Final = frozenset({"cjk_notice", "japan", "apachejames"})
+_EVIDENT_LAYOUTS: Final = frozenset({"amazon", "fml", "apachejames", "japan", "verizon",
+                                     "sendmail", "dragonfly", "opensmtpd"})
 _NO_FAMILY: Final = Family("", lambda msg, text: False, lambda msg, text, exclude: [])
 
 
@@ -152,14 +158,15 @@ def _parse(msg: Message) -> Parsed:
         return Parsed(tuple(_dedupe(reports)), tuple(envelope_ids), **tie, is_bounce=True)
     # Everything below is heuristic, and flufl.bounce's LLNL detector alone turns any
     # ", someone@example.net," in a customer's reply into a "permanent failure": gate first.
-    if not mime.looks_like_bounce(msg):
+    if not (mime.looks_like_bounce(msg) or (
+            family.name in _EVIDENT_LAYOUTS and not mime.is_auto_reply(msg))):
         return Parsed(returned_to=returned_to, original_senders=senders)
     # The layouts name recipients in fixed places, so only the notice's own sender is
     # excluded there; the loose fallbacks also skip every address the bounce was sent to.
     senders_of_notice = set(mime.sender_addresses(msg))
     exclude = set(returned_to) | senders_of_notice
-    reports = [_text_report(item, text, family.name, family) for item in
-               _family_findings(msg, text, senders_of_notice, family)]
+    detected_by, findings = _family_findings(msg, text, senders_of_notice, family)
+    reports = [_text_report(item, text, detected_by.name, detected_by) for item in findings]
     if not reports:
         found = flufl_failures(msg, text, exclude) or failed_recipients_header(msg, exclude)
         reports = [_text_report(item, text, "flufl", family) for item in found]
@@ -173,20 +180,22 @@ def _claiming_family(msg: Message, text: str) -> Family:
     return _NO_FAMILY
 
 
-def _family_findings(msg: Message, text: str, exclude: set[str], first: Family) -> list[Found]:
+def _family_findings(msg: Message, text: str, exclude: set[str], first: Family
+                     ) -> tuple[Family, list[Found]]:
     """Recipients from the family that claims the message, else from any family whose
     layout matches (relays rewrite the headers that would have named the MTA)."""
     if first is not _NO_FAMILY:
         found = first.detect(msg, text, exclude)
         if found:
-            return found
+            return first, found
     for family in mta.FAMILIES:
-        if family is first or family.name == "cjk_notice":
+        if family is first or family.name in _CLAIMED_ONLY:
             continue
         found = family.detect(msg, text, exclude)
         if found:
-            return found
-    return mta.BY_NAME["cjk_notice"].detect(msg, text, exclude)
+            return family, found
+    cjk = mta.BY_NAME["cjk_notice"]
+    return cjk, cjk.detect(msg, text, exclude)
 
 
 def _dedupe(reports: list[Report]) -> list[Report]:

@@ -166,7 +166,7 @@ _STATUS: Final[dict[str, tuple[Reason, frozenset[Reason]]]] = {
     "4.4": (R.HOSTUNKNOWN, _ANY),
     "4.5": (R.TOOMANYCONN, _ANY),  # mail system congestion
     "4.6": (R.NETWORKERROR, _NONE),  # routing loop
-    "4.7": (R.EXPIRED, _ANY),
+    "4.7": (R.EXPIRED, frozenset({R.BLOCKED})),  # "delivery time expired"
     "5.0": (R.SYNTAXERROR, _ANY),
     "5.3": (R.EXCEEDLIMIT, _ANY),  # too many recipients
     "6.0": (R.CONTENTERROR, _ANY),
@@ -321,17 +321,32 @@ def _decide(codes: list[str], text: Reason | None, command: str | None, smtp_cod
         if text is not None and text in overrides:
             # An addressing or mailbox code (x.1.x, x.2.1) vouches for an unknown user.
             vouched = precise.split(".")[1] == "1" or precise[2:] == "2.1"
-            return _by_stage(text, command, from_code=vouched)
+            return _by_stage(text, command, from_code=vouched, diagnostic=diagnostic)
         if overrides is not _ANY or text is None:
             return _by_stage(base, command, from_code=True)
     if text is not None:
-        return _by_stage(text, command, from_code=False)
+        return _by_stage(text, command, from_code=False, diagnostic=diagnostic)
     return _fallback(codes, smtp_code, command, action, diagnostic)
 
 
-def _by_stage(reason: Reason, command: str | None, *, from_code: bool) -> Reason:
+# Wordings that can only come from a directory lookup of the recipient: they name a
+# missing address whatever SMTP stage they answered (Exchange's RESOLVER tokens, Gmail's
+# and Yahoo's sentences, Microsoft's "mailbox unavailable", qmail/sendmail "here").
+_DIRECTORY_VERDICT: Final = re.compile(
+    r"resolver\.adr\.|recip(?:ient)?notfound|account that you tried to reach does not exist|"
+    r"doesn'?t have an? \S+ account|requested action not taken: mailbox unavailable|"
+    r"recipient address rejected: (?:access denied|user unknown in)|"
+    r"not listed in (?:the )?(?:domino directory|public name)|"
+    r"user unknown in (?:local|virtual) ", re.IGNORECASE)
+
+
+def _by_stage(reason: Reason, command: str | None, *, from_code: bool,
+              diagnostic: str | None = None) -> Reason:
     """An "unknown user" that did not answer RCPT (it answered DATA, or the report does not
-    say) is a content or sender filter speaking, unless a 5.1.x code vouches for it."""
+    say) is a content or sender filter speaking, unless a 5.1.x code or a directory-lookup
+    wording vouches for it."""
+    if reason is R.USERUNKNOWN and diagnostic and _DIRECTORY_VERDICT.search(diagnostic):
+        return reason
     if reason is R.USERUNKNOWN and not from_code and command != "RCPT":
         return R.REJECTED if command == "MAIL" else R.FILTERED
     return reason

@@ -73,11 +73,16 @@ _LAYOUT: Final = format_detector(_GMAIL)
 
 def detect(msg: Message, text: str, exclude: set[str]) -> list[Found]:
     """Gmail's layout; for a Google Groups refusal, the group named in X-Failed-Recipients."""
-    groups = [clean(a, exclude, system_ok=True) for a in
-              re.findall(r"[\w.+-]+@googlegroups\.com", str(msg.get("x-failed-recipients", "")))]
+    groups = [
+        clean(a, exclude, system_ok=True)
+        for a in re.findall(r"[\w.+-]+@googlegroups\.com", str(msg.get("x-failed-recipients", "")))
+    ]
     if groups:
-        return [Found(a, "failed", " ".join(text.split()[:60]), reason="rejected")
-                for a in dict.fromkeys(groups) if a]
+        return [
+            Found(a, "failed", " ".join(text.split()[:60]), reason="rejected")
+            for a in dict.fromkeys(groups)
+            if a
+        ]
     return _LAYOUT(msg, text, exclude)
 
 
