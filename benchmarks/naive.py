@@ -12,9 +12,9 @@ import jinja2
 import premailer
 from celery import Celery
 
-from worker.events import parse_event
-from worker.i18n import negotiate, translations
-from worker.render import Renderer, build_context
+from worker.intake.events import parse_event
+from worker.render.i18n import negotiate, translations
+from worker.render.renderer import Renderer, build_context
 from worker.resources import resource_dir
 from worker.settings import from_env
 

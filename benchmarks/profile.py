@@ -65,7 +65,7 @@ def run_profile(redis_url: str, n: int, latency_ms: float, out_dir: Path,
                 json_path: Path | None) -> int:
     from pyinstrument import Profiler
 
-    from worker.pipeline import Pipeline
+    from worker.notices.pipeline import Pipeline
     from worker.settings import from_env
 
     from .throughput import MAIL_FROM, SECRET, build_events, run_tag

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from worker.smtpd import LenientSMTP, ServerThread
+from worker.smtp.server import LenientSMTP, ServerThread
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The id the benchmark can map back to a publish time: our pipeline's X-Notice-ID, or the

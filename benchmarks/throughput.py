@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from celery import Celery
 
-from worker.tracking import notice_id_for
+from worker.notices.record import notice_id_for
 
 from . import ceiling, naive
 from .procs import ROOT, Group, Worker, stop_all
@@ -108,9 +108,9 @@ def worker_env(cfg: Config, smtp_url: str, extra: dict[str, str] | None = None) 
 
 def render_ceiling_mail(path: Path) -> Path:
     """One notice rendered with our own renderer and MIME builder, as the ceiling sends it."""
-    from worker.events import parse_event
-    from worker.message import build_message, to_bytes
-    from worker.render import Renderer
+    from worker.intake.events import parse_event
+    from worker.render.message import build_message, to_bytes
+    from worker.render.renderer import Renderer
     from worker.settings import from_env
 
     settings = from_env({"SECRET_KEY": SECRET, "MAIL_FROM": MAIL_FROM})

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, redis_available
+from tests.support.events import ROOT
+from tests.support.processes import redis_available
 
 BENCH_REDIS_URL = "redis://127.0.0.1:6379/12"
 

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DATA, make_dsn, make_event
-from worker.bounces.ingest import BounceProcessor, read_messages
-from worker.pipeline import Pipeline
-from worker.returnpath import envelope_sender
+from tests.support.bounces import make_dsn, processor
+from tests.support.events import DATA, make_event
+from worker.bounces.ingest import read_messages
+from worker.notices.pipeline import Pipeline
+from worker.notices.status import Status
 from worker.settings import Settings
-from worker.smtpd import ServerThread
-from worker.tracking import Status
+from worker.smtp.returnpath import envelope_sender
+from worker.smtp.server import ServerThread
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def sent(pipeline: Pipeline) -> str:
 
 
 def _process(pipeline: Pipeline, data: bytes) -> list[Any]:
-    return BounceProcessor(pipeline).process(data)
+    return processor(pipeline).process(data)
 
 
 def test_bounces_ingest_failure_by_token_bounces_and_suppresses(pipeline: Pipeline,
@@ -71,7 +72,7 @@ def test_bounces_ingest_forged_token_is_unmatched_and_changes_nothing(pipeline: 
     assert result.effect == "forged" and result.notice_id is None
     assert (pipeline.tracker.get(sent) or {})["status"] == "sent"
     assert pipeline.suppressions.get("alice@example.net") is None
-    assert BounceProcessor(pipeline).unmatched()[0]["why"] == "forged"
+    assert processor(pipeline).unmatched()[0]["why"] == "forged"
 
 
 def test_bounces_ingest_success_dsn_delivers_and_late_delay_does_not_undo_it(

@@ -14,12 +14,11 @@ import fakeredis
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import make_event
-from worker.pipeline import Pipeline
-from worker.replay import ReplayOutcome
+from tests.support.events import make_event
+from worker.notices.pipeline import Pipeline
+from worker.notices.status import Status
 from worker.settings import Settings
-from worker.tracking import Status
-from worker.web import create_app
+from worker.web.app import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -40,11 +39,10 @@ def need_chromium() -> None:
 class Served:
     """The app on a free loopback port, in a thread, with what it enqueued."""
 
-    def __init__(self, app: Any, enqueued: list[str], replays: list[str]) -> None:
+    def __init__(self, app: Any, enqueued: list[str]) -> None:
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.enqueued = enqueued
-        self.replays = replays
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> Served:
@@ -64,22 +62,8 @@ def pipeline(settings: Settings) -> Pipeline:
 @pytest.fixture
 def served(settings: Settings, pipeline: Pipeline) -> Iterator[Served]:
     enqueued: list[str] = []
-    replays: list[str] = []
-
-    def replayer(pl: Pipeline, notice_id: str, *, to: str | None = None, reason: str = "",
-                 by: str = "", enqueue: Any) -> ReplayOutcome:
-        # Stands in for worker.replay.replay_notice: back to queued, then enqueue.
-        replays.append(notice_id)
-        outcome, previous = pl.tracker.transition(notice_id, Status.QUEUED,
-                                                  f"replayed by {by}: {reason}")
-        if outcome != "ok":
-            return ReplayOutcome(notice_id, False, f"not replayed ({previous})")
-        enqueue(notice_id)
-        return ReplayOutcome(notice_id, True, f"queued ({previous} → queued)")
-
-    app = create_app(settings, pipeline, enqueue=enqueued.append, publish=lambda p: None,
-                     replayer=replayer)
-    with Served(app, enqueued, replays) as server:
+    app = create_app(settings, pipeline, enqueue=enqueued.append, publish=lambda p: None)
+    with Served(app, enqueued) as server:
         yield server
 
 
@@ -179,7 +163,7 @@ def test_browser_ops_filter_timeline_and_replay(page: Any, served: Served,
     page.wait_for_url(f"**/notices/{ids['failed']}")
     page.locator(".flash.ok").wait_for()
     assert dialogs == [f"Send notice {ids['failed']} again?"]
-    assert served.replays == [ids["failed"]] and served.enqueued == [ids["failed"]]
+    assert served.enqueued == [ids["failed"]]
     assert page.locator("#status").inner_text() == "queued"
     assert "queued (failed → queued)" in page.locator(".flash.ok").inner_text()
     assert "relay fixed" in page.locator("table.history").inner_text()
@@ -193,7 +177,7 @@ def test_browser_replay_dismissed_confirm_sends_nothing(page: Any, served: Serve
     page.goto(f"{served.url}/notices/{notice_id}")
     page.locator("#replay").get_by_role("button", name="Replay").click()
     page.wait_for_timeout(300)
-    assert served.replays == [] and page.locator("#status").inner_text() == "failed"
+    assert served.enqueued == [] and page.locator("#status").inner_text() == "failed"
 
 
 def test_browser_missing_chromium_skips_locally_and_fails_under_ci(

@@ -9,17 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import (
-    Recorder,
-    make_event,
-    publish_events,
-    run_cli,
-    show,
-    wait_for,
-    worker_env,
-)
-from worker.capture import free_port
-from worker.smtpd import ServerThread
+from tests.support.events import make_event
+from tests.support.processes import publish_events, run_cli, show, wait_for, worker_env
+from tests.support.smtpd import Recorder
+from worker.net import free_port
+from worker.smtp.server import ServerThread
 
 pytestmark = pytest.mark.e2e
 

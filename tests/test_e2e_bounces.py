@@ -10,21 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import (
-    ROOT,
-    Recorder,
-    make_dsn,
-    make_event,
-    publish_events,
-    run_cli,
-    show,
-    wait_for,
-    worker_env,
-)
-from worker.capture import free_port
-from worker.returnpath import verify
+from tests.support.bounces import make_dsn
+from tests.support.events import ROOT, make_event
+from tests.support.processes import publish_events, run_cli, show, wait_for, worker_env
+from tests.support.smtpd import Recorder
+from worker.net import free_port
 from worker.settings import from_env
-from worker.smtpd import ServerThread
+from worker.smtp.returnpath import verify
+from worker.smtp.server import ServerThread
 
 pytestmark = pytest.mark.e2e
 

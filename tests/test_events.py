@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import make_event
+from tests.support.events import make_event
 from worker.errors import InvalidEvent
-from worker.events import decode, parse_event
+from worker.intake.events import decode, parse_event
 
 
 def test_events_valid_event_is_normalized() -> None:

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import redis
 
-from tests.conftest import make_event, worker_env
 from tests.faults import (
     FAST,
     ROWS,
@@ -38,8 +37,11 @@ from tests.faults import (
     wait_settled,
 )
 from tests.faults.servers import Faults, FaultSMTPServer, Rule
-from worker.capture import free_port
-from worker.tracking import Tracker
+from tests.support.events import make_event
+from tests.support.processes import worker_env
+from worker.net import free_port
+from worker.notices import keys
+from worker.notices.store import Tracker
 
 pytestmark = pytest.mark.faults
 
@@ -252,7 +254,7 @@ def test_faults_worker_child_killed_mid_batch_redelivers_and_finishes(rig: Rig) 
     assert row.states == {"sent": N} and row.lost == 0
     assert row.sent == N
     assert row.duplicates <= kills
-    assert rig.client.zcard("pdn:idx:st:queued") == 0
+    assert rig.client.zcard(keys.idx_status("queued")) == 0
 
 
 # -- 5. Redis restarted in the middle of a batch ------------------------------------------
@@ -356,7 +358,7 @@ def test_faults_consumer_survives_a_failing_close_of_the_lost_connection(
     # closing the dead connection raises AttributeError, which Celery calls unrecoverable.
     from celery.worker.consumer import Consumer as CeleryConsumer
 
-    from worker.consumer import Consumer
+    from worker.runtime.consumer import Consumer
 
     def close_fails(self: Any, exc: Exception) -> None:
         raise AttributeError("'NoneType' object has no attribute 'hostname'")

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, make_event
-from worker.events import parse_event
-from worker.inline import Placeholders, strip_remote_css
-from worker.render import Renderer
+from tests.support.events import ROOT, make_event
+from worker.intake.events import parse_event
+from worker.render.inline import Placeholders, strip_remote_css
+from worker.render.renderer import Renderer
 from worker.settings import Settings
 
 CASES = json.loads((ROOT / "samples" / "cases.json").read_text(encoding="utf-8"))

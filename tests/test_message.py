@@ -8,8 +8,8 @@ import email.policy
 import pytest
 
 from worker.errors import InvalidEvent
-from worker.message import build_message, check_header, to_bytes
-from worker.render import Rendered
+from worker.render.message import build_message, check_header, to_bytes
+from worker.render.renderer import Rendered
 from worker.settings import Settings
 
 
@@ -50,7 +50,7 @@ def test_message_bytes_parse_back_without_defects_to_the_rendered_parts(
         settings: Settings) -> None:
     from email.headerregistry import Address
 
-    from worker.message import message_bytes
+    from worker.render.message import message_bytes
 
     subject = "需要您處理：我們無法向您的信用卡收取 Example Cloud Platform 的費用"
     rendered = Rendered(locale="zh_TW", lang="zh-TW", subject=subject,

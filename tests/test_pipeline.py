@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Recorder, make_event
-from worker.pipeline import Pipeline
-from worker.returnpath import verify
+from tests.support.events import make_event
+from tests.support.smtpd import Recorder
+from worker.notices.pipeline import Pipeline
+from worker.notices.status import Status
 from worker.settings import Settings
-from worker.smtpd import ServerThread
-from worker.tracking import Status
+from worker.smtp.returnpath import verify
+from worker.smtp.server import ServerThread
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_pipeline_one_notice_per_event_id(pipeline: Pipeline, recorder: Recorder
 def test_pipeline_invalid_event_is_dead_lettered_with_reason(pipeline: Pipeline,
                                                              recorder: Recorder) -> None:
     intake = pipeline.handle_event(make_event(amount=12.5))
-    assert intake.status == "invalid"
+    assert intake.invalid and intake.status is None
     record = pipeline.dead.get(intake.dead_letter_id or "")
     assert record is not None
     assert record["field"] == "amount"
@@ -96,7 +97,7 @@ def test_pipeline_data_refusal_fails_without_retry(pipeline: Pipeline,
 
 def test_pipeline_transient_failure_defers_then_fails_when_retries_run_out(
         settings: Settings, fake_redis: Any) -> None:
-    from worker.capture import free_port
+    from worker.net import free_port
 
     dead_port = free_port()
     pipeline = Pipeline(settings.with_(smtp_url=f"smtp://127.0.0.1:{dead_port}",
@@ -115,7 +116,7 @@ def test_pipeline_transient_failure_defers_then_fails_when_retries_run_out(
 
 def test_pipeline_deferred_notice_is_swept_and_sent_when_the_relay_returns(
         settings: Settings, fake_redis: Any, recorder: Recorder) -> None:
-    from worker.capture import free_port
+    from worker.net import free_port
 
     port = free_port()
     pipeline = Pipeline(settings.with_(smtp_url=f"smtp://127.0.0.1:{port}",

@@ -15,17 +15,18 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import SECRET, make_dsn, make_event
+from tests.support.bounces import make_dsn, processor
+from tests.support.events import SECRET, make_event
 from worker.bounces.ingest import BounceProcessor
 from worker.bounces.parse import parse_bytes
 from worker.errors import InvalidEvent, NoticeError
-from worker.events import KNOWN, Event, parse_event
-from worker.message import build_message, to_bytes
-from worker.pipeline import Pipeline
-from worker.render import SUBJECT_MAX, Renderer
-from worker.returnpath import envelope_sender
+from worker.intake.events import KNOWN, Event, parse_event
+from worker.notices.pipeline import Pipeline
+from worker.notices.record import notice_id_for
+from worker.render.message import build_message, to_bytes
+from worker.render.renderer import SUBJECT_MAX, Renderer
 from worker.settings import from_env
-from worker.tracking import notice_id_for
+from worker.smtp.returnpath import envelope_sender
 
 SETTINGS = from_env({"SECRET_KEY": SECRET, "MAIL_FROM": "Billing <billing@example.com>",
                      "SMTP_URL": "smtp://127.0.0.1:1"})
@@ -201,7 +202,7 @@ def test_properties_built_message_never_carries_an_injected_header(
 # -- bounces --------------------------------------------------------------------------------
 def _pipeline() -> tuple[Pipeline, BounceProcessor]:
     pipeline = Pipeline(SETTINGS, fakeredis.FakeRedis(decode_responses=True))
-    return pipeline, BounceProcessor(pipeline)
+    return pipeline, processor(pipeline)
 
 
 samples = st.sampled_from([p.read_bytes() for p in BOUNCES]) if BOUNCES else st.just(b"")

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-import worker.render as render_module
-from worker.events import Event, parse_event
-from worker.i18n import negotiate
-from worker.render import Rendered, Renderer, build_context
+import worker.render.renderer as render_module
+from worker.intake.events import Event, parse_event
+from worker.render.i18n import negotiate
+from worker.render.renderer import Rendered, Renderer, build_context
 from worker.settings import Brand, Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from worker.returnpath import envelope_sender, verify
 from worker.settings import Settings
+from worker.smtp.returnpath import envelope_sender, verify
 
 
 def test_returnpath_round_trip(settings: Settings) -> None:

@@ -31,21 +31,25 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import AuthResult
 
-from tests.conftest import SECRET, Recorder, make_dsn, make_event
+from tests.support.bounces import make_dsn
+from tests.support.bounces import processor as make_processor
+from tests.support.events import SECRET, make_event
+from tests.support.smtpd import Recorder
 from worker.bounces.ingest import BounceProcessor
 from worker.bounces.server import BounceHandler, make_server
-from worker.capture import free_port
 from worker.errors import ConfigurationError, InvalidEvent, TransientError
-from worker.events import parse_event
-from worker.message import build_message, to_bytes
-from worker.pipeline import Pipeline
-from worker.render import Renderer, inline_css
+from worker.intake.events import parse_event
+from worker.net import free_port
+from worker.notices.pipeline import Pipeline
+from worker.notices.record import notice_id_for
+from worker.render.message import build_message, to_bytes
+from worker.render.renderer import Renderer, inline_css
 from worker.resources import resource_dir
-from worker.returnpath import envelope_sender
 from worker.settings import Settings
-from worker.smtp import SMTPTarget, TLSMode, Transport, check_credentials_allowed
-from worker.smtpd import ServerThread
-from worker.tracking import notice_id_for
+from worker.smtp.client import Transport
+from worker.smtp.returnpath import envelope_sender
+from worker.smtp.server import ServerThread
+from worker.smtp.target import SMTPTarget, TLSMode, check_credentials_allowed
 
 CARD = "4111111111111111"
 #: Every free-text field of the contract, with the longest value it accepts.
@@ -322,7 +326,7 @@ def test_security_smtp_credentials_refused_in_plain_text_across_a_network(
 def bounce_rig(settings: Settings, fake_redis: Any, smtp_server: ServerThread,
                recorder: Recorder) -> Iterator[tuple[Pipeline, BounceProcessor]]:
     pipeline = Pipeline(settings.with_(smtp_url=smtp_server.url), fake_redis)
-    yield pipeline, BounceProcessor(pipeline)
+    yield pipeline, make_processor(pipeline)
 
 
 def _bounce_server(processor: BounceProcessor, settings: Settings, **handler: Any
@@ -464,7 +468,7 @@ def test_security_logs_mask_addresses_and_hold_no_card_data_or_secrets(
         assert bounced.status == "bounced"
         # a DSN for the sent notice, through the bounce processor
         token = envelope_sender(sent.notice_id or "", pipeline.settings)
-        BounceProcessor(pipeline).process(make_dsn(to=token, recipient=address), [token])
+        make_processor(pipeline).process(make_dsn(to=token, recipient=address), [token])
         # an invalid event carrying a card number, and one with the address in a bad field
         pipeline.handle_event(make_event(event_id="log-3", admin_name=f"card {CARD}",
                                          admin_email=address))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Recorder
-from worker.capture import free_port
+from tests.support.smtpd import Recorder
 from worker.errors import (
     ConfigurationError,
     PermanentError,
@@ -13,17 +12,12 @@ from worker.errors import (
     SMTPUnavailable,
     TransientError,
 )
+from worker.net import free_port
 from worker.settings import Settings
-from worker.smtp import (
-    ReplyClass,
-    SMTPTarget,
-    TLSMode,
-    Transport,
-    check_credentials_allowed,
-    parse_smtp_url,
-    xtext,
-)
-from worker.smtpd import ServerThread
+from worker.smtp.client import Transport, xtext
+from worker.smtp.replies import ReplyClass
+from worker.smtp.server import ServerThread
+from worker.smtp.target import SMTPTarget, TLSMode, check_credentials_allowed, parse_smtp_url
 
 
 @pytest.mark.parametrize(("url", "mode", "port"), [

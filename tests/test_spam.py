@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
-from worker.events import parse_event
-from worker.message import message_bytes
-from worker.render import Renderer
+from tests.support.events import ROOT
+from worker.intake.events import parse_event
+from worker.render.message import message_bytes
+from worker.render.renderer import Renderer
 from worker.settings import Settings
 
 CASES = json.loads((ROOT / "samples" / "cases.json").read_text(encoding="utf-8"))

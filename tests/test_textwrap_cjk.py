@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from worker.textwrap_cjk import CLOSERS, columns, wrap, wrap_cjk
+from worker.render.textwrap_cjk import CLOSERS, columns, wrap, wrap_cjk
 
 WORDS = st.lists(st.text(alphabet="abcdefghij:/.-@", min_size=1, max_size=30), max_size=40)
 

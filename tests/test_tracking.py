@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 
-from worker.tracking import SETTLED, TRANSITIONS, Status, Tracker, notice_id_for
+from worker.notices import keys
+from worker.notices.record import notice_id_for
+from worker.notices.status import SETTLED, TRANSITIONS, Status
+from worker.notices.store import Tracker
 
 
 @pytest.fixture
@@ -18,7 +21,7 @@ def _at(tracker: Tracker, status: Status) -> str:
     nid = notice_id_for(f"e-{status}")
     tracker.create(nid, Status.QUEUED, {"to": "a@example.com", "event_id": f"e-{status}"}, "x")
     if status is not Status.QUEUED:
-        tracker.r.hset(f"pdn:n:{nid}", "status", str(status))
+        tracker.r.hset(keys.notice(nid), "status", str(status))
     return nid
 
 
@@ -85,9 +88,9 @@ def test_tracking_settled_statuses_are_terminal_or_visible() -> None:
 def test_tracking_stored_event_round_trips_with_unknown_fields() -> None:
     import json
 
-    from tests.conftest import make_event
-    from worker.events import parse_event
-    from worker.tracking import event_json, merge_event
+    from tests.support.events import make_event
+    from worker.intake.events import parse_event
+    from worker.notices.record import event_json, merge_event
 
     record = {"event_id": "evt-1", "subscription_id": "sub-1", "to": "new@example.com"}
     for payload in (make_event(), make_event(foo={"bar": [1, 2]}, disable_at="2026-12-01"),

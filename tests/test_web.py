@@ -18,14 +18,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 
-from tests.conftest import ROOT, make_event
-from worker import intake
+from tests.support.events import ROOT, make_event
 from worker.errors import ConfigurationError
-from worker.pipeline import Pipeline
+from worker.intake import producer as intake
+from worker.net import is_loopback
+from worker.notices.pipeline import Pipeline
+from worker.notices.status import Status
 from worker.settings import Settings, configure, from_env
-from worker.tracking import Status
-from worker.web import create_app
-from worker.web.security import check_bind, is_loopback
+from worker.web.app import create_app
+from worker.web.security import check_bind
 
 CASES = list(json.loads((ROOT / "samples" / "cases.json").read_text(encoding="utf-8")))
 HEADLINE = "向您的信用卡收取費用"
@@ -38,7 +39,6 @@ class Recorder:
     def __init__(self) -> None:
         self.enqueued: list[str] = []
         self.published: list[Any] = []
-        self.replays: list[tuple[str, dict[str, Any]]] = []
 
 
 @pytest.fixture
@@ -51,25 +51,8 @@ def pipeline(settings: Settings, fake_redis: fakeredis.FakeRedis) -> Pipeline:
     return Pipeline(settings, fake_redis)
 
 
-def stub_replayer(rec: Recorder) -> Any:
-    """What ``worker.replay.replay_notice`` does, minus its rules: back to queued, enqueue."""
-    from worker.replay import ReplayOutcome
-
-    def replay(pl: Pipeline, notice_id: str, *, to: str | None = None, reason: str = "",
-               by: str = "", enqueue: Any) -> ReplayOutcome:
-        rec.replays.append((notice_id, {"to": to, "reason": reason, "by": by}))
-        outcome, previous = pl.tracker.transition(notice_id, Status.QUEUED,
-                                                  f"replayed by {by}: {reason}")
-        if outcome != "ok":
-            return ReplayOutcome(notice_id, False, f"not replayed ({previous})")
-        enqueue(notice_id)
-        return ReplayOutcome(notice_id, True, f"queued ({previous} → queued)")
-    return replay
-
-
 def build_app(settings: Settings, pipeline: Pipeline | None, rec: Recorder,
               **kwargs: Any) -> Flask:
-    kwargs.setdefault("replayer", stub_replayer(rec))
     app = create_app(settings, pipeline, enqueue=rec.enqueued.append,
                      publish=rec.published.append, **kwargs)
     app.testing = True
@@ -261,11 +244,11 @@ def test_preview_template_edit_shows_on_reload(settings: Settings, rec: Recorder
 
 def test_preview_catalog_edit_shows_on_reload(monkeypatch: pytest.MonkeyPatch,
                                               client: FlaskClient, tmp_path: Path) -> None:
-    import worker.i18n
+    import worker.render.i18n
 
     locales = tmp_path / "locales"
     shutil.copytree(ROOT / "locales", locales)
-    monkeypatch.setattr(worker.i18n, "resource_dir", lambda name: tmp_path / name)
+    monkeypatch.setattr(worker.render.i18n, "resource_dir", lambda name: tmp_path / name)
     url = "/preview/card_declined/zh_TW/mail.html"
     assert HEADLINE in client.get(url).get_data(as_text=True)
     po = locales / "zh_TW" / "LC_MESSAGES" / "messages.po"
@@ -428,7 +411,7 @@ def test_replay_without_confirm_asks_first(client: FlaskClient, pipeline: Pipeli
                            data={"csrf_token": token, "reason": "relay fixed"})
     assert response.status_code == 200
     assert 'name="confirm" value="yes"' in response.get_data(as_text=True)
-    assert rec.replays == [] and rec.enqueued == []
+    assert rec.enqueued == []
     assert pipeline.tracker.get(ids["failed"])["status"] == "failed"  # type: ignore[index]
 
 
@@ -439,18 +422,18 @@ def test_replay_post_calls_replayer_and_requeues(client: FlaskClient, pipeline: 
     response = client.post(f"/notices/{ids['failed']}/replay", data={
         "csrf_token": token, "confirm": "yes", "reason": "relay fixed"}, follow_redirects=True)
     assert response.status_code == 200
-    assert rec.replays[0][0] == ids["failed"]
-    assert rec.replays[0][1]["reason"] == "relay fixed" and rec.replays[0][1]["to"] is None
+    replayed = pipeline.tracker.history(ids["failed"])[-1]
+    assert replayed["status"] == "queued" and replayed["reason"] == "relay fixed"
+    assert "to" not in replayed and replayed["by"].startswith("web")
     assert rec.enqueued == [ids["failed"]]
     page = response.get_data(as_text=True)
     assert "queued (failed → queued)" in page and '<span class="status" id="status">queued' \
         in page
-    assert rec.replays[0][1]["by"].startswith("web")
 
 
 def test_replay_with_real_replay_module(settings: Settings, pipeline: Pipeline,
                                         rec: Recorder) -> None:
-    from worker.replay import replay_notice
+    from worker.notices.replay import replay_notice
 
     ids = seed(pipeline)
     client = build_app(settings, pipeline, rec, replayer=replay_notice).test_client()

@@ -13,7 +13,7 @@ __all__ = ["app"]
 
 def __getattr__(name: str) -> Any:
     if name in ("app", "celery"):
-        from .celery_app import app
+        from worker.runtime.celery_app import app
 
         return app
     raise AttributeError(name)

@@ -1,5 +1,5 @@
 """``python -m worker``: the command line."""
 
-from .cli import main
+from worker.cli import main
 
 raise SystemExit(main())

@@ -53,6 +53,10 @@ class TemplateProblem(NoticeError):
     """A notice template failed to render (a bug in the templates, not in the event)."""
 
 
+class StoreUnavailable(NoticeError, ConnectionError):
+    """The tracking store cannot be reached (or its URL cannot even be used)."""
+
+
 class ConfigurationError(Exception):
     """Our own settings are wrong (bad SMTP_URL, refused credentials, missing secret).
 

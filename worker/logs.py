@@ -11,8 +11,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from .addresses import mask
-from .events import CARD_NUMBER_SHAPE
+from worker.intake import cards
+from worker.intake.addresses import mask
 
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "log_context", default=None)
@@ -21,7 +21,7 @@ _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za
 
 def scrub(text: str) -> str:
     """Mask addresses and card-number-shaped digit runs in free text."""
-    text = CARD_NUMBER_SHAPE.sub("[card number removed]", text)
+    text = cards.remove(text)
     return _ADDRESS.sub(lambda m: mask(m.group()), text)
 
 

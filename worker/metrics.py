@@ -6,14 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import (
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    multiprocess,
-    start_http_server,
-)
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 NOTICES = Counter("notices_total", "Notice status changes, by the status reached", ["status"])
@@ -60,13 +53,3 @@ def worker_registry() -> CollectorRegistry:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return registry
     return REGISTRY
-
-
-def serve(host: str, port: int) -> None:
-    """Expose the worker's metrics over HTTP (``METRICS_PORT``)."""
-    from .pipeline import get_pipeline
-    from .settings import get_settings
-
-    registry = worker_registry()
-    registry.register(StoreCollector(lambda: get_pipeline(get_settings())))
-    start_http_server(port, addr=host, registry=registry)

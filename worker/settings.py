@@ -11,7 +11,7 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 from typing import Any
 
-from .errors import ConfigurationError
+from worker.errors import ConfigurationError
 
 #: Production retry schedule (seconds between attempts). RFC 5321 §4.5.4.1 asks for at
 #: least 30 minutes between retries once the first few fail and for giving up after

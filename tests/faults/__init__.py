@@ -16,8 +16,11 @@ from typing import Any
 
 import redis
 
-from worker.capture import free_port
-from worker.tracking import SCHED, SETTLED, notice_id_for
+from worker.net import free_port
+from worker.notices import keys
+from worker.notices.keys import SCHED
+from worker.notices.record import notice_id_for
+from worker.notices.status import SETTLED
 
 #: Events per scenario; raise it with FAULTS_N=1000 for a longer soak.
 N = int(os.environ.get("FAULTS_N", "200"))
@@ -31,7 +34,7 @@ ROWS: list[dict[str, Any]] = []
 
 
 def batch(prefix: str, n: int = N, **overrides: Any) -> list[dict[str, Any]]:
-    from tests.conftest import make_event
+    from tests.support.events import make_event
 
     return [make_event(event_id=f"{prefix}-{i}", admin_email=f"{prefix}-{i}@example.com",
                        subscription_id=f"sub-{prefix}-{i}", **overrides) for i in range(n)]
@@ -43,7 +46,7 @@ def ids(events: list[dict[str, Any]]) -> list[str]:
 
 def publish(events: list[dict[str, Any]], env: dict[str, str],
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    from tests.conftest import run_cli
+    from tests.support.processes import run_cli
 
     return run_cli("publish", "-", env=env, timeout=timeout,
                    stdin="\n".join(json.dumps(e) for e in events))
@@ -52,7 +55,7 @@ def publish(events: list[dict[str, Any]], env: dict[str, str],
 def statuses(client: redis.Redis, notice_ids: list[str]) -> dict[str, str | None]:
     pipe = client.pipeline(transaction=False)
     for nid in notice_ids:
-        pipe.hget(f"pdn:n:{nid}", "status")
+        pipe.hget(keys.notice(nid), "status")
     return dict(zip(notice_ids, pipe.execute(), strict=True))
 
 

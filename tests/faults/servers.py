@@ -19,7 +19,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from worker.capture import free_port
+from worker.net import free_port
 
 _NOTICE = re.compile(r"\+([0-9a-f]{20})\.")
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.I | re.M)

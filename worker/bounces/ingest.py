@@ -11,21 +11,24 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..addresses import mask
-from ..returnpath import token_candidate, verify
-from ..store import PREFIX
-from ..tracking import Status, iso
-from .effects import after_bounce
-from .parse import Parsed, Report, parse_bytes
-
-if TYPE_CHECKING:
-    from ..pipeline import Pipeline
+from worker.bounces.bounce import Bounce
+from worker.bounces.parse import Parsed, Report, parse_bytes
+from worker.intake.addresses import mask
+from worker.notices import keys
+from worker.notices.connection import RedisClient
+from worker.notices.record import iso
+from worker.notices.status import Status, TransitionOutcome
+from worker.notices.store import Tracker
+from worker.notices.suppressions import Suppressions, apply_bounce
+from worker.settings import Settings
+from worker.smtp.returnpath import token_candidate, verify
 
 log = logging.getLogger(__name__)
 
-UNMATCHED = PREFIX + "unmatched"
+#: The unmatched list keeps this many of the newest entries.
+UNMATCHED_KEEP = 10_000
 _NOTICE_ID = re.compile(r"^[0-9a-f]{20}$")
 _OUR_MESSAGE_ID = re.compile(r"^<?([0-9a-f]{20})\.\d+@")
 
@@ -40,19 +43,34 @@ class Applied:
     effect: str  #: bounced, delivered, deferred, recorded, unmatched or forged
 
 
+class Unmatched:
+    """Reports that could not be tied to a notice (and forged ones), for an operator."""
+
+    def __init__(self, client: RedisClient) -> None:
+        self.r = client
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self.r.lpush(keys.UNMATCHED, json.dumps(entry, ensure_ascii=False))
+        self.r.ltrim(keys.UNMATCHED, 0, UNMATCHED_KEEP - 1)
+
+    def list(self, limit: int = 1000) -> list[dict[str, Any]]:
+        return [json.loads(x) for x in self.r.lrange(keys.UNMATCHED, 0, limit - 1)]
+
+
 class TieBack:
     """Finds the notice a bounce is about, most trustworthy clue first."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
+    def __init__(self, tracker: Tracker, settings: Settings) -> None:
+        self.tracker = tracker
+        self.settings = settings
 
     def _exists(self, notice_id: str) -> bool:
-        return bool(self.pipeline.r.exists(f"{PREFIX}n:{notice_id}"))
+        return self.tracker.get(notice_id) is not None
 
     def find(self, parsed: Parsed, report: Report, envelope_rcpts: Iterable[str] = ()
              ) -> tuple[str | None, str | None]:
         """(notice id, how it was found); ("", "forged") for a token that does not verify."""
-        settings = self.pipeline.settings
+        settings = self.settings
         addresses = [*envelope_rcpts, *parsed.returned_to]
         candidates = [a for a in addresses if token_candidate(a, settings)]
         for address in candidates:
@@ -70,16 +88,22 @@ class TieBack:
             match = _OUR_MESSAGE_ID.match(mid.lower())
             if match and self._exists(match.group(1)):
                 return match.group(1), "message-id"
-        latest = self.pipeline.tracker.latest_for_address(report.recipient)
+        latest = self.tracker.latest_for_address(report.recipient)
         if latest and self._exists(latest):
             return latest, "address"
         return None, None
 
 
 class BounceProcessor:
-    def __init__(self, pipeline: Pipeline, spool_dir: Path | None = None) -> None:
-        self.pipeline = pipeline
-        self.tie = TieBack(pipeline)
+    """Parses inbound reports, ties each to its notice and applies it."""
+
+    def __init__(self, tracker: Tracker, suppressions: Suppressions, settings: Settings,
+                 spool_dir: Path | None = None) -> None:
+        self.tracker = tracker
+        self.suppressions = suppressions
+        self.settings = settings
+        self.tie = TieBack(tracker, settings)
+        self.unmatched_store = Unmatched(tracker.r)
         self.spool_dir = spool_dir
 
     def process(self, data: bytes, envelope_rcpts: Iterable[str] = (),
@@ -99,7 +123,7 @@ class BounceProcessor:
         return results
 
     def apply(self, notice_id: str, report: Report, how: str | None) -> str:
-        tracker = self.pipeline.tracker
+        tracker = self.tracker
         record = tracker.get(notice_id) or {}
         status = record.get("status")
         reported = {"action": report.action, "status": report.status,
@@ -109,16 +133,18 @@ class BounceProcessor:
         detail = (f"{report.action} report from the receiving side: "
                   f"{report.status or 'no status'} {report.reason}")
         if report.action == "failed":
-            bounce = {"kind": str(report.kind), "reason": str(report.reason),
-                      "status": report.status, "code": report.smtp_code,
-                      "diagnostic": report.diagnostic, "reported_at": iso()}
+            bounce = Bounce(kind=report.kind, reason=report.reason, status=report.status,
+                            code=report.smtp_code, diagnostic=report.diagnostic,
+                            reported_at=iso())
             outcome, _ = tracker.transition(notice_id, Status.BOUNCED, detail,
                                             unschedule=True, report=reported,
-                                            fields={"bounce": json.dumps(bounce),
+                                            fields={"bounce": bounce.dumps(),
                                                     "last_error": detail})
-            if outcome != "ok":
+            if outcome is not TransitionOutcome.OK:
                 tracker.note(notice_id, status or "", detail, report=reported)
-            after_bounce(self.pipeline, notice_id, record.get("to") or report.recipient, bounce)
+            apply_bounce(bounce, notice_id=notice_id,
+                         address=record.get("to") or report.recipient, tracker=tracker,
+                         suppressions=self.suppressions, settings=self.settings)
             return "bounced"
         if report.action == "delayed":
             # A delay never undoes "delivered"; after "sent" the notice shows the delay, but
@@ -132,7 +158,7 @@ class BounceProcessor:
         # delivered, relayed, expanded: the receiving side has taken the mail.
         outcome, _ = tracker.transition(notice_id, Status.DELIVERED, detail, report=reported,
                                         unschedule=True, fields={"dsn_delayed": ""})
-        if outcome != "ok":
+        if outcome is not TransitionOutcome.OK:
             tracker.note(notice_id, status or "", detail, report=reported)
             return "recorded"
         return "delivered"
@@ -144,8 +170,7 @@ class BounceProcessor:
                  "source": source}
         if self.spool_dir:
             entry["file"] = str(self.keep(data, f"unmatched-{entry['id']}"))
-        self.pipeline.r.lpush(UNMATCHED, json.dumps(entry, ensure_ascii=False))
-        self.pipeline.r.ltrim(UNMATCHED, 0, 9999)
+        self.unmatched_store.add(entry)
         log.warning("bounce for %s could not be tied to a notice (%s)", mask(report.recipient),
                     entry["why"])
         return Applied(report, None, None, "forged" if how == "forged" else "unmatched")
@@ -159,7 +184,7 @@ class BounceProcessor:
         return path
 
     def unmatched(self, limit: int = 1000) -> list[dict[str, Any]]:
-        return [json.loads(x) for x in self.pipeline.r.lrange(UNMATCHED, 0, limit - 1)]
+        return self.unmatched_store.list(limit)
 
 
 def read_messages(path: str, stdin: Any = None) -> Iterator[tuple[str, bytes]]:

@@ -11,10 +11,10 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from ..addresses import mask
-from ..settings import Settings
-from ..smtpd import ServerThread
-from .ingest import BounceProcessor
+from worker.bounces.ingest import BounceProcessor
+from worker.intake.addresses import mask
+from worker.settings import Settings
+from worker.smtp.server import ServerThread
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,1 @@
 """The web app: notice template previews and the ops pages (``python -m worker web``)."""
-
-from __future__ import annotations
-
-from .app import create_app
-
-__all__ = ["create_app"]

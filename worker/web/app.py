@@ -6,90 +6,29 @@ import hashlib
 import hmac
 import logging
 import secrets
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import redis
-from flask import Flask, current_app, render_template
+from flask import Flask, render_template
 
-from ..pipeline import Pipeline
-from ..render import Renderer
-from ..settings import Settings
+from worker.errors import StoreUnavailable
+from worker.net import redact_url
+from worker.notices.pipeline import Pipeline
+from worker.notices.replay import replay_notice
+from worker.render.renderer import Renderer
+from worker.settings import Settings
+from worker.web import ops, preview, security
+from worker.web.state import (
+    EXTENSION,
+    Enqueue,
+    Publish,
+    Replayer,
+    WebState,
+    default_enqueue,
+    default_publish,
+)
 
 log = logging.getLogger(__name__)
-
-#: The key under ``app.extensions`` that holds the WebState.
-EXTENSION = "notices_web"
-
-Enqueue = Callable[[str], Any]
-Publish = Callable[[Any], Any]
-Replayer = Callable[..., Any]
-
-
-class StoreUnavailable(Exception):
-    """The tracking store cannot be reached (or its URL cannot even be used)."""
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (``redis://:***@host``)."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "(unparsable URL)"
-    return url.replace(f":{password}@", ":***@") if password else url
-
-
-def _default_enqueue(notice_id: str) -> Any:
-    from ..celery_app import app as celery_app
-
-    return celery_app.send_task("notices.send", args=[notice_id, True])
-
-
-def _default_publish(payload: Any) -> Any:
-    from .. import intake
-    from ..celery_app import app as celery_app
-
-    return intake.publish(celery_app, payload)
-
-
-def _default_replayer(*args: Any, **kwargs: Any) -> Any:
-    from ..replay import replay_notice
-
-    return replay_notice(*args, **kwargs)
-
-
-@dataclass
-class WebState:
-    """What every page needs: settings, the renderer and (lazily) the tracking store."""
-
-    settings: Settings
-    renderer: Renderer
-    enqueue: Enqueue
-    publish: Publish
-    replayer: Replayer
-    _pipeline: Pipeline | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def pipeline(self) -> Pipeline:
-        """The pipeline (created on first use; preview pages never call this)."""
-        with self._lock:
-            if self._pipeline is None:
-                try:
-                    self._pipeline = Pipeline(self.settings, renderer=self.renderer)
-                except (ValueError, redis.RedisError) as exc:
-                    raise StoreUnavailable(str(exc)) from exc
-            return self._pipeline
-
-
-def state() -> WebState:
-    """The WebState of the current app."""
-    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
-
 
 def session_key(settings: Settings) -> str:
     """A key for the session cookie: derived from SECRET_KEY (never SECRET_KEY itself, which
@@ -107,10 +46,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, *,
 
     ``template_dir`` overrides the notice templates folder; ``enqueue`` (notice id → send
     task), ``publish`` (event payload → queue) and ``replayer`` (``replay_notice``) default
-    to the Celery app and ``worker.replay``.
+    to the Celery app and ``worker.notices.replay``.
     """
-    from . import ops, preview, security
-
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=session_key(settings),
@@ -124,8 +61,8 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, *,
         settings, template_dir=template_dir)
     app.extensions[EXTENSION] = WebState(
         settings=settings, renderer=renderer,
-        enqueue=enqueue or _default_enqueue, publish=publish or _default_publish,
-        replayer=replayer or _default_replayer, _pipeline=pipeline)
+        enqueue=enqueue or default_enqueue, publish=publish or default_publish,
+        replayer=replayer or replay_notice, _pipeline=pipeline)
     security.install(app, settings)
     app.register_blueprint(preview.bp)
     app.register_blueprint(ops.bp)

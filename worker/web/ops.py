@@ -23,14 +23,13 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import intake
-from ..errors import InvalidEvent
-from ..events import decode
-from ..metrics import StoreCollector  # importing it registers the worker's series
-from ..tracking import TRANSITIONS, Status, iso, public
-from .app import StoreUnavailable, state
-from .preview import sandboxed, try_preview
-from .security import scrub
+from worker.errors import StoreUnavailable
+from worker.metrics import StoreCollector  # importing it registers the worker's series
+from worker.notices.record import iso, public
+from worker.notices.status import REPLAYABLE, Status
+from worker.web.preview import sandboxed, try_preview
+from worker.web.security import scrub
+from worker.web.state import state
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
@@ -135,7 +134,7 @@ def timeline(notice_id: str) -> str:
     preview, problem = try_preview(text, None)
     return render_template("notice.html", notice=out, extra=extra, event_text=text,
                            preview=preview, problem=problem,
-                           replayable=out["status"] in {str(s) for s in TRANSITIONS[Status.QUEUED]})
+                           replayable=out["status"] in REPLAYABLE)
 
 
 @bp.get("/notices/<notice_id>/mail.html")
@@ -190,28 +189,20 @@ def dead_show(dead_id: str) -> str:
 @bp.post("/dead/<dead_id>/requeue")
 def dead_requeue(dead_id: str) -> BaseResponse:
     st = state()
-    record = _dead(dead_id)
-    source = request.form.get("payload", "").strip() or record.get("payload", "")
-    back = redirect(url_for("ops.dead_show", dead_id=dead_id), code=303)
+    _dead(dead_id)
+    corrected = request.form.get("payload", "").strip() or None
     try:
-        payload = decode(source)
-    except InvalidEvent as exc:
-        flash(f"still invalid: {exc.reason} (the dead letter is kept)", "error")
-        return back
-    reason = intake.check(intake.Item(0, payload))
-    if reason:
-        flash(f"still invalid: {reason} (the dead letter is kept; correct the payload "
-              "below and requeue it)", "error")
-        return back
-    try:
-        st.publish(payload)
+        outcome = st.pipeline().dead.requeue(dead_id, st.publish, corrected)
+    except (redis.RedisError, StoreUnavailable):
+        raise
     except Exception as exc:
         log.exception("requeue of dead letter %s failed", dead_id)
         flash(scrub(f"could not queue it: {exc.__class__.__name__}: {exc} (the dead letter "
                     "is kept)", st.settings), "error")
-        return back
-    st.pipeline().dead.drop(dead_id)
-    flash(f"requeued {dead_id} as event {payload.get('event_id')}", "ok")
+        return redirect(url_for("ops.dead_show", dead_id=dead_id), code=303)
+    flash(outcome.message, "ok" if outcome.done else "error")
+    if not outcome.done:
+        return redirect(url_for("ops.dead_show", dead_id=dead_id), code=303)
     return redirect(url_for("ops.dead_list"), code=303)
 
 

@@ -12,15 +12,15 @@ from typing import Any
 import jinja2
 from flask import Blueprint, Response, abort, render_template, request
 
-from ..errors import InvalidEvent, TemplateProblem
-from ..events import Event, decode, parse_event
-from ..i18n import LANG_TAGS
-from ..message import POLICY, message_bytes
-from ..render import Rendered
-from ..resources import resource_dir
-from ..tracking import notice_id_for
-from .app import state
-from .security import SANDBOX_CSP
+from worker.errors import InvalidEvent, TemplateProblem
+from worker.intake.events import Event, decode, parse_event
+from worker.notices.record import notice_id_for
+from worker.render.i18n import LANG_TAGS
+from worker.render.message import POLICY, message_bytes
+from worker.render.renderer import Rendered
+from worker.resources import resource_dir
+from worker.web.security import SANDBOX_CSP
+from worker.web.state import state
 
 bp = Blueprint("preview", __name__)
 
@@ -57,7 +57,7 @@ def cases() -> dict[str, dict[str, Any]]:
 
 
 def case_payload(name: str, locale: str) -> dict[str, Any]:
-    """The sample event ``name`` in ``locale`` (as ``worker.dev.sample_events`` builds it)."""
+    """The sample event ``name`` in ``locale`` (as the dev mode builds it)."""
     found = cases().get(name)
     if found is None or locale not in LOCALES:
         abort(404)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, abort, redirect, render_template, request, session
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..errors import ConfigurationError
-from ..settings import Settings
+from worker.errors import ConfigurationError
+from worker.net import is_loopback
+from worker.settings import Settings
 
 #: The cookie that remembers a valid ``?token=`` (an HMAC of the token, never the token).
 TOKEN_COOKIE = "pdn_ops"  # noqa: S105  (a cookie name, not a secret)
@@ -25,17 +25,6 @@ SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src d
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; frame-src 'self'; frame-ancestors 'self'; "
             "form-action 'self'; base-uri 'none'; object-src 'none'")
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1; any other name or address is not."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, ops_token: str | None) -> None:

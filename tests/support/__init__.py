@@ -1,0 +1,1 @@
+"""Helpers the tests share: events, a recording SMTP handler, processes, bounces."""

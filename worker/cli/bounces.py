@@ -1,0 +1,108 @@
+"""``python -m worker bounces serve|ingest|parse|unmatched``: reports coming back."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from worker.bounces.ingest import BounceProcessor, TieBack, read_messages
+from worker.bounces.parse import parse_bytes
+from worker.bounces.server import make_server, spool_dir
+from worker.cli.output import emit, pipeline, settings
+from worker.intake.addresses import mask
+from worker.notices.pipeline import Pipeline
+from worker.smtp.returnpath import verify
+
+
+def processor(pipe: Pipeline) -> BounceProcessor:
+    return BounceProcessor(pipe.tracker, pipe.suppressions, pipe.settings,
+                           spool_dir(pipe.settings))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    pipe = pipeline()
+    config = pipe.settings
+    config.require_secret()
+    server = make_server(processor(pipe), config, args.host, args.port)
+    server.start()
+    print(f"taking bounces for @{config.envelope_base.domain} on "
+          f"{args.host}:{server.port}; Ctrl-C to stop", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    reports = processor(pipeline())
+    totals: dict[str, int] = {}
+    messages = 0
+    for name, data in read_messages(args.path, sys.stdin):
+        messages += 1
+        for result in reports.process(data, source=name):
+            totals[result.effect] = totals.get(result.effect, 0) + 1
+            print(f"{name}: {mask(result.report.recipient)} {result.report.action} "
+                  f"{result.report.status or '-'} {result.report.reason} → {result.effect}"
+                  + (f" (notice {result.notice_id} by {result.matched_by})"
+                     if result.notice_id else ""))
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(totals.items())) or "no reports"
+    print(f"{messages} message(s): {summary}", file=sys.stderr)
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    tie: TieBack | None = None
+    try:
+        pipe = pipeline()
+        pipe.r.ping()
+        tie = TieBack(pipe.tracker, pipe.settings)  # finding a notice only reads the store
+    except Exception:  # parse works without the store; only tie-back needs it
+        tie = None
+    for _name, data in read_messages(args.file, sys.stdin):
+        parsed = parse_bytes(data)
+        for report in parsed.reports:
+            notice_id = None
+            if tie is not None:
+                found, how = tie.find(parsed, report)
+                notice_id = found if found and how != "forged" else None
+            else:
+                notice_id = next((n for a in parsed.returned_to
+                                  if (n := verify(a, settings()))), None)
+            row = report.to_json(notice_id)
+            if args.json:
+                print(json.dumps(row, ensure_ascii=False))
+            else:
+                print("  ".join(f"{k}={v}" for k, v in row.items()))
+    return 0
+
+
+def cmd_unmatched(args: argparse.Namespace) -> int:
+    rows = processor(pipeline()).unmatched()
+    emit(rows, args.json, ["at", "why", "recipient", "action", "status", "reason"])
+    return 0
+
+
+def register(sub: Any) -> None:
+    bounces = sub.add_parser("bounces", help="bounces and DSNs").add_subparsers(
+        dest="verb", required=True)
+    p = bounces.add_parser("serve", help="inbound SMTP endpoint for bounces")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=2525)
+    p.set_defaults(func=cmd_serve)
+    p = bounces.add_parser("ingest", help="process .eml files, a folder, Maildir, mbox or -")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_ingest)
+    p = bounces.add_parser("parse", help="parse only; change nothing")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_parse)
+    p = bounces.add_parser("unmatched", help="bounces that could not be tied to a notice")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_unmatched)

@@ -1,0 +1,75 @@
+"""``python -m worker dead list|show|requeue|drop``: invalid events waiting for an operator."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from worker.cli.output import celery_app, emit, pipeline
+from worker.intake import producer
+
+
+def cmd_dead_list(args: argparse.Namespace) -> int:
+    records = pipeline().dead.list()
+    if args.json:
+        emit(records, True, [])
+    else:
+        emit(records, False, ["id", "at", "source", "event_id", "reason"])
+    return 0
+
+
+def cmd_dead_show(args: argparse.Namespace) -> int:
+    record = pipeline().dead.get(args.id)
+    if record is None:
+        print(f"no dead letter {args.id!r}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False))
+    else:
+        for key in ("id", "at", "source", "event_id", "field", "reason"):
+            print(f"{key:>9}: {record.get(key, '')}")
+        print(f"  payload:\n{record.get('payload', '')}")
+    return 0
+
+
+def cmd_dead_requeue(args: argparse.Namespace) -> int:
+    corrected = Path(args.from_file).read_text(encoding="utf-8") if args.from_file else None
+    app = celery_app()
+    outcome = pipeline().dead.requeue(args.id, lambda payload: producer.publish(app, payload),
+                                      corrected)
+    if not outcome.done:
+        hint = " (fix it with --from-file)" if "still invalid" in outcome.message else ""
+        print(outcome.message + hint, file=sys.stderr)
+        return 1
+    print(outcome.message)
+    return 0
+
+
+def cmd_dead_drop(args: argparse.Namespace) -> int:
+    if not pipeline().dead.drop(args.id):
+        print(f"no dead letter {args.id!r}", file=sys.stderr)
+        return 1
+    print(f"dropped {args.id}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    dead = sub.add_parser("dead", help="dead letters (invalid events)").add_subparsers(
+        dest="verb", required=True)
+    p = dead.add_parser("list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dead_list)
+    p = dead.add_parser("show")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_dead_show)
+    p = dead.add_parser("requeue")
+    p.add_argument("id")
+    p.add_argument("--from-file", help="a corrected event to queue instead")
+    p.set_defaults(func=cmd_dead_requeue)
+    p = dead.add_parser("drop")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_dead_drop)

@@ -1,0 +1,42 @@
+"""How the command line prints: JSON lines or aligned tables, and the shared accessors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from worker.notices.pipeline import Pipeline
+from worker.runtime.wiring import get_pipeline
+from worker.settings import Settings, get_settings
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def pipeline() -> Pipeline:
+    return get_pipeline(get_settings())
+
+
+def emit(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+    """JSON lines, or an aligned table of ``columns``."""
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        print("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c) if r.get(c) is not None else "")) for r in rows))
+              for c in columns}
+    print("  ".join(c.ljust(min(widths[c], 40)) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c) if row.get(c) is not None else "")[:60]
+                        .ljust(min(widths[c], 40)) for c in columns))
+
+
+def celery_app() -> Any:
+    """The Celery app, built on first use (it costs start-up time every other verb saves)."""
+    from worker.runtime.celery_app import app
+
+    return app

@@ -1,0 +1,46 @@
+"""``python -m worker render``: print one notice exactly as it would be sent."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from worker.cli.output import settings
+from worker.errors import InvalidEvent
+from worker.intake.events import decode, parse_event
+from worker.notices.record import notice_id_for
+from worker.render.message import message_bytes
+from worker.render.renderer import Renderer
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    config = settings()
+    text = sys.stdin.read() if args.event_file == "-" else Path(args.event_file).read_text(
+        encoding="utf-8")
+    try:
+        event = parse_event(decode(text))
+    except InvalidEvent as exc:
+        print(f"invalid event: {exc.reason}", file=sys.stderr)
+        return 1
+    rendered = Renderer(config).render(event, args.locale)
+    if args.format == "subject":
+        print(rendered.subject)
+    elif args.format == "text":
+        sys.stdout.write(rendered.text)
+    elif args.format == "html":
+        print(rendered.html)
+    else:
+        sys.stdout.buffer.write(message_bytes(
+            rendered, to=event.admin_email, notice_id=notice_id_for(event.event_id),
+            generation=0, settings=config))
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("render", help="print one notice as it would be sent")
+    p.add_argument("event_file")
+    p.add_argument("--locale")
+    p.add_argument("--format", choices=["subject", "text", "html", "eml"], default="eml")
+    p.set_defaults(func=cmd_render)

@@ -1,0 +1,77 @@
+"""The producer side: reading event files, the task names, and putting work on the queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from worker.errors import InvalidEvent
+from worker.intake.events import parse_event
+
+#: The Celery task names: public contracts (producers send to them by name).
+CHARGE_FAILED = "notices.charge_failed"
+SEND = "notices.send"
+#: Kept for producers that imported the old name.
+TASK_NAME = CHARGE_FAILED
+
+_RETRY_POLICY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
+                 "interval_max": 1.0}
+
+
+@dataclass(frozen=True)
+class Item:
+    index: int  #: 0-based position in the input (array index or line number - 1)
+    payload: Any
+    error: str | None = None
+
+
+def read_events(text: str) -> Iterator[Item]:
+    """A JSON object, a JSON array of objects, or JSON lines (one object per line)."""
+    stripped = text.strip()
+    if not stripped:
+        return
+    try:
+        document = json.loads(stripped)
+    except ValueError:
+        document = None
+        is_lines = True
+    else:
+        is_lines = False
+    if not is_lines:
+        items = document if isinstance(document, list) else [document]
+        for index, payload in enumerate(items):
+            yield Item(index, payload)
+        return
+    for index, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            yield Item(index, json.loads(line))
+        except json.JSONDecodeError as exc:
+            yield Item(index, line, f"line {index + 1} is not valid JSON ({exc.msg})")
+
+
+def check(item: Item) -> str | None:
+    """The reason ``item`` is invalid, or None."""
+    if item.error:
+        return item.error
+    try:
+        parse_event(item.payload)
+    except InvalidEvent as exc:
+        return exc.reason
+    return None
+
+
+def publish(app: Any, payload: Any) -> None:
+    """Put one event on the queue; raises if the broker cannot be reached (after retries).
+
+    ``app`` is anything with Celery's ``send_task`` (the producer needs no worker code).
+    """
+    app.send_task(CHARGE_FAILED, args=[payload], retry=True, retry_policy=_RETRY_POLICY)
+
+
+def enqueue_send(app: Any, notice_id: str, force: bool = False) -> None:
+    """Hand one notice to a worker for a send attempt (a retry, a replay or a re-drive)."""
+    app.send_task(SEND, args=[notice_id, force] if force else [notice_id])

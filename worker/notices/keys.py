@@ -1,0 +1,61 @@
+"""Every Redis key this project writes: one home, so no module spells a key by hand."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from worker.intake.addresses import key as address_key
+
+#: Every key starts with this, so the broker's keys never collide with ours.
+PREFIX: Final = "pdn:"
+
+#: Sorted set: every queued/deferred notice by the time it is next due.
+SCHED: Final = PREFIX + "sched"
+#: Sorted set: every notice by creation time.
+IDX_ALL: Final = PREFIX + "idx:all"
+#: Sorted set: dead letters by the time they were added.
+DEAD: Final = PREFIX + "dead"
+#: Sorted set: suppressed addresses by the time they were added.
+SUPPRESSED: Final = PREFIX + "sup"
+#: List: bounces that could not be tied to a notice (newest first).
+UNMATCHED: Final = PREFIX + "unmatched"
+
+
+def idx_status(status: str) -> str:
+    """Sorted set: the notices in ``status`` by the time of their last change."""
+    return f"{PREFIX}idx:st:{status}"
+
+
+def notice(notice_id: str) -> str:
+    """Hash: the notice record."""
+    return f"{PREFIX}n:{notice_id}"
+
+
+def history(notice_id: str) -> str:
+    """List: the notice's history entries (JSON)."""
+    return f"{PREFIX}n:{notice_id}:h"
+
+
+def event(notice_id: str) -> str:
+    """String: the notice's event (a JSON array, see record.STORED_ORDER)."""
+    return f"{PREFIX}n:{notice_id}:e"
+
+
+def address(addr: str) -> str:
+    """String: the latest notice to an address (bounce tie-back)."""
+    return f"{PREFIX}addr:{address_key(addr)}"
+
+
+def dead_letter(dead_id: str) -> str:
+    """Hash: one dead letter."""
+    return f"{PREFIX}dead:{dead_id}"
+
+
+def suppression(addr: str) -> str:
+    """Hash: why an address is suppressed."""
+    return f"{PREFIX}sup:{address_key(addr)}"
+
+
+def soft_bounces(addr: str) -> str:
+    """Sorted set: an address's recent mailbox-level soft bounces."""
+    return f"{PREFIX}soft:{address_key(addr)}"

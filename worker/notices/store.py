@@ -1,0 +1,225 @@
+"""The notice store: records, history and indexes in Redis, every change one Lua script."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from worker.notices import keys
+from worker.notices.connection import RedisClient
+from worker.notices.record import history_entry, iso, merge_event, notice_id_for
+from worker.notices.status import TRANSITIONS, ClaimOutcome, Status, TransitionOutcome
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {'exists', redis.call('HGET', KEYS[1], 'status')}
+end
+local status, now, entry, ttl, prefix, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local fields = {}
+for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('RPUSH', KEYS[2], entry)
+redis.call('SET', KEYS[4], ARGV[9], 'EX', ttl)
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('ZADD', prefix .. 'idx:all', now, id)
+redis.call('ZADD', prefix .. 'idx:st:' .. status, now, id)
+if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], ARGV[8], id) end
+redis.call('SET', ARGV[7], id, 'EX', ttl)
+return {'created', status}
+"""
+
+_TRANSITION = """
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return {'missing', ''} end
+local allowed = false
+for s in string.gmatch(ARGV[2], '[^,]+') do if s == cur then allowed = true end end
+if not allowed then return {'refused', cur} end
+local to, now, entry, sched, prefix, id = ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if ARGV[8] ~= '' and redis.call('HGET', KEYS[1], 'lease_until') ~= ARGV[8] then
+  return {'stale', cur}
+end
+local fields = {'status', to, 'updated_at', ARGV[9]}
+for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('HDEL', KEYS[1], 'lease_until')
+if entry ~= '' then redis.call('RPUSH', KEYS[2], entry) end
+redis.call('ZREM', prefix .. 'idx:st:' .. cur, id)
+redis.call('ZADD', prefix .. 'idx:st:' .. to, now, id)
+if sched == 'remove' then redis.call('ZREM', KEYS[3], id)
+elseif sched ~= 'keep' then redis.call('ZADD', KEYS[3], sched, id) end
+return {'ok', cur}
+"""
+
+_CLAIM = """
+local st = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'next_attempt_at')
+if not st[1] then return {'missing', ''} end
+if st[1] ~= 'queued' and st[1] ~= 'deferred' then return {'settled', st[1]} end
+if not redis.call('ZSCORE', KEYS[2], ARGV[3]) then return {'settled', st[1]} end
+local now = tonumber(ARGV[1])
+local lease = tonumber(st[2] or '') or 0
+local due = tonumber(st[3] or '') or 0
+if lease > now then return {'busy', st[1]} end
+if ARGV[4] ~= 'force' and due > now then return {'notdue', st[1]} end
+redis.call('HSET', KEYS[1], 'lease_until', ARGV[2], 'handed_at', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+return {'ok', st[1], st[2] or '', redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[3])}
+"""
+
+_SWEEP = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
+return ids
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to make one send attempt, until ``lease_until``."""
+
+    outcome: ClaimOutcome
+    status: str
+    attempts: int = 0
+    lease_until: str = ""
+    #: A previous attempt's lease expired without an outcome: that worker died, maybe
+    #: after the relay had already accepted the mail.
+    interrupted: bool = False
+    #: The record as the claim left it, and the stored event (read in the same script).
+    record: Mapping[str, str] | None = None
+    event: str | None = None
+
+
+class Tracker:
+    """Reads and changes notice records; every change is atomic (a Lua script)."""
+
+    def __init__(self, client: RedisClient, retention_days: int = 90) -> None:
+        self.r = client
+        self.ttl = retention_days * 86400
+        self._create = client.register_script(_CREATE)
+        self._transition = client.register_script(_TRANSITION)
+        self._claim = client.register_script(_CLAIM)
+        self._sweep = client.register_script(_SWEEP)
+
+    # -- writing -----------------------------------------------------------------------
+    def create(self, notice_id: str, status: Status, fields: Mapping[str, str], detail: str,
+               schedule_at: float | None = None, event: str = "{}") -> tuple[bool, str]:
+        """Create the record unless it exists; returns (created, current status)."""
+        now = time.time()
+        record = {"id": notice_id, "status": str(status), "attempts": "0",
+                  "created_at": iso(now), "updated_at": iso(now), **fields}
+        flat = [x for kv in record.items() for x in kv]
+        result = self._create(
+            keys=[keys.notice(notice_id), keys.history(notice_id), keys.SCHED,
+                  keys.event(notice_id)],
+            args=[str(status), now, history_entry(status, detail, now), self.ttl, keys.PREFIX,
+                  notice_id, keys.address(record.get("to", "")),
+                  "" if schedule_at is None else schedule_at, event, *flat])
+        return result[0] == "created", result[1]
+
+    def transition(self, notice_id: str, target: Status, detail: str, *,
+                   fields: Mapping[str, str] | None = None, schedule_at: float | None = None,
+                   unschedule: bool = False, lease: str = "", history: bool = True,
+                   **extra: Any) -> tuple[TransitionOutcome, str]:
+        """Move the notice to ``target`` if TRANSITIONS allow it from its current status.
+
+        Returns (outcome, previous status): outcome is ok, refused, missing or stale (the
+        caller's lease was taken over by another worker).
+        """
+        now = time.time()
+        sched = "remove" if unschedule else ("keep" if schedule_at is None else str(schedule_at))
+        flat = [x for kv in (fields or {}).items() for x in kv]
+        entry = history_entry(target, detail, now, **extra) if history else ""
+        allowed = ",".join(sorted(TRANSITIONS[target]))
+        result = self._transition(
+            keys=[keys.notice(notice_id), keys.history(notice_id), keys.SCHED],
+            args=[str(target), allowed, now, entry, sched, keys.PREFIX, notice_id, lease,
+                  iso(now),
+                  *flat])
+        return TransitionOutcome(result[0]), result[1]
+
+    def note(self, notice_id: str, status: str, detail: str, **extra: Any) -> None:
+        """Add a history entry without changing the status."""
+        if self.r.exists(keys.notice(notice_id)):
+            self.r.rpush(keys.history(notice_id), history_entry(status, detail, **extra))
+
+    def set_fields(self, notice_id: str, fields: Mapping[str, str]) -> None:
+        if fields and self.r.exists(keys.notice(notice_id)):
+            self.r.hset(keys.notice(notice_id), mapping=dict(fields))
+
+    def point_address(self, address: str, notice_id: str) -> None:
+        """Make ``notice_id`` the latest notice to ``address`` (a replay to a new address)."""
+        self.r.set(keys.address(address), notice_id, ex=self.ttl)
+
+    def claim(self, notice_id: str, lease_seconds: float, force: bool = False) -> Claim:
+        now = time.time()
+        until = repr(round(now + lease_seconds, 3))
+        result = self._claim(keys=[keys.notice(notice_id), keys.SCHED, keys.event(notice_id)],
+                             args=[now, until, notice_id, "force" if force else ""])
+        if result[0] != "ok":
+            return Claim(outcome=ClaimOutcome(result[0]), status=result[1])
+        flat = result[3]
+        record = dict(zip(flat[::2], flat[1::2], strict=True))
+        return Claim(outcome=ClaimOutcome.OK, status=result[1], attempts=int(record["attempts"]),
+                     lease_until=until, interrupted=bool(result[2]), record=record,
+                     event=result[4] or None)
+
+    def due(self, limit: int = 500, grace: float = 300.0) -> list[str]:
+        """Notices whose next attempt (or expired lease) is due; each is pushed ``grace``
+        seconds ahead so that concurrent sweepers do not hand out the same notice twice."""
+        now = time.time()
+        return list(self._sweep(keys=[keys.SCHED], args=[now, now + grace, limit]))
+
+    # -- reading -----------------------------------------------------------------------
+    def get(self, notice_id: str) -> dict[str, str] | None:
+        record = self.r.hgetall(keys.notice(notice_id))
+        return dict(record) if record else None
+
+    def find(self, ident: str) -> dict[str, str] | None:
+        """By notice id, or by event id."""
+        return self.get(ident) or self.get(notice_id_for(ident))
+
+    def event(self, record: Mapping[str, str]) -> dict[str, Any]:
+        """The notice's event (see merge_event)."""
+        return merge_event(self.r.get(keys.event(record["id"])), record)
+
+    def history(self, notice_id: str) -> list[dict[str, Any]]:
+        return [json.loads(x) for x in self.r.lrange(keys.history(notice_id), 0, -1)]
+
+    def latest_for_address(self, address: str) -> str | None:
+        value = self.r.get(keys.address(address))
+        return str(value) if value else None
+
+    def counts(self) -> dict[str, int]:
+        pipe = self.r.pipeline(transaction=False)
+        for status in Status:
+            pipe.zcard(keys.idx_status(status))
+        return {str(s): int(n) for s, n in zip(Status, pipe.execute(), strict=True)}
+
+    def ids(self, status: str | None = None, since: float | None = None,
+            until: float | None = None, offset: int = 0, limit: int | None = None) -> list[str]:
+        """Notice ids, newest first, by status (time of last change) or all (creation time)."""
+        key = keys.idx_status(status) if status else keys.IDX_ALL
+        return list(self.r.zrevrangebyscore(
+            key, "+inf" if until is None else until, "-inf" if since is None else since,
+            start=offset if limit is not None else None, num=limit))
+
+    def records(self, ids: Iterable[str]) -> list[dict[str, str]]:
+        ids = list(ids)
+        pipe = self.r.pipeline(transaction=False)
+        for notice_id in ids:
+            pipe.hgetall(keys.notice(notice_id))
+        return [dict(r) for r in pipe.execute() if r]
+
+    def prune(self, now: float | None = None) -> int:
+        """Drop index entries of records that have expired (the records expire by TTL)."""
+        cutoff = (time.time() if now is None else now) - self.ttl
+        removed = int(self.r.zremrangebyscore(keys.IDX_ALL, "-inf", cutoff))
+        for status in Status:
+            removed += int(self.r.zremrangebyscore(keys.idx_status(status), "-inf", cutoff))
+        return removed
+
+

@@ -1,0 +1,111 @@
+"""The suppression list, and what a bounce does beyond its notice: suppress, count, flag."""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import StrEnum
+
+from worker import metrics
+from worker.bounces.bounce import Bounce
+from worker.bounces.reasons import MAILBOX_SOFT, SENDER_SIDE, Kind
+from worker.intake.addresses import key as address_key
+from worker.intake.addresses import mask
+from worker.notices import keys
+from worker.notices.connection import RedisClient
+from worker.notices.record import iso
+from worker.notices.store import Tracker
+from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Effect(StrEnum):
+    """What a bounce did beyond its notice."""
+
+    SUPPRESSED = "suppressed"  #: the address went on the suppression list
+    FLAGGED = "flagged"  #: the refusal points at us: the notice is flagged for an operator
+    NONE = "none"  #: nothing more
+
+
+class Suppressions:
+    def __init__(self, client: RedisClient) -> None:
+        self.r = client
+
+    def add(self, address: str, *, notice_id: str | None, reason: str, status: str | None,
+            kind: str, diagnostic: str | None = None, source: str = "bounce") -> None:
+        now = time.time()
+        record = {"address": address_key(address), "notice_id": notice_id or "",
+                  "reason": reason, "status": status or "", "kind": kind,
+                  "diagnostic": (diagnostic or "")[:500], "source": source, "at": iso(now)}
+        pipe = self.r.pipeline()
+        pipe.hset(keys.suppression(address), mapping=record)
+        pipe.zadd(keys.SUPPRESSED, {address_key(address): now})
+        pipe.execute()
+
+    def get(self, address: str) -> dict[str, str] | None:
+        record = self.r.hgetall(keys.suppression(address))
+        return dict(record) if record else None
+
+    def remove(self, address: str) -> bool:
+        pipe = self.r.pipeline()
+        pipe.delete(keys.suppression(address))
+        pipe.zrem(keys.SUPPRESSED, address_key(address))
+        pipe.delete(keys.soft_bounces(address))
+        deleted, _, _ = pipe.execute()
+        return bool(deleted)
+
+    def list(self) -> list[dict[str, str]]:
+        addresses = self.r.zrevrange(keys.SUPPRESSED, 0, -1)
+        pipe = self.r.pipeline(transaction=False)
+        for address in addresses:
+            pipe.hgetall(keys.suppression(address))
+        return [dict(r) for r in pipe.execute() if r]
+
+    def count(self) -> int:
+        return int(self.r.zcard(keys.SUPPRESSED))
+
+    def soft_bounce(self, address: str, notice_id: str, window_days: int) -> int:
+        """Record a mailbox-level soft bounce; return how many fell within the window."""
+        now = time.time()
+        key = keys.soft_bounces(address)
+        pipe = self.r.pipeline()
+        pipe.zadd(key, {f"{notice_id}:{now}": now})
+        pipe.zremrangebyscore(key, "-inf", now - window_days * 86400)
+        pipe.zcard(key)
+        pipe.expire(key, window_days * 86400)
+        _, _, count, _ = pipe.execute()
+        return int(count)
+
+
+def apply_bounce(bounce: Bounce, *, notice_id: str, address: str, tracker: Tracker,
+                 suppressions: Suppressions, settings: Settings) -> Effect:
+    """Apply a bounce's consequences beyond its notice.
+
+    Only a bad address is suppressed. Refusals that point at us (policy, spam, reputation,
+    authentication) leave the address alone: the customer's mailbox is fine, our mail is
+    not, and an operator has to act.
+    """
+    metrics.BOUNCES.labels(kind=str(bounce.kind), reason=str(bounce.reason)).inc()
+    if not address:
+        return Effect.NONE
+    if bounce.kind is Kind.HARD:
+        suppressions.add(address, notice_id=notice_id, reason=str(bounce.reason),
+                         status=bounce.status, kind=str(bounce.kind),
+                         diagnostic=bounce.diagnostic)
+        log.warning("address %s suppressed after a hard bounce (%s)", mask(address),
+                    bounce.reason)
+        return Effect.SUPPRESSED
+    if bounce.reason in SENDER_SIDE:
+        tracker.set_fields(notice_id, {"flag": f"sender:{bounce.reason}"})
+        log.error("our mail was refused (%s): an operator should look; address kept",
+                  bounce.reason)
+        return Effect.FLAGGED
+    if bounce.reason in MAILBOX_SOFT and settings.suppress_soft_count > 0:
+        count = suppressions.soft_bounce(address, notice_id, settings.suppress_soft_window_days)
+        if count >= settings.suppress_soft_count:
+            suppressions.add(address, notice_id=notice_id, reason=str(bounce.reason),
+                             status=bounce.status, kind=str(bounce.kind),
+                             diagnostic=bounce.diagnostic, source=f"{count} soft bounces")
+            return Effect.SUPPRESSED
+    return Effect.NONE

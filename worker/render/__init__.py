@@ -1,0 +1,1 @@
+"""One event to one message: templates, catalogs, formatting, CSS inlining and MIME."""

@@ -1,0 +1,111 @@
+"""The MIME message: headers, Message-ID and body parts of one notice."""
+
+from __future__ import annotations
+
+import binascii
+import email
+import email.policy
+import secrets
+from datetime import UTC, datetime
+from email.header import Header
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, formatdate
+
+from worker.errors import InvalidEvent
+from worker.render.renderer import Rendered
+from worker.settings import Settings
+
+#: RFC 5322 line endings and RFC 2047 encoding of non-ASCII header text.
+POLICY = email.policy.SMTP.clone(max_line_length=78)
+CRLF = "\r\n"
+
+
+def check_header(name: str, value: str) -> str:
+    """Refuse CR, LF and NUL in a header value.
+
+    EmailMessage refuses CR/LF when a value is assigned, but Python before 3.11.10 does not
+    re-check folded output (CVE-2024-6923), so every value is checked here too.
+    """
+    if any(c in value for c in "\r\n\0"):
+        raise InvalidEvent(name.lower(), "contains a line break or NUL and cannot go in a header")
+    return value
+
+
+def message_id(notice_id: str, generation: int, settings: Settings) -> str:
+    """Stable across retries: a relay (or the reader) can recognise a duplicate by it.
+
+    A replay (a new generation, maybe to a corrected address) gets a new one.
+    """
+    return f"<{notice_id}.{generation}@{settings.mail_from.domain}>"
+
+
+def _encoded(name: str, value: str) -> str:
+    """``Name: value``, RFC 2047-encoded when not ASCII, folded under 78 columns."""
+    charset = None if value.isascii() else "utf-8"
+    return f"{name}: " + Header(value, charset, header_name=name).encode(linesep=CRLF)
+
+
+def _part(subtype: str, body: str) -> str:
+    # binascii's quoted-printable encoder is C code: the email package's own encoder
+    # and generator cost more than rendering the notice. QP keeps every line under 76
+    # octets, as RFC 2045 asks, whatever premailer's long HTML lines hold.
+    encoded = binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii")
+    return (f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+            f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
+            + encoded.replace("\n", CRLF) + CRLF)
+
+
+def message_bytes(rendered: Rendered, *, to: str, notice_id: str, generation: int,
+                  settings: Settings, date: datetime | None = None) -> bytes:
+    """The notice as sent: multipart/alternative, a text part and an HTML part.
+
+    Assembled from the standard library's encoders (RFC 2047 headers with email.header,
+    quoted-printable with binascii); ``build_message`` parses it back when an
+    EmailMessage is wanted, and the tests check both agree.
+    """
+    sender = settings.mail_from
+    display = check_header("From", sender.display_name or settings.brand.product_name)
+    check_header("To", to)
+    if "@" not in to or any(c in to for c in " <>,;\"()"):
+        raise InvalidEvent("to", "is not a single address")
+    lines = [
+        "From: " + formataddr((display, sender.addr_spec), charset="utf-8"),
+        f"To: {to}",
+    ]
+    if settings.reply_to:
+        lines.append(f"Reply-To: {check_header('Reply-To', settings.reply_to)}")
+    lines += [
+        _encoded("Subject", check_header("Subject", rendered.subject)),
+        "Date: " + (format_datetime(date.astimezone(UTC)) if date else formatdate(usegmt=True)),
+        f"Message-ID: {message_id(notice_id, generation, settings)}",
+        f"Content-Language: {rendered.lang}",
+        # RFC 3834: automatic mail; well-behaved auto-responders do not answer it, and
+        # Exchange honours its own X-Auto-Response-Suppress for out-of-office replies.
+        "Auto-Submitted: auto-generated",
+        "X-Auto-Response-Suppress: OOF, AutoReply",
+        f"X-Notice-ID: {notice_id}",
+        "MIME-Version: 1.0",
+    ]
+    # "=_" cannot occur in quoted-printable text (it would be written "=3D_"), so the
+    # boundary can never collide with a line of either part.
+    boundary = "=_" + secrets.token_hex(16)
+    lines.append(f'Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"')
+    text = (CRLF.join(lines) + CRLF + CRLF
+            + f"--{boundary}{CRLF}" + _part("plain", rendered.text)
+            + f"--{boundary}{CRLF}" + _part("html", rendered.html)
+            + f"--{boundary}--{CRLF}")
+    return text.encode("ascii")
+
+
+def build_message(rendered: Rendered, *, to: str, notice_id: str, generation: int,
+                  settings: Settings, date: datetime | None = None) -> EmailMessage:
+    """The notice as an EmailMessage (for previews and tests); see message_bytes."""
+    raw = message_bytes(rendered, to=to, notice_id=notice_id, generation=generation,
+                        settings=settings, date=date)
+    msg = email.message_from_bytes(raw, policy=POLICY)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def to_bytes(msg: EmailMessage) -> bytes:
+    return msg.as_bytes(policy=POLICY)

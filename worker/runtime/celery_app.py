@@ -1,0 +1,109 @@
+"""The Celery app: at-least-once settings for Redis, and the sweeper that drives retries."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import Any
+
+from celery import Celery, bootsteps, signals
+
+from worker.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    vt = settings.visibility_timeout
+    return {
+        "broker_url": settings.effective_broker_url,
+        # At least once: a task is acknowledged only after it ran, a pool process killed
+        # mid-task gives its message back (acks_late alone would lose it), and each
+        # process reserves one message at a time so a crash strands at most one.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "task_ignore_result": True,
+        # Celery reads the visibility timeout in three places; one left at its default
+        # (1 hour) would re-run long tasks early or late.
+        "broker_transport_options": {"visibility_timeout": vt},
+        "result_backend_transport_options": {"visibility_timeout": vt},
+        "visibility_timeout": vt,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
+        # Our consumer dead-letters messages it cannot decode instead of dropping them.
+        "worker_consumer": "worker.runtime.consumer:Consumer",
+    }
+
+
+def make_app(settings: Settings) -> Celery:
+    # Imported here, after prepare_metrics(): the sweeper reaches the pipeline, whose
+    # modules create metrics, and prometheus_client picks its multiprocess mode from the
+    # environment when it is first imported.
+    from worker.runtime.sweeper import SweeperStep
+
+    celery_app = Celery("worker", include=["worker.runtime.tasks"])
+    celery_app.conf.update(celery_config(settings))
+    celery_app.steps["worker"].add(SweeperStep)
+    celery_app.steps["worker"].add(MetricsStep)
+    return celery_app
+
+
+def prepare_metrics(settings: Settings) -> None:
+    """With METRICS_PORT, every pool process writes its series to a shared folder that
+    the main process serves (prometheus_client's multiprocess mode). The folder must be
+    known before any metric is created, so this runs before the tasks are imported."""
+    if settings.metrics_port and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pdn-metrics-")
+
+
+class MetricsStep(bootsteps.StartStopStep):
+    """Serves the worker's Prometheus metrics on METRICS_HOST:METRICS_PORT."""
+
+    def start(self, parent: Any) -> None:
+        settings = get_settings()
+        if settings.metrics_port:
+            serve_metrics(settings)
+            log.info("metrics on http://%s:%d/metrics", settings.metrics_host,
+                     settings.metrics_port)
+
+
+def serve_metrics(settings: Settings) -> None:
+    """Expose the worker's series, plus the store's numbers read at scrape time."""
+    # After prepare_metrics() (see make_app).
+    from prometheus_client import start_http_server
+
+    from worker.metrics import StoreCollector, worker_registry
+    from worker.runtime.wiring import get_pipeline
+
+    registry = worker_registry()
+    registry.register(StoreCollector(lambda: get_pipeline(settings)))
+    start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
+
+
+@signals.worker_process_shutdown.connect
+def _process_gone(pid: int | None = None, **_: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    from worker.logs import setup
+
+    settings = get_settings()
+    setup(settings.log_level, settings.log_format)
+
+
+prepare_metrics(get_settings())
+app = make_app(get_settings())

@@ -1,0 +1,1 @@
+"""Everything that speaks SMTP: the client pool, replies, return paths and our own servers."""
