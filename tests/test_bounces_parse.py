@@ -54,7 +54,7 @@ EXPECTED: list[tuple[str, str | None, str, str | None, str, str, str]] = [
     ("gmail_nosuchuser.eml", "heidi@example.com", "failed", "5.1.1", "userunknown", "hard",
      "rfc3464"),
     ("gmail_dmarc_5726.eml", "ivan@example.com", "failed", "5.7.26", "authfailure", "soft",
-     "exchange"),
+     "gmail"),
     ("yahoo_nouser.eml", "judy@example.com", "failed", None, "userunknown", "hard", "yahoo"),
     ("amazonses_userunknown.eml", "mallory@example.net", "failed", "5.1.1", "userunknown",
      "hard", "rfc3464"),

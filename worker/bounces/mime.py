@@ -130,13 +130,26 @@ def sender_addresses(msg: Message) -> tuple[str, ...]:
     return addresses(header_all(msg, "from") + header_all(msg, "sender"))
 
 
+def raw_payload(part: Message) -> object:
+    """get_payload() that never raises: compat32 re-decodes 8-bit text with the declared
+    charset, and a charset parameter with a NUL or a bogus name makes that raise."""
+    try:
+        return part.get_payload()
+    except Exception:
+        try:
+            data = part.get_payload(decode=True)
+        except Exception:
+            return ""
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
+
+
 def _walk(part: Message, depth: int = 0) -> Iterator[Message]:
     """Parts of the bounce itself: does not descend into returned messages or DSN blocks."""
     yield part
     stop = _RETURNED_TYPES | _DSN_TYPES | {FEEDBACK_TYPE}
     if depth >= MAX_DEPTH or part.get_content_type() in stop:
         return
-    payload = part.get_payload()
+    payload = raw_payload(part)
     if isinstance(payload, list):
         for sub in payload:
             if isinstance(sub, Message):
@@ -166,13 +179,35 @@ def payload_text(part: Message) -> str:
     except Exception:
         data = None
     if not isinstance(data, bytes):
-        raw = part.get_payload()
+        raw = raw_payload(part)
         return raw[:MAX_TEXT] if isinstance(raw, str) else ""
     try:
         charset = part.get_content_charset() or "utf-8"
     except Exception:
         charset = "utf-8"
-    return data[:MAX_TEXT].decode(_codec(charset), errors="replace")
+    return decode_text(data[:MAX_TEXT], charset)
+
+
+# Japanese servers label EUC-JP or Shift_JIS bytes as ISO-2022-JP (a 7-bit code); Chinese
+# ones label GBK as ASCII.  When the declared codec refuses the bytes, these are tried.
+_FALLBACKS: Final = {"iso2022_jp": ("euc_jp", "cp932"), "iso-2022-jp": ("euc_jp", "cp932"),
+                     "euc_jp": ("cp932",), "euc-jp": ("cp932",), "shift_jis": ("cp932",
+                     "euc_jp"), "us-ascii": ("utf-8",), "ascii": ("utf-8",)}
+
+
+def decode_text(data: bytes, charset: str | None) -> str:
+    """Bytes as text in the declared charset, or in the one a mislabelled part really uses."""
+    codec = _codec(charset)
+    try:
+        return data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        pass
+    for other in _FALLBACKS.get(codec.lower(), ()):
+        try:
+            return data.decode(other)
+        except UnicodeDecodeError:
+            continue
+    return data.decode(codec, errors="replace")
 
 
 def part_text(part: Message) -> str:
@@ -181,7 +216,7 @@ def part_text(part: Message) -> str:
     A multipart whose boundary parameter was lost (folded onto an unindented line, as
     Apache James and some PMDF gateways write it) arrives as one string: its raw text is
     the only account there is."""
-    if part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), str):
+    if part.get_content_maintype() == "multipart" and isinstance(raw_payload(part), str):
         return _TAGS.sub(" ", payload_text(part))
     if part.get_content_maintype() != "text":
         return ""
@@ -193,14 +228,14 @@ def notification_text(parts: list[Message]) -> str:
     """The human-readable notice: text/plain parts (HTML only when there is no plain text)."""
     plain = [part_text(p) for p in parts
              if p.get_content_type() == "text/plain" or (
-                 p.get_content_maintype() == "multipart" and isinstance(p.get_payload(), str))]
+                 p.get_content_maintype() == "multipart" and isinstance(raw_payload(p), str))]
     chosen = plain if any(t.strip() for t in plain) else [part_text(p) for p in parts]
     return "\n".join(chosen)[:MAX_TEXT]
 
 
 def dsn_blocks(part: Message) -> list[dict[str, str]]:
     """The field blocks of a delivery-status part: per-message first, then per-recipient."""
-    payload = part.get_payload()
+    payload = raw_payload(part)
     blocks: list[dict[str, str]] = []
     if isinstance(payload, list):
         # The stdlib parses message/delivery-status into one Message per block.
@@ -261,7 +296,7 @@ def parse_fields(text: str) -> list[dict[str, str]]:
 
 def returned_headers(part: Message, parser: HeaderParser) -> list[Message]:
     """Header sets of a returned message, whether attached whole or as headers only."""
-    payload = part.get_payload()
+    payload = raw_payload(part)
     if isinstance(payload, list):
         return [m for m in payload if isinstance(m, Message)]
     text = payload_text(part) if isinstance(payload, str) else ""
@@ -270,7 +305,7 @@ def returned_headers(part: Message, parser: HeaderParser) -> list[Message]:
 
 def feedback_fields(part: Message) -> dict[str, str]:
     """The fields of an ARF message/feedback-report part, lowercased names, first value."""
-    payload = part.get_payload()
+    payload = raw_payload(part)
     if isinstance(payload, list):
         text = "\n".join(_block_source(b) for b in payload if isinstance(b, Message))
     else:

@@ -17,7 +17,14 @@ from worker.bounces.detectors import (
     failed_recipients_header,
     flufl_failures,
 )
-from worker.bounces.mta.base import Family, Found, command_in, verdict
+from worker.bounces.mta.base import (
+    ORIGINAL_MARKER,
+    Family,
+    Found,
+    command_in,
+    notice_only,
+    verdict,
+)
 from worker.bounces.reasons import Kind, Reason, classify, enhanced_codes, kind_for
 
 log = logging.getLogger(__name__)
@@ -130,15 +137,13 @@ def _parse(msg: Message) -> Parsed:
     message_ids = _original_message_ids(returned_parts, parts)
     texts = [mime.part_text(p) for p in parts]
     senders = mime.original_senders(returned_parts, texts, HeaderParser(policy=compat32))
-    tie = {"original_message_ids": tuple(message_ids), "returned_to": returned_to,
-           "original_senders": senders}
+    tie = _Tie(tuple(message_ids), returned_to, senders)
     feedback = [p for p in parts if p.get_content_type() == mime.FEEDBACK_TYPE]
     if feedback or mime.report_type(msg) == "feedback-report":
         reports = [Report(f.address, "complaint", None, Reason.FEEDBACK, Kind.NONE,
                           f.diagnostic, None, f.address, None, None, "arf")
                    for f in complaint_findings(feedback, returned_parts)]
-        return Parsed(tuple(_dedupe(reports)), **tie, is_bounce=bool(reports),
-                      is_complaint=True)
+        return tie.parsed(reports, (), is_complaint=True)
     text = mime.notification_text(parts)
     family = _claiming_family(msg, text)
     reports = []
@@ -154,8 +159,8 @@ def _parse(msg: Message) -> Parsed:
         if any("final-recipient" in b or "original-recipient" in b for b in blocks):
             reports = _dsn_reports(blocks, envelope_ids, message_ids, text, family)
     if reports:
-        tie["original_message_ids"] = tuple(message_ids)
-        return Parsed(tuple(_dedupe(reports)), tuple(envelope_ids), **tie, is_bounce=True)
+        tie = _Tie(tuple(message_ids), returned_to, senders)
+        return tie.parsed(reports, tuple(envelope_ids))
     # Everything below is heuristic, and flufl.bounce's LLNL detector alone turns any
     # ", someone@example.net," in a customer's reply into a "permanent failure": gate first.
     if not (mime.looks_like_bounce(msg) or (
@@ -170,7 +175,26 @@ def _parse(msg: Message) -> Parsed:
     if not reports:
         found = flufl_failures(msg, text, exclude) or failed_recipients_header(msg, exclude)
         reports = [_text_report(item, text, "flufl", family) for item in found]
-    return Parsed(tuple(_dedupe(reports)), (), **tie, is_bounce=bool(reports))
+    if not reports and (family is not _NO_FAMILY or dsn_parts or mime.is_daemon(msg)):
+        # The notice names nobody ("Delivery report unavailable", a V5 sendmail transcript
+        # that names only the host): the returned message's own To: is who it was for.
+        found = _returned_recipients(msg, returned_parts, text, exclude)
+        reports = [_text_report(item, text, "returned", family) for item in found]
+    return tie.parsed(reports, ())
+
+
+@dataclass(frozen=True, slots=True)
+class _Tie:
+    """What ties a bounce to the notice it answers, whatever the reports say."""
+
+    original_message_ids: tuple[str, ...]
+    returned_to: tuple[str, ...]
+    original_senders: tuple[str, ...]
+
+    def parsed(self, reports: list[Report], envelope_ids: tuple[str, ...], *,
+               is_complaint: bool = False) -> Parsed:
+        return Parsed(tuple(_dedupe(reports)), envelope_ids, self.original_message_ids,
+                      self.returned_to, bool(reports), self.original_senders, is_complaint)
 
 
 def _claiming_family(msg: Message, text: str) -> Family:
@@ -346,3 +370,29 @@ def _original_message_ids(returned: list[Message], parts: list[Message]) -> list
             if match.group(1) not in ids:
                 ids.append(match.group(1))
     return ids
+
+
+
+
+def _returned_recipients(msg: Message, returned: list[Message], text: str,
+                         exclude: set[str]) -> list[Found]:
+    """The To: of the returned message (attached, or quoted after the notice) as a failure
+    explained by the whole notice and its subject, when the notice itself names nobody.
+    Only a message to one person: with several, the notice does not say which failed."""
+    parser = HeaderParser(policy=compat32)
+    values: list[str] = []
+    for part in returned:
+        for headers in mime.returned_headers(part, parser):
+            values.extend(mime.header_all(headers, "to"))
+    if not values:
+        marker = ORIGINAL_MARKER.search(text)
+        if marker is not None:
+            quoted = text[marker.end():].split("\n", 1)[-1].lstrip("\n")
+            values.extend(mime.header_all(parser.parsestr(quoted[:20_000]), "to"))
+    found = [a for a in mime.addresses(values) if a not in exclude]
+    if len(found) != 1:
+        return []
+    subject = mime.header(msg, "subject")
+    diagnostic = one_line(" ".join(x for x in (notice_only(text), subject and f"({subject})")
+                                   if x))
+    return [Found(found[0], "failed", diagnostic)]

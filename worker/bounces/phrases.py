@@ -67,7 +67,8 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"quota (exceeded|violation|full)", r"exceed(ed|s|ing)? (the |its |their )?"
         r"(storage|disk|mailbox)? ?(quota|storage allocation|space)", r"insufficient (disk )?space",
         r"not enough (storage )?space", r"mailbox would exceed", r"mailfolder is full",
-        r"user's space has been used up", r"inbox is (?:full|out of storage)", r"storage (limit|quota)",
+        r"user's space has been used up", r"inbox is (?:full|out of storage)",
+        r"storage (limit|quota)",
         r"out of storage space", r"mailbox (?:size )?limit exceeded", r"too many messages in",
         r"mailbox (?:has )?exceeded", r"信箱已滿", r"邮箱已满", r"空間不足",
     )),
@@ -175,6 +176,7 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"queue period", r"message timed out", r"envelope expired", r"queue\.expired",
         r"has not been delivered for", r"could not be delivered for \d+", r"delivery expired",
         r"maximum (?:queue|delivery) (?:time|lifetime)", r"retry (?:limit|period) exceeded",
+        r"cannot send message for \d+ (?:days?|hours?)",
     )),
     ("networkerror", (
         r"connection timed out", r"timed out", r"connection refused", r"no route to host",

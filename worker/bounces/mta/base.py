@@ -1,4 +1,4 @@
-"""What every plain-text bounce detector shares: the Found record, the Format table and its scanner."""
+"""What every plain-text bounce detector shares: the Found record, Format table and scanner."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ ADDRESS: Final = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.
 ORIGINAL_MARKER: Final = re.compile(
     "|".join(
         (
-            r"^\s*-{2,}\s*(original message|below this line is a copy|this is a copy of the message)",
+            r"^\s*-{2,}\s*(original message|below this line is a copy"
+            r"|this is a copy of the message)",
             r"^\s*-{2,}\s*(undelivered|returned|unsent|rejected) (message|mail)",
             r"^\s*-{2,}\s*(the )?(original|returned) message (follows|headers)",
             r"^\s*(possibly truncated )?original message (follows|details|headers)",
@@ -194,7 +195,8 @@ def header_claim(**patterns: str) -> Claim:
     """A Claim that any of the named headers matches its pattern ("subject", "from", ...);
     "body" matches the notice text."""
     compiled = {
-        name.replace("_", "-"): re.compile(p, re.IGNORECASE) for name, p in patterns.items()
+        name.rstrip("_").replace("_", "-"): re.compile(p, re.IGNORECASE)
+        for name, p in patterns.items()
     }
 
     def claim(msg: Message, text: str) -> bool:

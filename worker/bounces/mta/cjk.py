@@ -1,4 +1,4 @@
-"""Chinese and Japanese notices (Coremail, localized Exchange, ISP MTAs) flufl.bounce cannot read."""
+"""Chinese and Japanese notices (Coremail, localized Exchange, ISP MTAs) flufl.bounce misses."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Microsoft Exchange (2003 to Online) and Office 365: recipient lists and "Remote Server returned"."""
+"""Microsoft Exchange (2003 to Online), Office 365: recipient lists, "Remote Server returned"."""
 
 from __future__ import annotations
 

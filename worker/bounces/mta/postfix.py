@@ -35,7 +35,7 @@ PHRASES: Final = compile_phrases(
             ),
         ),
         ("userunknown", (r"unknown user: ", r"user unknown in (?:local|virtual|relay) recipient")),
-        ("onhold", (r"delivery report unavailable",)),
+        ("undefined", (r"delivery report unavailable",)),
     )
 )
 FAMILY: Final = Family(
