@@ -34,6 +34,8 @@ _BOUNCE_SUBJECTS: Final = re.compile("|".join((
     r"delivery fail", r"failure notice", r"returned mail", r"returned to sender",
     r"could not be delivered", r"non[- ]?delivery", r"delivery has failed",
     r"message status - undeliverable", r"delivery problem", r"delivery report",
+    r"delivery (?:status )?warning", r"delayed mail", r"warning: could not send",
+    r"delivery (?:has been |is )?delayed",
     r"unzustellbar", r"non remis", r"non recapitabile", r"no se pudo entregar", r"onbestelbaar",
     r"無法傳遞", r"无法投递", r"未送達", r"退信", r"退回", r"投递失败", r"傳遞失敗",
     r"配信不能", r"配信エラー", r"전송 실패",
@@ -318,6 +320,17 @@ def feedback_fields(part: Message) -> dict[str, str]:
     return fields
 
 
+MDN_TYPE: Final = "message/disposition-notification"
+
+
+def mdn_fields(msg: Message) -> dict[str, str]:
+    """The fields of a message disposition notification (RFC 8098) in the message, or {}."""
+    for part in _walk(msg):
+        if part.get_content_type() == MDN_TYPE:
+            return feedback_fields(part)
+    return {}
+
+
 def original_senders(returned: list[Message], texts: list[str], parser: HeaderParser
                      ) -> tuple[str, ...]:
     """Envelope senders of the returned message: Return-Path, X-Original-Return-Path and
@@ -376,6 +389,22 @@ def looks_like_bounce(msg: Message) -> bool:
     if not daemon and is_auto_reply(msg):
         return False
     subject = header(msg, "subject")
-    bouncy = bool(_BOUNCE_SUBJECTS.search(subject)) and not _REPLY_PREFIX.match(subject)
     null_sender = header(msg, "return-path").replace(" ", "") == "<>"
-    return daemon or bouncy or null_sender
+    return daemon or bounce_subject(subject) or null_sender or (
+        report_type(msg) == "delivery-status")
+
+
+def bounce_subject(subject: str) -> bool:
+    """A failure notice's subject.  Behind a reply prefix, only when the failure words
+    follow the original subject ("RE: <subject> : non remis (delivery failed)", as some
+    gateways write it): a person answering a bounce leaves them first ("RE: Undeliverable:")."""
+    found = _BOUNCE_SUBJECTS.search(subject)
+    if found is None:
+        return False
+    rest = subject
+    while (prefix := _REPLY_PREFIX.match(rest)) is not None:
+        rest = rest[prefix.end():]
+    if rest is subject:
+        return True
+    first = _BOUNCE_SUBJECTS.search(rest)
+    return first is not None and len(rest[: first.start()].strip(" :-([")) >= 8

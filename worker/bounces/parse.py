@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from worker.bounces.mta.base import (
     ORIGINAL_MARKER,
     Family,
     Found,
+    clean,
     command_in,
     notice_only,
     verdict,
@@ -100,7 +102,7 @@ NOT_A_BOUNCE: Final = Parsed()
 # Families whose layout alone proves a mail system wrote the notice, even when its From:
 # and Subject: look personal (SES's SNS JSON, fml's and James' list refusals, carriers).
 # Layouts too plain to try on a notice their family did not claim ("<rcpt>" lines).
-_CLAIMED_ONLY: Final = frozenset({"cjk_notice", "japan", "apachejames"})
+_CLAIMED_ONLY: Final = frozenset({"cjk_notice", "japan", "apachejames", "phquery"})
 _EVIDENT_LAYOUTS: Final = frozenset({"amazon", "fml", "apachejames", "japan", "verizon",
                                      "sendmail", "dragonfly", "opensmtpd"})
 _NO_FAMILY: Final = Family("", lambda msg, text: False, lambda msg, text, exclude: [])
@@ -145,6 +147,8 @@ def _parse(msg: Message) -> Parsed:
                    for f in complaint_findings(feedback, returned_parts)]
         return tie.parsed(reports, (), is_complaint=True)
     text = mime.notification_text(parts)
+    if mime.report_type(msg) == "disposition-notification":
+        return tie.parsed(_refusal_reports(msg, text), ())
     family = _claiming_family(msg, text)
     reports = []
     envelope_ids: list[str] = []
@@ -169,8 +173,13 @@ def _parse(msg: Message) -> Parsed:
     # The layouts name recipients in fixed places, so only the notice's own sender is
     # excluded there; the loose fallbacks also skip every address the bounce was sent to.
     senders_of_notice = set(mime.sender_addresses(msg))
-    exclude = set(returned_to) | senders_of_notice
-    detected_by, findings = _family_findings(msg, text, senders_of_notice, family)
+    # X-Original-To is left out: gateways that forward a notice copy the failed
+    # recipient there, and where the bounce went is in To: and Delivered-To: anyway.
+    exclude = set(mime.addresses([v for name in ("to", "delivered-to", "envelope-to",
+                                                "x-envelope-to")
+                                  for v in mime.header_all(msg, name)])) | senders_of_notice
+    detected_by, findings = _with_expansions(
+        *_family_findings(msg, text, senders_of_notice, family), senders_of_notice)
     reports = [_text_report(item, text, detected_by.name, detected_by) for item in findings]
     if not reports:
         found = flufl_failures(msg, text, exclude) or failed_recipients_header(msg, exclude)
@@ -197,6 +206,25 @@ class _Tie:
                       self.returned_to, bool(reports), self.original_senders, is_complaint)
 
 
+# RFC 5429: a Sieve "reject" (Dovecot's LDA answers an over-quota mailbox the same way)
+# sends an MDN whose disposition is "deleted"; a read receipt says "displayed".
+_DELETED: Final = re.compile(r"automatic-action\s*/\s*mdn-sent-automatically\s*;\s*deleted",
+                             re.I)
+
+
+def _refusal_reports(msg: Message, text: str) -> list[Report]:
+    fields = mime.mdn_fields(msg)
+    if not _DELETED.search(fields.get("disposition", "")):
+        return []
+    recipient = _address(fields.get("original-recipient")) or _address(
+        fields.get("final-recipient"))
+    if recipient is None:
+        return []
+    why = fields.get("disposition", "")
+    found = Found(recipient, "failed", one_line(notice_only(text)) or why)
+    return [_text_report(found, text, "mdn", _NO_FAMILY)]
+
+
 def _claiming_family(msg: Message, text: str) -> Family:
     for family in mta.FAMILIES:
         if family.claims(msg, text):
@@ -220,6 +248,22 @@ def _family_findings(msg: Message, text: str, exclude: set[str], first: Family
             return family, found
     cjk = mta.BY_NAME["cjk_notice"]
     return cjk, cjk.detect(msg, text, exclude)
+
+
+# sendmail's "(expanded from: <alias>)" and Postfix's "<rcpt> (expanded from <alias>):":
+# the address we wrote to was the alias, and it fails with its target.
+_EXPANDED: Final = re.compile(r"\(expanded from:?\s*<?([^\s<>()]+@[^\s<>()]+?)>?\s*\)", re.I)
+
+
+def _with_expansions(family: Family, found: list[Found], exclude: set[str]
+                     ) -> tuple[Family, list[Found]]:
+    out = list(found)
+    for item in found:
+        for alias in _EXPANDED.findall(item.diagnostic or ""):
+            addr = clean(alias, exclude)
+            if addr and all(f.address != addr for f in out):
+                out.append(dataclasses.replace(item, address=addr))
+    return family, out
 
 
 def _dedupe(reports: list[Report]) -> list[Report]:
