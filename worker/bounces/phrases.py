@@ -116,7 +116,7 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     )),
     ("hostunknown", (
         r"host (or domain name )?not found(?!, try again)", r"host unknown", r"unknown host",
-        r"name service error", r"domain (does not|doesn't) exist", r"no such domain",
+        r"name service error(?!.*try again)", r"domain (does not|doesn't) exist", r"no such domain",
         r"unrouteable address", r"unknown domain", r"domain (name )?not found",
         r"domain must exist", r"\bnxdomain\b", r"no mx (record|host)", r"null mx",
         r"name or service not known", r"domain is not reachable", r"host or domain name not",

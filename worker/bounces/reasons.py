@@ -345,10 +345,12 @@ def _by_stage(reason: Reason, command: str | None, *, from_code: bool,
     """An "unknown user" that did not answer RCPT (it answered DATA, or the report does not
     say) is a content or sender filter speaking, unless a 5.1.x code or a directory-lookup
     wording vouches for it."""
+    if command == "MAIL" and reason in (R.USERUNKNOWN, R.HOSTUNKNOWN, R.HASMOVED):
+        return R.REJECTED  # a refusal of MAIL FROM is about our sender, never the recipient
     if reason is R.USERUNKNOWN and diagnostic and _DIRECTORY_VERDICT.search(diagnostic):
         return reason
     if reason is R.USERUNKNOWN and not from_code and command != "RCPT":
-        return R.REJECTED if command == "MAIL" else R.FILTERED
+        return R.FILTERED
     return reason
 
 
