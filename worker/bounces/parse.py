@@ -338,6 +338,7 @@ def _dsn_reports(blocks: list[dict[str, str]], envelope_ids: list[str],
         command = command_in(context) or command_in(diagnostic)
         evidence = diagnostic or one_line(context)
         reason = classify(status, smtp_code, evidence, action, command=command, host=remote,
+                          domain=recipient.rpartition("@")[2],
                           told=verdict(family.phrases, evidence),
                           diagnostic_type=_diagnostic_type(raw_diag))
         out.append(Report(
@@ -357,7 +358,8 @@ def _text_report(item: Found, text: str, source: str, family: Family) -> Report:
     told = item.reason or verdict(family.phrases, diagnostic)
     command = item.command or command_in(diagnostic)
     reason = classify(status, smtp_code, diagnostic, item.action, command=command,
-                      host=item.remote_host, told=told)
+                      host=item.remote_host, told=told,
+                      domain=item.address.rpartition("@")[2])
     return Report(
         recipient=item.address, action=item.action, status=status, reason=reason,
         kind=kind_for(reason, item.action), diagnostic=diagnostic, smtp_code=smtp_code,

@@ -246,15 +246,20 @@ def enhanced_codes(text: str | None) -> list[str]:
     return ["{}.{}.{}".format(*m.groups()) for m in STATUS_RE.finditer(text or "")]
 
 
-def host_reason(host: str | None, text: str | None, status: str | None = None
-                ) -> Reason | None:
+def host_reason(host: str | None, text: str | None, status: str | None = None,
+                domain: str | None = None) -> Reason | None:
     """The receiving provider's own verdict: its documented reply wording, when the host that
-    answered (or the one the text names) is a provider with a table."""
+    answered (or the one the text names, or else the recipient's domain) is a provider with
+    a table."""
     if not text:
         return None
-    names = [n for n in (host, *_HOST_IN_TEXT.findall(text[:600])) if n]
+    # "mx.example.net (TCP|192.0.2.1|25) (banner)": the name is the first word.
+    names = [n.split()[0].strip(" .[]").lower()
+             for n in (host, *_HOST_IN_TEXT.findall(text[:600])) if n and n.split()]
+    if not names and domain:
+        names = [domain.lower()]
     for provider in mta.HOSTS:
-        if any(provider.hosts.search(n.strip(" .[]").lower()) for n in names) or (
+        if any(provider.hosts.search(n) for n in names) or (
                 provider.name == "google" and "gsmtp" in text):
             # The status of record leads the text: some providers' tables key on it.
             found = verdict(provider.replies, f"{status or ''} {text}")
@@ -283,6 +288,7 @@ def classify(
     host: str | None = None,
     told: str | None = None,
     diagnostic_type: str | None = None,
+    domain: str | None = None,
 ) -> Reason:
     """Classify one recipient's failure from the best evidence there is: the receiving
     provider's own wording, the mail system's own verdict (told), the enhanced status code,
@@ -293,7 +299,7 @@ def classify(
     if codes and codes[0][0] == "2":
         return R.DELIVERED
     text = match_text(diagnostic)
-    found = host_reason(host, diagnostic, codes[0] if codes else None)
+    found = host_reason(host, diagnostic, codes[0] if codes else None, domain)
     if found is not None:
         # Carriers that answer "unknown user" to filtered senders still mean it at RCPT.
         return R.USERUNKNOWN if text is R.USERUNKNOWN and command == "RCPT" else found

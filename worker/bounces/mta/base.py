@@ -51,18 +51,19 @@ _COMMANDS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
     for p, c in (
         (
             r"in reply to (?:end of )?data\b|after (?:end of )?data\b|final data\b|\(data\)"
-            r"|>>> data\b|\[data\]|data command",
+            r"|>>> data\b|\[data\]|data command|\bsmtp:data\b|smtp command:?\s*data\b",
             "DATA",
         ),
         (
             r"in reply to rcpt\b|after rcpt\b|rcpt to:?\s*(?:<[^>]*>)?\s*(?:command)?\s*:?$"
             r"|>>> rcpt\b|\[rcpt_?to\]|rcpt to command|\(rcpt\)|our rcpt|rcpt to response"
-            r"|does not like recipient",
+            r"|does not like recipient|\bsmtp:rcpt\b|smtp command:?\s*rcpt\b",
             "RCPT",
         ),
         (
             r"in reply to mail\b|after mail from\b|>>> mail from\b|\[mail_?from\]"
-            r"|mail from command|our mail from",
+            r"|mail from command|our mail from|\bsmtp:mail\b|smtp command:?\s*mail\b"
+            r"|but sender was rejected",
             "MAIL",
         ),
         (
