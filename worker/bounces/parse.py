@@ -102,7 +102,7 @@ NOT_A_BOUNCE: Final = Parsed()
 # Families whose layout alone proves a mail system wrote the notice, even when its From:
 # and Subject: look personal (SES's SNS JSON, fml's and James' list refusals, carriers).
 # Layouts too plain to try on a notice their family did not claim ("<rcpt>" lines).
-_CLAIMED_ONLY: Final = frozenset({"cjk_notice", "japan", "apachejames", "phquery"})
+_CLAIMED_ONLY: Final = frozenset({"cjk_notice", "japan", "apachejames", "phquery", "imail"})
 _EVIDENT_LAYOUTS: Final = frozenset({"amazon", "fml", "apachejames", "japan", "verizon",
                                      "sendmail", "dragonfly", "opensmtpd"})
 _NO_FAMILY: Final = Family("", lambda msg, text: False, lambda msg, text, exclude: [])

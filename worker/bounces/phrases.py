@@ -97,6 +97,10 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"unroutable sender", r"not a member of (?:this|the) (?:mailing )?list",
         r"you are not (?:a )?(?:member|subscribed)", r"banned sender",
     )),
+    # Blocklists of the links inside a message judge its content, not our IP.
+    ("spamdetected", (
+        r"blacklisted (?:url|uri|link|domain) in (?:the )?message", r"\buribl\b", r"\bsurbl\b",
+    )),
     ("blocked", (
         r"spamhaus", r"spamcop", r"barracuda(central)?", r"sorbs", r"\bsurbl\b", r"\buribl\b",
         r"blocked using", r"listed (at|in|on|by) ", r"\b(dns)?rbl\b", r"\bdnsbl\b",

@@ -6,6 +6,7 @@ from typing import Final
 
 from worker.bounces.mta import (
     amazon,
+    appliances,
     cjk,
     dragonfly,
     exchange,
@@ -39,6 +40,8 @@ FAMILIES: Final[tuple[Family, ...]] = (
     lists.JAMES,
     japan.FAMILY,
     notes.FAMILY,
+    appliances.IMAIL,
+    appliances.MCAFEE,
     phquery.FAMILY,
     exchange.FAMILY,
     google.FAMILY,
