@@ -32,6 +32,7 @@ from worker.bounces.mta.base import Family, Host
 #: Specific layouts come before the general ones they resemble (qmail's Yahoo! variant before
 #: Yahoo's own; X-series before sendmail, whose wording some of them borrow).
 FAMILIES: Final[tuple[Family, ...]] = (
+    amazon.RECEIVING,
     amazon.FAMILY,
     dragonfly.FAMILY,
     opensmtpd.FAMILY,

@@ -134,3 +134,31 @@ FAMILY: Final = Family(
         )
     ),
 )
+
+# SES as the *receiving* side: a receipt rule's Bounce action answers with a DSN whose only
+# text is "This message could not be delivered." and whose reply is one of the rule's
+# canned templates.  The template is the site owner's choice, not a finding about the
+# mailbox: "Mailbox does not exist" is a refusal (filtered), "Mailbox full", "Message too
+# large", "Message content rejected" say what they say; "Temporary failure" and "Unknown
+# failure" say nothing (on hold).
+_RECEIVING: Final = re.compile(r"^\s*this message could not be delivered\.\s*$", re.I | re.M)
+
+
+def _receiving_claims(msg: Message, text: str) -> bool:
+    return msg.get("x-ses-outgoing") is not None and bool(_RECEIVING.search(text[:2000]))
+
+
+RECEIVING: Final = Family(
+    "sesreceiving",
+    _receiving_claims,
+    lambda msg, text, exclude: [],
+    compile_phrases(
+        (
+            ("filtered", (r"\bmailbox does not exist\b",)),
+            ("mesgtoobig", (r"\bmessage too large\b",)),
+            ("mailboxfull", (r"\bmailbox full\b",)),
+            ("contenterror", (r"\bmessage content rejected\b",)),
+            ("onhold", (r"\b(?:temporary|unknown) failure\b",)),
+        )
+    ),
+)
