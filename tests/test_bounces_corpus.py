@@ -197,20 +197,7 @@ def test_corpus_sample_parses_to_reports_or_is_ignored(name: str) -> None:
         assert result.reports
 
 
-# Measured short of target on the training half (see docs-drafts/bounces.md): strict, so
-# reaching the target turns the mark into a failure that asks for its removal.
-_SHORT: Final = frozenset({"reason agrees"})
-
-
-@pytest.mark.parametrize(
-    "measure",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="below the issue 12 target"))
-        if m in _SHORT
-        else m
-        for m in TARGETS
-    ],
-)
+@pytest.mark.parametrize("measure", list(TARGETS))
 def test_corpus_agreement_meets_target(measure: str, capsys: pytest.CaptureFixture[str]) -> None:
     scores = corpus_scores()
     with capsys.disabled():

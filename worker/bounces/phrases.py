@@ -96,6 +96,7 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"sender not pre-?approved", r"null sender is not allowed", r"bogus mail from",
         r"unroutable sender", r"not a member of (?:this|the) (?:mailing )?list",
         r"you are not (?:a )?(?:member|subscribed)", r"banned sender",
+        r"sending (?:to/)?from an address that (?:has been|is) (?:black|block|deny) ?listed",
     )),
     # Blocklists of the links inside a message judge its content, not our IP.
     ("spamdetected", (
@@ -118,11 +119,17 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("badreputation", (
         r"\breputation\b", r"sender score", r"poor (email )?reputation",
     )),
+    # The domain exists but publishes that it takes no mail (RFC 7505 null MX) or no mail
+    # host at all: before hostunknown, whose "no mx" wording these share.
+    ("notaccept", (
+        r"indicated no smtp service", r"no mx (?:record )?found", r"null mx",
+        r"couldn'?t find a mail exchanger or ip address", r"domain does not accept mail",
+    )),
     ("hostunknown", (
         r"host (or domain name )?not found(?!, try again)", r"host unknown", r"unknown host",
         r"name service error(?!.*try again)", r"domain (does not|doesn't) exist", r"no such domain",
         r"unrouteable address", r"unknown domain", r"domain (name )?not found",
-        r"domain must exist", r"\bnxdomain\b", r"no mx (record|host)", r"null mx",
+        r"domain must exist", r"\bnxdomain\b", r"no mx (record|host)",
         r"name or service not known", r"domain is not reachable", r"host or domain name not",
         r"recipient domain (?:does not|doesn't) exist", r"unresolvable (?:domain|host)",
         r"mx records? (?:for|of) .* (?:not found|missing)",

@@ -346,6 +346,10 @@ _DIRECTORY_VERDICT: Final = re.compile(
     r"user unknown in (?:local|virtual) ", re.IGNORECASE)
 
 
+_VAGUE_AT_CONNECT: Final = frozenset({R.REJECTED, R.FILTERED, R.USERUNKNOWN, R.HOSTUNKNOWN,
+                                      R.ONHOLD, R.UNDEFINED})
+
+
 def _by_stage(reason: Reason, command: str | None, *, from_code: bool,
               diagnostic: str | None = None) -> Reason:
     """An "unknown user" that did not answer RCPT (it answered DATA, or the report does not
@@ -353,6 +357,8 @@ def _by_stage(reason: Reason, command: str | None, *, from_code: bool,
     wording vouches for it."""
     if command == "MAIL" and reason in (R.USERUNKNOWN, R.HOSTUNKNOWN, R.HASMOVED):
         return R.REJECTED  # a refusal of MAIL FROM is about our sender, never the recipient
+    if command == "CONN" and reason in _VAGUE_AT_CONNECT:
+        return R.BLOCKED  # refused before any address was given: our host or IP
     if reason is R.USERUNKNOWN and diagnostic and _DIRECTORY_VERDICT.search(diagnostic):
         return reason
     if reason is R.USERUNKNOWN and not from_code and command != "RCPT":

@@ -42,9 +42,10 @@ PHRASES: Final = compile_phrases(
             (
                 r"unrouteable address",
                 r"all relevant mx records point to non-existent",
-                r"an mx or srv record indicated no smtp service",
             ),
         ),
+        # A full mailbox until the retry timeout ran out is a full mailbox.
+        ("mailboxfull", (r"mailbox is full", r"mailbox quota exceeded", r"quota exceeded")),
         (
             "expired",
             (
@@ -55,7 +56,6 @@ PHRASES: Final = compile_phrases(
                 r"no immediate delivery",
             ),
         ),
-        ("mailboxfull", (r"mailbox is full", r"mailbox quota exceeded", r"quota exceeded")),
         (
             "mailererror",
             (
