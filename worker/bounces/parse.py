@@ -133,7 +133,7 @@ def parse_strict(msg: Message) -> Parsed:
     return _parse(msg)
 
 
-def _parse(msg: Message) -> Parsed:
+def _parse(msg: Message, depth: int = 0) -> Parsed:
     returned_to = mime.returned_to(msg)
     parts, dsn_parts, returned_parts = mime.split_parts(msg)
     message_ids = _original_message_ids(returned_parts, parts)
@@ -165,6 +165,14 @@ def _parse(msg: Message) -> Parsed:
     if reports:
         tie = _Tie(tuple(message_ids), returned_to, senders)
         return tie.parsed(reports, tuple(envelope_ids))
+    if depth < _MAX_NESTING and mime.looks_like_bounce(msg):
+        # A gateway that wraps the real notice (DSN and all) as its "returned message".
+        for inner in _returned_bounces(returned_parts):
+            nested = _parse(inner, depth + 1)
+            if nested.reports:
+                return _Tie(tuple(message_ids) + nested.original_message_ids, returned_to,
+                            senders + nested.original_senders).parsed(
+                    list(nested.reports), nested.envelope_ids)
     # Everything below is heuristic, and flufl.bounce's LLNL detector alone turns any
     # ", someone@example.net," in a customer's reply into a "permanent failure": gate first.
     if not (mime.looks_like_bounce(msg) or (
@@ -183,6 +191,10 @@ def _parse(msg: Message) -> Parsed:
     reports = [_text_report(item, text, detected_by.name, detected_by) for item in findings]
     if not reports:
         found = flufl_failures(msg, text, exclude) or failed_recipients_header(msg, exclude)
+        if len(found) == 1 and not (found[0].diagnostic or context_for(found[0].address, text)):
+            # The only recipient, named in headers or the returned copy but not in the
+            # notice (Exim's "save to file" lines, local aliases): the notice explains it.
+            found = [dataclasses.replace(found[0], diagnostic=_notice_summary(text))]
         reports = [_text_report(item, text, "flufl", family) for item in found]
     if not reports and (family is not _NO_FAMILY or dsn_parts or mime.is_daemon(msg)):
         # The notice names nobody ("Delivery report unavailable", a V5 sendmail transcript
@@ -248,6 +260,29 @@ def _family_findings(msg: Message, text: str, exclude: set[str], first: Family
             return family, found
     cjk = mta.BY_NAME["cjk_notice"]
     return cjk, cjk.detect(msg, text, exclude)
+
+
+_SUMMARY_WORDS: Final = 200
+_MAX_NESTING: Final = 2
+
+
+def _returned_bounces(returned: list[Message]) -> list[Message]:
+    """Attached messages that are delivery reports themselves, not the copy of ours."""
+    out: list[Message] = []
+    for part in returned:
+        payload = mime.raw_payload(part)
+        for inner in payload if isinstance(payload, list) else []:
+            if isinstance(inner, Message) and (
+                    mime.report_type(inner) == "delivery-status"
+                    or (mime.is_daemon(inner) and mime.looks_like_bounce(inner))):
+                out.append(inner)
+    return out
+
+
+def _notice_summary(text: str) -> str | None:
+    """The notice's own words, without the returned message, for a recipient it never names."""
+    words = notice_only(text).split()
+    return " ".join(words[:_SUMMARY_WORDS]) or None
 
 
 # sendmail's "(expanded from: <alias>)" and Postfix's "<rcpt> (expanded from <alias>):":
@@ -337,9 +372,11 @@ def _dsn_reports(blocks: list[dict[str, str]], envelope_ids: list[str],
         remote = one_line(_strip_type(fields.get("remote-mta")), 255)
         command = command_in(context) or command_in(diagnostic)
         evidence = diagnostic or one_line(context)
+        # SendGrid and others write "Action: expired": given up after the retries.
+        expired = (fields.get("action") or "").strip().lower().startswith("expired")
         reason = classify(status, smtp_code, evidence, action, command=command, host=remote,
                           domain=recipient.rpartition("@")[2],
-                          told=verdict(family.phrases, evidence),
+                          told="expired" if expired else verdict(family.phrases, evidence),
                           diagnostic_type=_diagnostic_type(raw_diag))
         out.append(Report(
             recipient=recipient, action=action, status=status, reason=reason,

@@ -337,10 +337,12 @@ def _decide(codes: list[str], text: Reason | None, command: str | None, smtp_cod
 
 # Wordings that can only come from a directory lookup of the recipient: they name a
 # missing address whatever SMTP stage they answered (Exchange's RESOLVER tokens, Gmail's
-# and Yahoo's sentences, Microsoft's "mailbox unavailable", qmail/sendmail "here").
+# and Yahoo's sentences, Hotmail's "mailbox unavailable (n:n:n)", qmail/sendmail "here").
 _DIRECTORY_VERDICT: Final = re.compile(
     r"resolver\.adr\.|recip(?:ient)?notfound|account that you tried to reach does not exist|"
-    r"doesn'?t have an? \S+ account|requested action not taken: mailbox unavailable|"
+    r"doesn'?t have an? \S+ account|"
+    # Hotmail's RCPT answer carries its lookup triple; the bare RFC 5321 text does not.
+    r"requested action not taken: mailbox unavailable \(-?\d+:\d+:-?\d+\)|"
     r"recipient address rejected: (?:access denied|user unknown in)|"
     r"not listed in (?:the )?(?:domino directory|public name)|"
     r"user unknown in (?:local|virtual) ", re.IGNORECASE)

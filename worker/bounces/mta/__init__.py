@@ -25,6 +25,7 @@ from worker.bounces.mta import (
     verizon,
     xseries,
     yahoo,
+    zoho,
 )
 from worker.bounces.mta.base import Family, Host
 
@@ -47,6 +48,7 @@ FAMILIES: Final[tuple[Family, ...]] = (
     exchange.FAMILY,
     google.FAMILY,
     yahoo.FAMILY,
+    zoho.FAMILY,
     qmail.FAMILY,
     exim.FAMILY,
     postfix.FAMILY,
