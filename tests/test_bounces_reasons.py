@@ -91,7 +91,11 @@ def test_classify_status_code_alone(status: str, expected: Reason) -> None:
         ("4.7.0", "[TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected "
                   "volume or user complaints", Reason.TOOMANYCONN),
         ("5.4.1", "Recipient address rejected: Access denied. AS(201806281)", Reason.USERUNKNOWN),
-        ("5.5.0", "Requested action not taken: mailbox unavailable", Reason.USERUNKNOWN),
+        # Hotmail's RCPT answer (its lookup triple) names a missing mailbox; the bare
+        # RFC 5321 text is what many servers say to anything they refuse.
+        ("5.5.0", "550 Requested action not taken: mailbox unavailable (-12:345:-6)",
+         Reason.USERUNKNOWN),
+        ("5.5.0", "Requested action not taken: mailbox unavailable", Reason.FILTERED),
         ("5.1.0", "Sender address rejected: Domain not found", Reason.REJECTED),
         ("4.0.0", "Mailbox is full", Reason.MAILBOXFULL),
         # qmail/vpopmail put #5.1.1 on over-quota mailboxes: soft, not a hard bounce.
@@ -147,7 +151,7 @@ def test_classify_smtp_code_without_status(
         ("550-5.1.1 The email account that you tried to reach does not exist. Please try\n"
          " 550-5.1.1 double-checking the recipient's email address", Reason.USERUNKNOWN),
         ("RESOLVER.ADR.RecipNotFound; not found", Reason.USERUNKNOWN),
-        ("Requested action not taken: mailbox unavailable", Reason.USERUNKNOWN),
+        ("Requested action not taken: mailbox unavailable", Reason.FILTERED),
         ("<bob@example.org>... User unknown", Reason.FILTERED),
         ("No such user here", Reason.FILTERED),
         ("delivery error: dd This user doesn't have a yahoo.com account", Reason.USERUNKNOWN),
