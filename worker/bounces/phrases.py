@@ -215,10 +215,6 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"certificate", r"authentication required", r"must (?:first )?authenticate",
         r"authentication (?:credentials|mechanism)", r"\bauth(?:entication)? failed",
     )),
-    ("rejected", (
-        r"administrative prohibition", r"access denied",
-        r"delivery not authorized", r"\brejected\b", r"\brefused\b", r"not allowed",
-    )),
     ("contenterror", (
         r"header (is )?(invalid|malformed|too long)", r"invalid (header|mime|message)",
         r"malformed", r"8-?bit", r"charset", r"encoding", r"line too long", r"lines too long",
@@ -244,5 +240,15 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("notaccept", (
         r"(host|domain) does not accept (any )?mail", r"not accepting (network )?messages",
         r"does not accept mail",
+    )),
+)
+
+# Words every refusal uses ("Recipient address rejected: <the real reason>", "Access
+# denied"): they name a reason only when nothing more specific does, and never outweigh a
+# precise status code (a 5.6.0 that says "rejected" is still a content error).
+WEAK_PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("rejected", (
+        r"administrative prohibition", r"access denied",
+        r"delivery not authorized", r"\brejected\b", r"\brefused\b", r"not allowed",
     )),
 )

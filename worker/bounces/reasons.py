@@ -8,7 +8,7 @@ from typing import Final
 
 from worker.bounces import mta
 from worker.bounces.mta.base import verdict
-from worker.bounces.phrases import PHRASES
+from worker.bounces.phrases import PHRASES, WEAK_PHRASES
 
 
 class Reason(StrEnum):
@@ -214,6 +214,10 @@ _COMPILED: Final[tuple[tuple[Reason, re.Pattern[str]], ...]] = tuple(
     (Reason(key), re.compile("|".join(f"(?:{p})" for p in patterns)))
     for key, patterns in PHRASES
 )
+_WEAK: Final[tuple[tuple[Reason, re.Pattern[str]], ...]] = tuple(
+    (Reason(key), re.compile("|".join(f"(?:{p})" for p in patterns)))
+    for key, patterns in WEAK_PHRASES
+)
 
 STATUS_RE: Final = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 SMTP_RE: Final = re.compile(r"(?<![\d.])([245][0-5]\d)(?=[ \-]|$)")
@@ -230,12 +234,13 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", _CONTINUATION.sub(" ", collapsed)).strip()
 
 
-def match_text(text: str | None) -> Reason | None:
-    """The first reason whose phrase table matches the text, or None."""
+def match_text(text: str | None, *, weak: bool = True) -> Reason | None:
+    """The first reason whose phrase table matches the text, or None; weak=False leaves
+    out the words every refusal uses ("rejected", "access denied")."""
     if not text:
         return None
     clean = normalize(text)
-    for reason, pattern in _COMPILED:
+    for reason, pattern in _COMPILED + (_WEAK if weak else ()):
         if pattern.search(clean):
             return reason
     return None
@@ -307,6 +312,9 @@ def classify(
         return Reason(told)
     if (diagnostic_type or "").lower() in ("x-unix", "x-postfix") and text in (None, R.ONHOLD):
         return R.MAILERERROR
+    if text is not None and match_text(diagnostic, weak=False) is None and any(
+            _is_precise(c) for c in codes):
+        text = None  # "rejected" alone says less than a precise status code
     reason = _decide(codes, text, command, smtp_code, action, diagnostic)
     # A delay report that ends on a network or system condition is the retry clock running
     # out, as far as the sender can tell.
