@@ -52,10 +52,14 @@ SPECTRUM: Final = Host(
         )
     ),
 )
-# Orange / Wanadoo and La Poste (French ISPs): OFR_nnn and LPNnnn_nnn codes.  416-418 "at
-# least one invalid recipient", 425/426 "the recipient account is blocked", 506 "mail
-# rejected" (spam filter), 630 "client host rejected" (local policy), 104 "too many
-# connections", 102/103 "IP not allowed".
+# Orange / Wanadoo and La Poste (French ISPs) end each reply with a code: "OFR_999",
+# "OFR006_102", "LPN105_104", "OUK_513"; the last three digits are the reason.  102/103,
+# 401, 510 and 999 refuse our IP ("Service refuse. Veuillez essayer plus tard"); 104 is too
+# many connections; 305/402 authentication; 403/405/415/421 an invalid sender (ours);
+# 416/418 "at least one invalid recipient"; 417 full; 420 archived and 426 blocked
+# accounts; 505 their system; 506 "mail rejete" (spam filter); 514 too big; 630 "client
+# host rejected" (local policy).  105, 108, 109, 201, 423, 424 and 513 say only "try later".
+_ORANGE_CODE: Final = r"\b(?:ofr|lpn|ouk)\d*[_-]"
 ORANGE: Final = Host(
     "orange",
     re.compile(
@@ -65,34 +69,54 @@ ORANGE: Final = Host(
     ),
     compile_phrases(
         (
-            ("userunknown", (r"(?:ofr|lpn\d*)_41[678]", r"destinataire invalide")),
+            ("userunknown", (_ORANGE_CODE + r"41[68]\b", r"destinataire invalide")),
+            ("mailboxfull", (_ORANGE_CODE + r"417\b",)),
             (
                 "suspend",
                 (
-                    r"(?:ofr|lpn\d*)_42[56]",
-                    r"recipient account is blocked|compte du "
-                    r"destinataire est bloque",
+                    _ORANGE_CODE + r"(?:420|42[56])\b",
+                    r"recipient account is blocked|compte du destinataire est bloque",
                 ),
             ),
-            ("spamdetected", (r"(?:ofr|lpn\d*)_506", r"mail rejete")),
-            ("policyviolation", (r"(?:ofr|lpn\d*)_630",)),
-            ("toomanyconn", (r"(?:ofr|lpn\d*)_104\b",)),
-            ("blocked", (r"(?:ofr|lpn\d*)_10[23]\b",)),
-            ("undefined", (r"(?:ofr|lpn\d*)_108\b", r"service refuse")),
+            ("rejected", (_ORANGE_CODE + r"(?:403|405|415|421)\b",)),
+            ("securityerror", (_ORANGE_CODE + r"(?:305|402)\b",)),
+            ("spamdetected", (_ORANGE_CODE + r"506\b", r"mail rejete")),
+            ("mesgtoobig", (_ORANGE_CODE + r"514\b",)),
+            ("systemerror", (_ORANGE_CODE + r"505\b",)),
+            ("policyviolation", (_ORANGE_CODE + r"630\b",)),
+            ("toomanyconn", (_ORANGE_CODE + r"104\b",)),
+            ("blocked", (_ORANGE_CODE + r"(?:102|103|401|510|999)\b",)),
+            ("undefined", (_ORANGE_CODE + r"(?:105|108|109|201|423|424|513)\b",)),
         )
     ),
 )
-# GoDaddy (secureserver.net) answers with a Spamhaus lookup URL when our IP is listed, and
-# with IB4xx/IB5xx codes: IB401/IB501/IB510 blocklisted, IB705 dynamic or PTR-less IPs.
+# GoDaddy (secureserver.net) documents its bounce codes: IB401 authentication refused on
+# its inbound servers; IB501/IB502 a blank or IP-literal From: (our message breaks RFC
+# 5322); IB506 our From: domain is invalid; IB508 our SPF; IB108 no reverse DNS for our IP;
+# IB212 spam content, IB705 a virus; IB605 too many recipients and IB007 too many sessions;
+# IB101, IB504, IB510, IB607 our volume per hour or session; IB110-IB113 our IP blocked
+# for spam or invalid recipients, IB104-IB106 Spamhaus lists, "RBL Reject" its own list;
+# IB103 a poor Cloudmark reputation.  In words: "Account storage limit" (full), "Account
+# disabled", "Recipient not found" / "Account does not exist".
 GODADDY: Final = Host(
     "godaddy",
     re.compile(r"(?:^|\.)secureserver\.net$", re.I),
     compile_phrases(
         (
-            ("requireptr", (r"\bib705\b",)),
-            ("blocked", (r"spamhaus\.org", r"\bib(?:401|501|510|212)\b")),
-            ("toomanyconn", (r"\bib(?:103|104|605)\b",)),
-            ("userunknown", (r"\bib(?:106|507)\b",)),
+            ("securityerror", (r"\bib401\b",)),
+            ("notcompliantrfc", (r"\bib50[12]\b",)),
+            ("rejected", (r"\bib506\b",)),
+            ("authfailure", (r"\bib508\b",)),
+            ("requireptr", (r"\bib108\b",)),
+            ("spamdetected", (r"\bib212\b", r"message rejected for spam or virus content")),
+            ("virusdetected", (r"\bib705\b",)),
+            ("toomanyconn", (r"\bib(?:605|007)\b",)),
+            ("speeding", (r"\bib(?:101|504|510|607)\b",)),
+            ("badreputation", (r"\bib103\b",)),
+            ("blocked", (r"\bib(?:11[0-3]|10[4-6])\b", r"spamhaus\.org", r"rbl reject")),
+            ("mailboxfull", (r"account storage limit",)),
+            ("suspend", (r"account disabled",)),
+            ("userunknown", (r"recipient not found", r"account does not exist")),
         )
     ),
 )
