@@ -68,7 +68,8 @@ _COMMANDS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
         ),
         (
             r"in reply to (?:helo|ehlo)\b|after (?:helo|ehlo)\b|>>> (?:helo|ehlo)\b"
-            r"|initial connection|smtp greeting|banner|connect(?:ion)? (?:to|with)\b.*refused",
+            r"|initial connection|smtp greeting|banner|connect(?:ion)? (?:to|with)\b.*refused"
+            r"|but greeting failed|but my name was rejected|refused to talk to me",
             "CONN",
         ),
     )

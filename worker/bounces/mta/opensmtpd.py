@@ -27,7 +27,8 @@ _FORMAT: Final = Format(
 PHRASES: Final = compile_phrases(
     (
         ("expired", (r"envelope expired",)),
-        ("hostunknown", (r"domain not found", r"no mx found for domain", r"invalid domain name")),
+        ("notaccept", (r"no mx found for domain",)),
+        ("hostunknown", (r"domain not found", r"invalid domain name")),
         ("notaccept", (r"destination seem(?:s)? to reject all mails",)),
         (
             "networkerror",

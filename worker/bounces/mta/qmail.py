@@ -26,16 +26,25 @@ _FORMAT: Final = Format(
     ),
     end=re.compile(r"^\s*-+\s*below this line is a copy|^\s*-+\s*original message", re.I | re.M),
 )
+# qmail-remote names the stage in its own sentences ("Connected to host but greeting
+# failed." / "but my name was rejected." / "but sender was rejected.", "host does not like
+# recipient.", "failed on DATA command", "failed after I sent the message"), and qmail-send
+# appends "I'm not going to try again; this message has been in the queue too long." to the
+# last temporary error: that error is the cause, the expiry only when nothing else is said.
+# qmail-local: "Sorry, no mailbox here by that name. (#5.1.1)", "disk quota exceeded";
+# qmail-smtpd: "message size exceeds my databytes limit"; qmail-ldap: "Mailaddress is
+# administratively disabled" (5.2.1), "exeeded the maximum size the user accepts" (5.2.3),
+# and LDAP lookups or homedir creation that failed (their system).
 PHRASES: Final = compile_phrases(
     (
-        ("mailboxfull", (r"user over quota", r"mailbox is full", r"over quota")),
-        (
-            "hostunknown",
-            (
-                r"couldn'?t find any host (?:named|by that name)",
-                r"couldn'?t find a mail exchanger or ip address",
-            ),
-        ),
+        ("mailboxfull", (r"user over quota", r"mailbox is full", r"over quota",
+                         r"disk quota exceeded")),
+        ("systemfull", (r"mailbox unavailable \(not enough free space\)",)),
+        ("mesgtoobig", (r"exceeds my databytes limit",)),
+        ("exceedlimit", (r"exee?ded the maximum size the user accepts",)),
+        ("suspend", (r"mailaddress is administrativ\w* disabled",)),
+        ("hostunknown", (r"couldn'?t find any host (?:named|by that name)",)),
+        ("notaccept", (r"couldn'?t find a mail exchanger or ip address",)),
         (
             "userunknown",
             (
@@ -47,13 +56,22 @@ PHRASES: Final = compile_phrases(
         (
             "systemerror",
             (
-                r"although i'?m listed as a best-preference mx",
                 r"unable to chdir to maildir",
                 r"temporary_error",
+                r"\bldap (?:server|attribute|lookup)|on ldap server|homedir creat",
+                r"error while executing qmail-forward",
+                r"bad interpreter",
+            ),
+        ),
+        (
+            "networkerror",
+            (
+                r"couldn'?t connect to host|connection refused",
+                r"wasn'?t able to establish an smtp connection",
+                r"although i'?m listed as a best-preference mx",
             ),
         ),
         ("expired", (r"this message has been in the queue too long",)),
-        ("networkerror", (r"couldn'?t connect to host|connection refused",)),
     )
 )
 FAMILY: Final = Family(
