@@ -19,6 +19,16 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"^procmail:|\bprocmail: ", r"command died with status", r"x-unix;", r"mailer error",
         r"local delivery (?:program|agent) failed",
     )),
+    # Refusals of our IP whose wording names spam or authentication: before the content and
+    # authentication tables would take them ("client host rejected: was not authenticated"
+    # is Microsoft's answer to an IP it does not know).
+    ("blocked", (
+        r"client host rejected: was not authenticated", r"currently sending spam",
+        r"dynamic/zombied/spam ips", r"too many spams? from your ip",
+        r"too many unwanted messages have been sent from",
+    )),
+    ("spamdetected", (r"considered as spam or virus", r"blocked by spamassassin",
+                      r"no spam please")),
     ("virusdetected", (
         r"\bvirus(es)?\b", r"\bmalware\b", r"infected", r"\btrojan\b", r"\bworm\b",
         r"dangerous (attachment|content)", r"potentially (harmful|malicious)",
@@ -57,8 +67,9 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"not (?:an )?open relay", r"relay ?access",
     )),
     ("mesgtoobig", (
-        r"message (is )?too (large|big)", r"message size exceeds", r"size limit",
-        r"exceeds (the )?(maximum|fixed maximum) (message )?size", r"message (length|size) exceeds",
+        r"message (is )?too (large|big)", r"message size exceeds", r"(?<!mailbox )size limit",
+        r"exceeds (the )?(maximum|fixed maximum) (message )?size(?! allowed for mail delivery)",
+        r"message (length|size) exceeds",
         r"mail too large", r"message file too big", r"too much (mail )?data",
         r"maximum (allowed )?message size", r"message size (?:is )?(?:over|above|larger)",
     )),
@@ -71,6 +82,9 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"storage (limit|quota)",
         r"out of storage space", r"mailbox (?:size )?limit exceeded", r"too many messages in",
         r"mailbox (?:has )?exceeded", r"信箱已滿", r"邮箱已满", r"空間不足",
+        r"does not have enough space", r"full mailbox", r"quota usage exceeded",
+        r"mail file size exceeds the maximum size allowed", r"over the allowed quota",
+        r"reached (?:its |the |their )?disk quota", r"too many messages on the server",
     )),
     ("hasmoved", (
         r"has moved", r"user not local; please try", r"no longer (at|with) this (address|domain)",
@@ -83,7 +97,7 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"has been (suspended|disabled|deactivated)", r"temporar(il)?y (locked|inactive)",
         r"tried to reach is (disabled|inactive)", r"invalid/inactive user", r"deactivated mailbox",
         r"mailbox (?:is )?(?:not active|unavailable for this user)", r"user (?:is )?not active",
-        r"帳號已停用", r"帐号已停用",
+        r"帳號已停用", r"帐号已停用", r"recipient suspend(?:ed)? the service",
     )),
     # Refusals of OUR envelope sender come before the recipient tables: Postfix's "Sender address
     # rejected: Domain not found" names a domain that is ours, not the customer's.
@@ -97,6 +111,15 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"unroutable sender", r"not a member of (?:this|the) (?:mailing )?list",
         r"you are not (?:a )?(?:member|subscribed)", r"banned sender",
         r"sending (?:to/)?from an address that (?:has been|is) (?:black|block|deny) ?listed",
+        r"badsendermx", r"sendernoa", r"backscatter protection",
+        r"can'?t determine purported responsible address", r"without a valid sender domain",
+        r"from: domain is invalid", r"fully qualified email address required",
+        r"outgoing mail suspension", r"invalid sender", r"emetteur invalide",
+        r"mail from not owned by user", r"mail ?from domain is listed",
+        r"returned mail not accepted here", r"sender domain is empty",
+        r"server does not accept mail from", r"too many spam complaints",
+        r"your (?:e-?mail )?address has been (?:black|block)listed", r"is a dead domain",
+        r"empty envelope senders? not allowed",
     )),
     # Blocklists of the links inside a message judge its content, not our IP.
     ("spamdetected", (
@@ -113,7 +136,13 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"use the smtp server of your isp", r"please use your isp'?s? (?:smtp|mail) server",
         r"rejecting open proxy", r"remotehost looks suspiciously like spammer",
         r"access denied\. ip", r"no access from mail server", r"confirm this mail server",
-        r"ip .*(?:not allowed|refused)", r"host network not allowed", r"your server requires "
+        r"ip .*(?:not allowed|refused)", r"host network not allowed",
+        r"^blocked(?: - see|\b)", r"bad sender ip address", r"sender ip address rejected",
+        r"client host rejected: may not be mail exchanger", r"extreme bad ip profile",
+        r"invalid ip for sending mail", r"server access forbidden by your ip",
+        r"you are not allowed to connect", r"mail server at \S+ is blocked",
+        r"server ip \S+ listed as abusive", r"not accepting connections",
+        r"helo command rejected", r"your server requires "
         r"confirmation", r"temporarily deferred due to user complaints",
     )),
     ("badreputation", (
@@ -136,7 +165,8 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"(?<![\w.@-])[a-z0-9-]+(?:\.[a-z0-9-]+)+ does not exist",
     )),
     ("userunknown", (
-        r"user ?unknown", r"unknown (user|recipient|mailbox|local ?part|e-?mail address|address)",
+        r"user ?unknown",
+        r"unknown (user|recipient|mailbox|local[ -]?part|e-?mail address|address)",
         r"no such (user|recipient|mailbox|person|address|account)",
         r"(user|recipient|mailbox|account|address) (does not|doesn't|not) exist",
         r"(user|recipient|mailbox|address|account) not found", r"recipnotfound",
@@ -153,6 +183,17 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"destination addresses were unknown", r"badrcptto|validrcptto",
         r"utilisateur inconnu", r"nessun utente", r"no existe (?:dicha persona|ese usuario)",
         r"recipient refuses to accept your mail",
+        r"address not present in directory", r"can'?t accept user",
+        r"e-?mail address could not be found", r"is not an active address at this host",
+        r"mailbox invalid", r"no account by that name", r"no mail ?box available for this user",
+        r"not a local address", r"recipient (?:not ok|unknown)",
+        r"envelope recipient has been denied", r"e-?mail name is not found",
+        r"address is wrong or no longer valid", r"badrecipientto", r"user not known",
+        r"user missing home directory", r"invalid or unknown virtual user",
+        r"<[^<>\s]+@[^<>\s]+> not found", r"\bdoes not exist at the organization",
+        r"mailbox \S+ does not exist", r"no \S+ in name directory", r"non-?existent user",
+        r"rcpt <[^<>\s]+> does not exist", r"recipient \S+ was not found in",
+        r"destination server rejected recipients",
         r"收件者不存在", r"收件人不存在", r"信箱不存在", r"用户不存在", r"使用者不存在",
         r"帳號不存在", r"账号不存在", r"無此使用者",
     )),
@@ -161,6 +202,9 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"junk mail", r"content (filter )?rejected", r"message content rejected",
         r"looks like spam", r"spam(assassin)? score", r"垃圾郵件", r"垃圾邮件",
         r"mail rejected by .*filter", r"classified as (?:spam|junk)", r"scored too high",
+        r"blocked by spamassassin", r"content filter rejection", r"mail content denied",
+        r"unacceptable content", r"reject bulk\.advertising", r"banned content", r"\bspamming\b",
+        r"antispam checks", r"spam-like",
     )),
     ("speeding", (
         r"try again slower", r"sending too fast", r"slow down",
@@ -239,7 +283,7 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     )),
     ("notaccept", (
         r"(host|domain) does not accept (any )?mail", r"not accepting (network )?messages",
-        r"does not accept mail",
+        r"does not accept (?:any )?mail(?! from)",
     )),
 )
 
