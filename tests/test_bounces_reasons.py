@@ -176,6 +176,18 @@ def test_classify_smtp_code_without_status(
         ("message expired after sitting in queue for 5 days", Reason.EXPIRED),
         ("this message is unsolicited bulk email", Reason.SPAMDETECTED),
         ("Message not accepted for policy reasons", Reason.POLICYVIOLATION),
+        # Refusals of our IP that mention spam or authentication are still about the IP.
+        ("550 5.7.1 Client host rejected: was not authenticated", Reason.BLOCKED),
+        ("too many unwanted messages have been sent from the following IP address",
+         Reason.BLOCKED),
+        ("554 mx.example.net ESMTP not accepting connections", Reason.BLOCKED),
+        # A server that takes no mail from us is not a domain that takes no mail.
+        ("Our server does not accept mail from your domain", Reason.REJECTED),
+        ("Sender verify failed", Reason.REJECTED),
+        ("mailbox size limit exceeded", Reason.MAILBOXFULL),
+        ("message size limit exceeded", Reason.MESGTOOBIG),
+        ("Your message failed several antispam checks", Reason.SPAMDETECTED),
+        ("an MX or SRV record indicated no SMTP service", Reason.NOTACCEPT),
     ],
 )
 def test_classify_diagnostic_text_alone(diagnostic: str, expected: Reason) -> None:
@@ -231,3 +243,20 @@ def test_enhanced_codes_ignores_ip_addresses() -> None:
 def test_match_text_empty_is_none() -> None:
     assert match_text(None) is None
     assert match_text("") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "command", "expected"),
+    [
+        ("5.6.0", "Recipient address rejected: Media error", "RCPT", Reason.CONTENTERROR),
+        ("5.3.0", "Recipient address rejected: Internal error", "RCPT", Reason.SYSTEMERROR),
+        ("5.0.0", "550 Access denied", "CONN", Reason.BLOCKED),
+        ("5.1.0", "553 5.1.0 example.net does not exist", "MAIL", Reason.REJECTED),
+        (None, "550 User unknown", "RCPT", Reason.USERUNKNOWN),
+        (None, "550 User unknown", "DATA", Reason.FILTERED),
+    ],
+)
+def test_classify_weighs_status_and_stage(
+    status: str | None, diagnostic: str, command: str, expected: Reason
+) -> None:
+    assert classify(status, None, diagnostic, "failed", command=command) is expected
