@@ -99,6 +99,11 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"mailbox (?:is )?(?:not active|unavailable for this user)", r"user (?:is )?not active",
         r"帳號已停用", r"帐号已停用", r"recipient suspend(?:ed)? the service",
     )),
+    # Policies that name a sender or an attachment, before the sender and filter tables.
+    ("policyviolation", (
+        r"rejected for policy reasons", r"not accepting mail with (?:attachments|embedded images)",
+        r"header are not accepted",
+    )),
     # Refusals of OUR envelope sender come before the recipient tables: Postfix's "Sender address
     # rejected: Domain not found" names a domain that is ours, not the customer's.
     ("rejected", (
@@ -159,6 +164,7 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"name service error(?!.*try again)", r"domain (does not|doesn't) exist", r"no such domain",
         r"unrouteable address", r"unknown domain", r"domain (name )?not found",
         r"domain must exist", r"\bnxdomain\b", r"no mx (record|host)",
+        r"mail domain mentioned in e-?mail address is unknown",
         r"name or service not known", r"domain is not reachable", r"host or domain name not",
         r"recipient domain (?:does not|doesn't) exist", r"unresolvable (?:domain|host)",
         r"mx records? (?:for|of) .* (?:not found|missing)",
@@ -209,6 +215,9 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("speeding", (
         r"try again slower", r"sending too fast", r"slow down",
     )),
+    ("toomanyconn", (
+        r"connection rate limit", r"connection limit", r"per-domain connection limit",
+    )),
     ("ratelimited", (
         r"rate limit(?:ed|ing)?", r"throttl",
         r"max(?:imum)? (?:e-?mails|messages) per (?:hour|day)",
@@ -240,6 +249,10 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"lost connection", r"connection (reset|dropped|closed)", r"mail (forwarding )?loop",
         r"too many hops", r"routing loop", r"could not connect", r"loops? back to myself",
         r"hop count exceeded", r"loop detected", r"network error",
+        r"dns records for the destination computer could not be found",
+        r"host name lookup failure", r"malformed (?:or unexpected )?name server reply",
+        r"forwarding loop count exceeded", r"message looping", r"unable to resolve route",
+        r"unrouteable mail domain",
     )),
     ("policyviolation", (
         r"polic(y|ies)", r"not accepted for policy reasons", r"prohibited",
@@ -253,6 +266,8 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"resolver\.rst\.", r"only accepting mail from", r"recipient (preferences|filter)",
         r"user reject", r"refuse to receive mail", r"this account is protected by",
         r"you have been blocked by the recipient", r"bounced address",
+        r"account is protected by", r"has restricted sms e-?mail", r"rejected due to user rules",
+        r"not found recipient account", r"refuses? to receive (?:this )?mail",
     )),
     ("securityerror", (
         r"\btls\b", r"starttls", r"encryption (?:required|needed)", r"must issue a starttls",
@@ -280,6 +295,11 @@ PHRASES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         r"resources? (temporarily )?unavailable",
         r"service (not available|unavailable)", r"i/o error", r"disk full",
         r"remote server (?:is )?misconfigured", r"misconfigur",
+        r"forwarding loop broken", r"can'?t create user output file", r"could not load drd",
+        r"interrupted system call", r"encountered an error while being processed",
+        r"(?:local|server|mail system) configuration error", r"queue file write error",
+        r"there is no mdb", r"service currently unavailable", r"temporary local problem",
+        r"timeout waiting for input", r"unable to connect to the daemon",
     )),
     ("notaccept", (
         r"(host|domain) does not accept (any )?mail", r"not accepting (network )?messages",
