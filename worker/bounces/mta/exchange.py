@@ -96,6 +96,9 @@ FAMILY: Final = Family(
 # sender" (our sender: rejected), 5.4.1 "Recipient address rejected: Access denied" (the
 # recipient does not exist behind directory-based edge blocking), 5.7.708 "traffic not
 # accepted from this IP" (blocked), 5.2.2 "mailbox full", 5.7.1 "Delivery not authorized".
+# Outlook.com's consumer MX adds its own tokens: SC-001 to SC-004 (our IP's reputation or
+# complaints: blocked), DY-001/DY-002 (a dynamic IP: blocked), OU-001/OU-002 ("rejected by
+# Outlook.com for policy reasons").
 HOST: Final = Host(
     "microsoft",
     re.compile(
@@ -117,8 +120,10 @@ HOST: Final = Host(
                     r"from this ip",
                     r"\b5\.7\.708\b",
                     r"blocked using spamhaus",
+                    r"\b(?:sc|dy)-00\d\b",
                 ),
             ),
+            ("policyviolation", (r"\bou-00\d\b",)),
             (
                 "authfailure",
                 (r"does not pass dmarc verification", r"\b5\.7\.509\b", r"\b5\.7\.515\b"),
