@@ -25,7 +25,9 @@ def test_reason_values_are_exactly_the_taxonomy() -> None:
         "filtered", "rejected", "blocked", "policyviolation", "spamdetected", "virusdetected",
         "authfailure", "badreputation", "norelaying", "mesgtoobig", "contenterror",
         "exceedlimit", "toomanyconn", "expired", "networkerror", "systemerror", "syntaxerror",
-        "delivered", "undefined",
+        "delivered", "undefined", "requireptr", "securityerror", "mailererror", "systemfull",
+        "speeding", "ratelimited", "suppressed", "feedback", "notcompliantrfc", "vacation",
+        "onhold",
     }
     assert {k.value for k in Kind} == {"hard", "soft", "none"}
 
@@ -33,9 +35,10 @@ def test_reason_values_are_exactly_the_taxonomy() -> None:
 def test_reason_sets_are_the_documented_ones() -> None:
     assert {
         Reason.POLICYVIOLATION, Reason.SPAMDETECTED, Reason.BADREPUTATION,
-        Reason.AUTHFAILURE, Reason.BLOCKED, Reason.NORELAYING,
+        Reason.AUTHFAILURE, Reason.BLOCKED, Reason.NORELAYING, Reason.REQUIREPTR,
+        Reason.SECURITYERROR, Reason.NOTCOMPLIANTRFC, Reason.SPEEDING, Reason.RATELIMITED,
     } == SENDER_SIDE
-    assert {Reason.MAILBOXFULL, Reason.SUSPEND} == MAILBOX_SOFT
+    assert {Reason.MAILBOXFULL, Reason.SUSPEND, Reason.SUPPRESSED} == MAILBOX_SOFT
     assert {
         Reason.USERUNKNOWN, Reason.HOSTUNKNOWN, Reason.HASMOVED, Reason.NOTACCEPT,
     } == HARD_REASONS
@@ -43,25 +46,29 @@ def test_reason_sets_are_the_documented_ones() -> None:
 
 def test_phrases_keys_are_reasons_and_cover_every_failure() -> None:
     keys = {Reason(key) for key, _patterns in PHRASES}
-    assert keys == set(Reason) - {Reason.DELIVERED, Reason.UNDEFINED}
+    # Not failures a text can name: successes, complaints, auto-replies, the undecided.
+    assert keys == set(Reason) - {Reason.DELIVERED, Reason.UNDEFINED, Reason.ONHOLD,
+                                  Reason.FEEDBACK, Reason.VACATION}
 
 
+# Codes as the reference taxonomy reads them (issue 12): 5.2.3 is the per-mailbox limit,
+# 5.7.25 reverse DNS, 5.7.27 our sender's null MX, 4.4.1 an expiry, 5.7.0/5.7.7 security.
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
         ("5.1.1", Reason.USERUNKNOWN), ("5.1.10", Reason.USERUNKNOWN),
         ("5.1.2", Reason.HOSTUNKNOWN), ("5.1.6", Reason.HASMOVED),
         ("5.2.1", Reason.SUSPEND), ("5.2.2", Reason.MAILBOXFULL), ("4.2.2", Reason.MAILBOXFULL),
-        ("5.2.3", Reason.MESGTOOBIG), ("5.3.4", Reason.MESGTOOBIG),
+        ("5.2.3", Reason.EXCEEDLIMIT), ("5.3.4", Reason.MESGTOOBIG),
         ("5.3.0", Reason.SYSTEMERROR), ("5.3.2", Reason.NOTACCEPT),
-        ("5.7.26", Reason.AUTHFAILURE), ("5.7.27", Reason.AUTHFAILURE),
-        ("5.7.25", Reason.AUTHFAILURE), ("5.7.7", Reason.AUTHFAILURE),
+        ("5.7.26", Reason.AUTHFAILURE), ("5.7.27", Reason.REJECTED),
+        ("5.7.25", Reason.REQUIREPTR), ("5.7.7", Reason.SECURITYERROR),
         ("4.4.7", Reason.EXPIRED), ("5.4.7", Reason.EXPIRED),
-        ("4.4.1", Reason.NETWORKERROR), ("4.4.2", Reason.NETWORKERROR),
+        ("4.4.1", Reason.EXPIRED), ("4.4.2", Reason.NETWORKERROR),
         ("5.4.4", Reason.HOSTUNKNOWN), ("4.7.28", Reason.TOOMANYCONN),
         ("5.6.0", Reason.CONTENTERROR), ("5.6.3", Reason.CONTENTERROR),
         ("5.5.2", Reason.SYNTAXERROR), ("5.5.0", Reason.SYNTAXERROR),
-        ("5.7.13", Reason.SUSPEND), ("5.7.0", Reason.POLICYVIOLATION),
+        ("5.7.13", Reason.SUSPEND), ("5.7.0", Reason.SECURITYERROR),
         ("5.7.1", Reason.REJECTED), ("2.0.0", Reason.DELIVERED), ("2.1.5", Reason.DELIVERED),
     ],
 )
@@ -72,7 +79,7 @@ def test_classify_status_code_alone(status: str, expected: Reason) -> None:
 @pytest.mark.parametrize(
     ("status", "diagnostic", "expected"),
     [
-        ("5.0.0", "550 <x@example.com>... User unknown", Reason.USERUNKNOWN),
+        ("5.0.0", "550 <x@example.com>... User unknown", Reason.FILTERED),
         ("5.7.1", "Message rejected due to SPF policy: not allowed to send", Reason.AUTHFAILURE),
         ("5.7.1", "rejected per DMARC policy for example.com", Reason.AUTHFAILURE),
         ("5.7.1", "Client host [192.0.2.1] blocked using zen.spamhaus.org", Reason.BLOCKED),
@@ -84,7 +91,11 @@ def test_classify_status_code_alone(status: str, expected: Reason) -> None:
         ("4.7.0", "[TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected "
                   "volume or user complaints", Reason.TOOMANYCONN),
         ("5.4.1", "Recipient address rejected: Access denied. AS(201806281)", Reason.USERUNKNOWN),
-        ("5.5.0", "Requested action not taken: mailbox unavailable", Reason.USERUNKNOWN),
+        # Hotmail's RCPT answer (its lookup triple) names a missing mailbox; the bare
+        # RFC 5321 text is what many servers say to anything they refuse.
+        ("5.5.0", "550 Requested action not taken: mailbox unavailable (-12:345:-6)",
+         Reason.USERUNKNOWN),
+        ("5.5.0", "Requested action not taken: mailbox unavailable", Reason.FILTERED),
         ("5.1.0", "Sender address rejected: Domain not found", Reason.REJECTED),
         ("4.0.0", "Mailbox is full", Reason.MAILBOXFULL),
         # qmail/vpopmail put #5.1.1 on over-quota mailboxes: soft, not a hard bounce.
@@ -120,8 +131,8 @@ def test_classify_takes_status_from_diagnostic_when_missing() -> None:
         (551, "User not local; please try <other@example.org>", Reason.HASMOVED),
         (556, "Domain does not accept mail", Reason.NOTACCEPT),
         (521, None, Reason.NOTACCEPT),
-        (550, "No such user here", Reason.USERUNKNOWN),
-        (550, "Go ahead and try again", Reason.REJECTED),
+        (550, "No such user here", Reason.FILTERED),
+        (550, "Go ahead and try again", Reason.ONHOLD),
         (552, None, Reason.MAILBOXFULL),
         (552, "Message too large", Reason.MESGTOOBIG),
         (503, "Bad sequence of commands", Reason.SYNTAXERROR),
@@ -140,11 +151,11 @@ def test_classify_smtp_code_without_status(
         ("550-5.1.1 The email account that you tried to reach does not exist. Please try\n"
          " 550-5.1.1 double-checking the recipient's email address", Reason.USERUNKNOWN),
         ("RESOLVER.ADR.RecipNotFound; not found", Reason.USERUNKNOWN),
-        ("Requested action not taken: mailbox unavailable", Reason.USERUNKNOWN),
-        ("<bob@example.org>... User unknown", Reason.USERUNKNOWN),
-        ("No such user here", Reason.USERUNKNOWN),
+        ("Requested action not taken: mailbox unavailable", Reason.FILTERED),
+        ("<bob@example.org>... User unknown", Reason.FILTERED),
+        ("No such user here", Reason.FILTERED),
         ("delivery error: dd This user doesn't have a yahoo.com account", Reason.USERUNKNOWN),
-        ("收件者不存在", Reason.USERUNKNOWN),
+        ("收件者不存在", Reason.FILTERED),
         ("Mailbox full", Reason.MAILBOXFULL),
         ("user is over quota", Reason.MAILBOXFULL),
         ("https://www.spamhaus.org/query/ip/192.0.2.1", Reason.BLOCKED),
@@ -154,7 +165,7 @@ def test_classify_smtp_code_without_status(
         ("Relay access denied", Reason.NORELAYING),
         ("message too large for this system", Reason.MESGTOOBIG),
         ("Message contains a virus", Reason.VIRUSDETECTED),
-        ("You have been rate limited, slow down", Reason.TOOMANYCONN),
+        ("You have been rate limited, slow down", Reason.SPEEDING),
         ("too many connections from your IP", Reason.TOOMANYCONN),
         ("account disabled", Reason.SUSPEND),
         ("This account has been suspended", Reason.SUSPEND),
@@ -165,9 +176,22 @@ def test_classify_smtp_code_without_status(
         ("message expired after sitting in queue for 5 days", Reason.EXPIRED),
         ("this message is unsolicited bulk email", Reason.SPAMDETECTED),
         ("Message not accepted for policy reasons", Reason.POLICYVIOLATION),
+        # Refusals of our IP that mention spam or authentication are still about the IP.
+        ("550 5.7.1 Client host rejected: was not authenticated", Reason.BLOCKED),
+        ("too many unwanted messages have been sent from the following IP address",
+         Reason.BLOCKED),
+        ("554 mx.example.net ESMTP not accepting connections", Reason.BLOCKED),
+        # A server that takes no mail from us is not a domain that takes no mail.
+        ("Our server does not accept mail from your domain", Reason.REJECTED),
+        ("Sender verify failed", Reason.REJECTED),
+        ("mailbox size limit exceeded", Reason.MAILBOXFULL),
+        ("message size limit exceeded", Reason.MESGTOOBIG),
+        ("Your message failed several antispam checks", Reason.SPAMDETECTED),
+        ("an MX or SRV record indicated no SMTP service", Reason.NOTACCEPT),
     ],
 )
 def test_classify_diagnostic_text_alone(diagnostic: str, expected: Reason) -> None:
+    # With no SMTP stage and no 5.1.x code, an "unknown user" text reads as a filter.
     assert classify(None, None, diagnostic) is expected
 
 
@@ -176,15 +200,17 @@ def test_classify_success_action_is_delivered_whatever_the_text() -> None:
         assert classify("5.1.1", 550, "user unknown", action) is Reason.DELIVERED
 
 
+# An "unknown user" that answered no RCPT, with no 5.1.x code or directory wording, is a
+# filter (reference taxonomy); unclassifiable words are onhold, silence is undefined.
 def test_classify_nothing_known_is_undefined() -> None:
     assert classify(None, None, None) is Reason.UNDEFINED
-    assert classify("9.9.9", None, "lorem ipsum") is Reason.UNDEFINED
+    assert classify("9.9.9", None, "lorem ipsum") is Reason.ONHOLD
 
 
 @pytest.mark.parametrize("reason", list(Reason))
 def test_kind_for_failed_is_hard_only_for_address_reasons(reason: Reason) -> None:
     expected = (
-        Kind.NONE if reason is Reason.DELIVERED
+        Kind.NONE if reason in (Reason.DELIVERED, Reason.FEEDBACK, Reason.VACATION)
         else Kind.HARD if reason in HARD_REASONS else Kind.SOFT
     )
     assert kind_for(reason, "failed") is expected
@@ -217,3 +243,20 @@ def test_enhanced_codes_ignores_ip_addresses() -> None:
 def test_match_text_empty_is_none() -> None:
     assert match_text(None) is None
     assert match_text("") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "command", "expected"),
+    [
+        ("5.6.0", "Recipient address rejected: Media error", "RCPT", Reason.CONTENTERROR),
+        ("5.3.0", "Recipient address rejected: Internal error", "RCPT", Reason.SYSTEMERROR),
+        ("5.0.0", "550 Access denied", "CONN", Reason.BLOCKED),
+        ("5.1.0", "553 5.1.0 example.net does not exist", "MAIL", Reason.REJECTED),
+        (None, "550 User unknown", "RCPT", Reason.USERUNKNOWN),
+        (None, "550 User unknown", "DATA", Reason.FILTERED),
+    ],
+)
+def test_classify_weighs_status_and_stage(
+    status: str | None, diagnostic: str, command: str, expected: Reason
+) -> None:
+    assert classify(status, None, diagnostic, "failed", command=command) is expected

@@ -1,57 +1,29 @@
-"""Recipients of non-RFC 3464 bounces: flufl.bounce first, then our own per-format detectors."""
+"""Recipients beyond RFC 3464: flufl.bounce's fallback, X-Failed-Recipients, ARF complainers."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import Message
+from email.parser import HeaderParser
+from email.policy import compat32
 from typing import Final
 
 from flufl.bounce import all_failures
 
+from worker.bounces import mime, mta
+from worker.bounces.mta.base import ADDRESS, Detector, Found, clean, notice_only
+
 log = logging.getLogger(__name__)
 
+__all__ = ["DETECTORS", "Detector", "Found", "complaint_findings", "context_for",
+           "failed_recipients_header", "flufl_failures", "notice_only"]
+
 CONTEXT_LINES: Final = 16
-_ADDRESS: Final = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-# Where the notice ends and the quoted original message begins.  Everything after is the
-# customer's own text, which must never be read as a diagnostic.
-_ORIGINAL_MARKER: Final = re.compile("|".join((
-    r"^\s*-{2,}\s*(original message|below this line is a copy|this is a copy of the message)",
-    r"^\s*-{2,}\s*(undelivered|returned) (message|mail)",
-    r"^\s*(possibly truncated )?original message (follows|details)",
-    r"^\s*-{0,}\s*(原始邮件|原始郵件|原始信件|元のメッセージ)",
-)), re.IGNORECASE | re.MULTILINE)
-# Addresses a mail system mentions about itself, never a failed recipient.
-_SYSTEM_LOCAL: Final = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|abuse|noreply)@")
 _PUNCT_ONLY: Final = re.compile(r"^[\s<>:()\[\]\"',;*-]*$")
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """One failed recipient a detector found; diagnostic None means "look near the address"."""
-
-    address: str
-    action: str
-    diagnostic: str | None = None
-
-
-#: (message, notice text, addresses that are ours or the bounce's sender) -> failed recipients.
-Detector = Callable[[Message, str, set[str]], list[Found]]
-
-
-def notice_only(text: str) -> str:
-    """The notice without the quoted original message."""
-    marker = _ORIGINAL_MARKER.search(text)
-    return text[: marker.start()] if marker else text
-
-
-def _clean(address: str, exclude: set[str]) -> str | None:
-    addr = address.strip().strip("<>\"'.,;:()[]").lower()
-    if "@" not in addr or addr in exclude or _SYSTEM_LOCAL.match(addr):
-        return None
-    return addr
+#: Our own per-family detectors, in the order parse.py tries them (names are report sources).
+DETECTORS: Final[tuple[tuple[str, Detector], ...]] = tuple(
+    (family.name, family.detect) for family in mta.FAMILIES)
 
 
 def flufl_failures(msg: Message, text: str, exclude: set[str]) -> list[Found]:
@@ -65,9 +37,41 @@ def flufl_failures(msg: Message, text: str, exclude: set[str]) -> list[Found]:
     for raw, action in [(a, "failed") for a in sorted(permanent)] + [
         (a, "delayed") for a in sorted(temporary - permanent)
     ]:
-        addr = _clean(raw.decode("ascii", "replace"), exclude)
+        addr = clean(raw.decode("ascii", "replace"), exclude)
         if addr and all(f.address != addr for f in found):
             found.append(Found(addr, action))
+    return found
+
+
+def failed_recipients_header(msg: Message, exclude: set[str]) -> list[Found]:
+    """Exim and Gmail name every failed address in X-Failed-Recipients, whatever the text."""
+    values = mime.header_all(msg, "x-failed-recipients")
+    found: list[Found] = []
+    for raw in ADDRESS.findall(" ".join(values)):
+        addr = clean(raw, exclude, system_ok=True)
+        if addr and all(f.address != addr for f in found):
+            found.append(Found(addr, "failed"))
+    return found
+
+
+def complaint_findings(feedback: list[Message], returned: list[Message]) -> list[Found]:
+    """The complainers of an ARF report (RFC 5965): Original-Rcpt-To, else the To: of the
+    returned message (most providers redact Original-Rcpt-To, some leave it out)."""
+    fields: dict[str, str] = {}
+    for part in feedback:
+        for name, value in mime.feedback_fields(part).items():
+            fields.setdefault(name, value)
+    why = fields.get("feedback-type", "abuse").strip().lower() or "abuse"
+    values = [fields["original-rcpt-to"]] if fields.get("original-rcpt-to") else []
+    if not values:
+        parser = HeaderParser(policy=compat32)
+        for part in returned:
+            for headers in mime.returned_headers(part, parser):
+                values.extend(mime.header_all(headers, "to"))
+    found: list[Found] = []
+    for addr in mime.addresses(values):
+        if all(f.address != addr for f in found):
+            found.append(Found(addr, "complaint", f"feedback-type: {why}", reason="feedback"))
     return found
 
 
@@ -80,7 +84,7 @@ def context_for(address: str, text: str) -> str | None:
         return None
     after: list[str] = []
     for line in lines[start : start + CONTEXT_LINES]:
-        others = {a.lower() for a in _ADDRESS.findall(line)} - {address}
+        others = {a.lower() for a in ADDRESS.findall(line)} - {address}
         if after and others and address not in line.lower():
             break  # the next recipient's paragraph
         rest = line.lower().replace(address, "")
@@ -94,53 +98,3 @@ def context_for(address: str, text: str) -> str | None:
             before.insert(0, line.strip())
         after = before
     return " ".join(after) or None
-
-
-# Chinese and Japanese servers (Coremail, Exchange in zh/ja locales, ISP MTAs) write notices
-# that none of flufl.bounce's English-keyed heuristics recognize.
-_CJK_INTRO: Final = re.compile(
-    r"未能成功投递|无法投递|無法傳遞|未能傳遞|傳遞失敗|投递失败|无法送达|無法送達"
-    r"|配信できませんでした|送信できませんでした|宛先不明")
-
-
-def detect_cjk_notice(msg: Message, text: str, exclude: set[str]) -> list[Found]:
-    """Addresses listed after a Chinese/Japanese "could not be delivered" sentence."""
-    notice = notice_only(text)
-    intro = _CJK_INTRO.search(notice)
-    if intro is None:
-        return []
-    found: list[Found] = []
-    for raw in _ADDRESS.findall(notice[intro.end() :]):
-        addr = _clean(raw, exclude)
-        if addr and all(f.address != addr for f in found):
-            found.append(Found(addr, "failed"))
-    return found
-
-
-# GroupWise writes "undeliverable to the following:" then one TAB-indented "rcpt (why)" line
-# per recipient.  flufl.bounce's GroupWise detector takes everything up to the first space as
-# the address, TAB included, and its own address check then rejects it: it finds nothing.
-_GROUPWISE_INTRO: Final = re.compile(r"(was|were) undeliverable to the following", re.IGNORECASE)
-_GROUPWISE_LINE: Final = re.compile(
-    r"^[ \t]+<?(?P<addr>[^\s<>@]+@[^\s<>@]+?)>?[ \t]+\((?P<why>[^)]{1,300})\)", re.MULTILINE)
-
-
-def detect_groupwise(msg: Message, text: str, exclude: set[str]) -> list[Found]:
-    """GroupWise "Message status - undeliverable": recipients with a parenthesized reason."""
-    notice = notice_only(text)
-    intro = _GROUPWISE_INTRO.search(notice)
-    if intro is None:
-        return []
-    found: list[Found] = []
-    for match in _GROUPWISE_LINE.finditer(notice, intro.end()):
-        addr = _clean(match.group("addr"), exclude)
-        if addr and all(f.address != addr for f in found):
-            found.append(Found(addr, "failed", match.group("why")))
-    return found
-
-
-#: Our detectors, tried in order when flufl.bounce finds nothing in a bounce-looking message.
-DETECTORS: Final[tuple[tuple[str, Detector], ...]] = (
-    ("cjk_notice", detect_cjk_notice),
-    ("groupwise", detect_groupwise),
-)
