@@ -15,8 +15,12 @@ TASK = "bench.ceiling.send"
 SENDER = "bounces@example.com"
 
 app = Celery("ceiling", broker=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/12"))
-app.conf.update(task_default_queue=QUEUE, task_ignore_result=True,
-                worker_hijack_root_logger=False, broker_connection_retry_on_startup=True)
+app.conf.update(
+    task_default_queue=QUEUE,
+    task_ignore_result=True,
+    worker_hijack_root_logger=False,
+    broker_connection_retry_on_startup=True,
+)
 
 _smtp = urlsplit(os.environ.get("SMTP_URL", "smtp://127.0.0.1:25"))
 _mail_path = os.environ.get("BENCH_CEILING_MAIL")

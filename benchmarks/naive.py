@@ -24,8 +24,12 @@ TASK = "bench.naive.charge_failed"
 
 app = Celery("naive", broker=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/12"))
 # Nothing tuned: Celery's defaults, but the queue of its own and no result backend.
-app.conf.update(task_default_queue=QUEUE, task_ignore_result=True,
-                worker_hijack_root_logger=False, broker_connection_retry_on_startup=True)
+app.conf.update(
+    task_default_queue=QUEUE,
+    task_ignore_result=True,
+    worker_hijack_root_logger=False,
+    broker_connection_retry_on_startup=True,
+)
 
 settings = from_env()
 _smtp = urlsplit(os.environ.get("SMTP_URL", "smtp://127.0.0.1:25"))
@@ -35,8 +39,11 @@ _envs: dict[str, jinja2.Environment] = {}
 def environment(locale: str) -> jinja2.Environment:
     env = _envs.get(locale)
     if env is None:
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
-                                 extensions=["jinja2.ext.i18n"], autoescape=True)
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
+            extensions=["jinja2.ext.i18n"],
+            autoescape=True,
+        )
         env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
         # The helpers the templates call (e.g. ``w`` for wrapping), whatever they are today.
         ours = Renderer(settings).environment(locale).globals

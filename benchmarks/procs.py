@@ -76,18 +76,39 @@ class Worker:
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> Worker:
-        args = [sys.executable, "-m", "celery", "-A", self.app, "worker", "-P", self.pool,
-                "-c", str(self.concurrency), "--loglevel=INFO", "--without-mingle",
-                "--without-gossip", "--without-heartbeat", "-n", f"{self.name}@%h"]
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            self.app,
+            "worker",
+            "-P",
+            self.pool,
+            "-c",
+            str(self.concurrency),
+            "--loglevel=INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "-n",
+            f"{self.name}@%h",
+        ]
         if self.queue:
             args += ["-Q", self.queue]
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self.log_path.write_bytes(b"")
         out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(args, env=self.env, cwd=ROOT, stdout=out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            args,
+            env=self.env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         _STARTED.append(self.proc)
         return self
 
@@ -109,8 +130,7 @@ class Worker:
         deadline = time.monotonic() + timeout
         while not self.ready():
             if time.monotonic() > deadline:
-                raise RuntimeError(f"worker {self.name} not ready after {timeout} s: "
-                                   f"{self.tail()}")
+                raise RuntimeError(f"worker {self.name} not ready after {timeout} s: {self.tail()}")
             time.sleep(0.1)
         if self.pool == "prefork":
             # The pool's children exist (forked before the consumer started); give them a

@@ -24,27 +24,50 @@ RULES: list[Rule] = [
     ("render: Jinja2 templates", lambda f, p: "/jinja2/" in p or p.endswith((".html", ".txt"))),
     ("render: text wrapping helpers", lambda f, p: p.endswith("worker/textwrap_cjk.py")),
     ("render: gettext lookups", lambda f, p: p.endswith(("babel/support.py", "/gettext.py"))),
-    ("render: CSS inline (premailer/lxml/cssutils)",
-     lambda f, p: p.endswith("worker/inline.py") or f == "inline_css"
-     or any(m in p for m in ("/premailer/", "/cssutils/", "/lxml/", "/cssselect/"))),
-    ("MIME build + serialize (email)",
-     lambda f, p: p.endswith("worker/message.py") or "/email/" in p),
-    ("Redis (tracking, suppression)",
-     lambda f, p: "/redis/" in p or p.endswith(("worker/tracking.py", "worker/store.py",
-                                                "suppression.py", "worker/deadletters.py"))),
-    ("SMTP (send + wait for the relay)",
-     lambda f, p: p.endswith("worker/smtp.py") or "/aiosmtplib/" in p
-     or "/concurrent/futures/" in p),
+    (
+        "render: CSS inline (premailer/lxml/cssutils)",
+        lambda f, p: (
+            p.endswith("worker/inline.py")
+            or f == "inline_css"
+            or any(m in p for m in ("/premailer/", "/cssutils/", "/lxml/", "/cssselect/"))
+        ),
+    ),
+    (
+        "MIME build + serialize (email)",
+        lambda f, p: p.endswith("worker/message.py") or "/email/" in p,
+    ),
+    (
+        "Redis (tracking, suppression)",
+        lambda f, p: (
+            "/redis/" in p
+            or p.endswith(
+                ("worker/tracking.py", "worker/store.py", "suppression.py", "worker/deadletters.py")
+            )
+        ),
+    ),
+    (
+        "SMTP (send + wait for the relay)",
+        lambda f, p: (
+            p.endswith("worker/smtp.py") or "/aiosmtplib/" in p or "/concurrent/futures/" in p
+        ),
+    ),
     ("Return-Path (HMAC token)", lambda f, p: p.endswith("worker/returnpath.py")),
     ("logging", lambda f, p: p.endswith("worker/logs.py") or "/logging/" in p),
-    ("metrics (prometheus_client)",
-     lambda f, p: p.endswith("worker/metrics.py") or "/prometheus_client/" in p),
+    (
+        "metrics (prometheus_client)",
+        lambda f, p: p.endswith("worker/metrics.py") or "/prometheus_client/" in p,
+    ),
 ]
 OTHER = "other (pipeline glue, json)"
 
 
-def classify(frame: Any, current: str, totals: dict[str, float],
-             functions: dict[tuple[str, str, str], float], parent: Any = None) -> None:
+def classify(
+    frame: Any,
+    current: str,
+    totals: dict[str, float],
+    functions: dict[tuple[str, str, str], float],
+    parent: Any = None,
+) -> None:
     function = frame.function or ""
     path = frame.file_path or ""
     owner = parent if (frame.is_synthetic or not path) and parent is not None else frame
@@ -61,8 +84,9 @@ def classify(frame: Any, current: str, totals: dict[str, float],
         classify(child, current, totals, functions, owner)
 
 
-def run_profile(redis_url: str, n: int, latency_ms: float, out_dir: Path,
-                json_path: Path | None) -> int:
+def run_profile(
+    redis_url: str, n: int, latency_ms: float, out_dir: Path, json_path: Path | None
+) -> int:
     from pyinstrument import Profiler
 
     from worker.notices.pipeline import Pipeline
@@ -73,8 +97,15 @@ def run_profile(redis_url: str, n: int, latency_ms: float, out_dir: Path,
     redis.Redis.from_url(redis_url).flushdb()
     sink = SinkProcess(latency_ms).start()
     try:
-        settings = from_env({"REDIS_URL": redis_url, "SMTP_URL": sink.url, "SECRET_KEY": SECRET,
-                             "MAIL_FROM": MAIL_FROM, "LOG_LEVEL": "INFO"})
+        settings = from_env(
+            {
+                "REDIS_URL": redis_url,
+                "SMTP_URL": sink.url,
+                "SECRET_KEY": SECRET,
+                "MAIL_FROM": MAIL_FROM,
+                "LOG_LEVEL": "INFO",
+            }
+        )
         from worker.logs import setup
 
         setup(settings.log_level, settings.log_format)
@@ -113,33 +144,57 @@ def run_profile(redis_url: str, n: int, latency_ms: float, out_dir: Path,
     (out_dir / "profile.txt").write_text(profiler.output_text(unicode=True, color=False))
     # Shares come from the profiled pass; µs are scaled to the unprofiled pass.
     per_notice_us = plain / n * 1e6
-    print(f"profile: {n} notices in-process (Pipeline.handle_event, no Celery), relay latency "
-          f"{latency_ms:g} ms, sink in its own process; statuses {dict(statuses)}")
-    print(f"unprofiled: {per_notice_us:.0f} µs per notice ({n / plain:.0f} notices/s on one "
-          f"thread); profiled: {wall / n * 1e6:.0f} µs wall, process CPU {cpu / n * 1e6:.0f} µs "
-          f"per notice (includes the SMTP loop thread). µs below = share × unprofiled time.")
+    print(
+        f"profile: {n} notices in-process (Pipeline.handle_event, no Celery), relay latency "
+        f"{latency_ms:g} ms, sink in its own process; statuses {dict(statuses)}"
+    )
+    print(
+        f"unprofiled: {per_notice_us:.0f} µs per notice ({n / plain:.0f} notices/s on one "
+        f"thread); profiled: {wall / n * 1e6:.0f} µs wall, process CPU {cpu / n * 1e6:.0f} µs "
+        f"per notice (includes the SMTP loop thread). µs below = share × unprofiled time."
+    )
     print(f"\n{'component':<46} {'µs/notice':>10} {'share':>7}")
     breakdown = []
     for name, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
         share = seconds / sampled
         us = share * per_notice_us
-        breakdown.append({"component": name, "us_per_notice": round(us, 1),
-                          "share": round(share, 4)})
+        breakdown.append(
+            {"component": name, "us_per_notice": round(us, 1), "share": round(share, 4)}
+        )
         print(f"{name:<46} {us:>10.0f} {share:>6.1%}")
     print("\ntop functions by self time (µs per notice):")
     top = sorted(functions.items(), key=lambda kv: -kv[1])[:25]
     for (component, function, where), seconds in top:
-        print(f"  {seconds / sampled * per_notice_us:>7.0f}  {function:<34} {where:<50} "
-              f"[{component}]")
+        print(
+            f"  {seconds / sampled * per_notice_us:>7.0f}  {function:<34} {where:<50} [{component}]"
+        )
     print(f"\nfull profile: {out_dir / 'profile.html'} and {out_dir / 'profile.txt'}")
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps({
-            "n": n, "latency_ms": latency_ms, "wall_s": wall, "cpu_s": cpu, "unprofiled_s": plain,
-            "us_per_notice": per_notice_us, "breakdown": breakdown,
-            "top_functions": [{"component": c, "function": f, "where": w,
-                               "us_per_notice": round(s / sampled * per_notice_us, 1)}
-                              for (c, f, w), s in top]}, indent=2) + "\n")
+        json_path.write_text(
+            json.dumps(
+                {
+                    "n": n,
+                    "latency_ms": latency_ms,
+                    "wall_s": wall,
+                    "cpu_s": cpu,
+                    "unprofiled_s": plain,
+                    "us_per_notice": per_notice_us,
+                    "breakdown": breakdown,
+                    "top_functions": [
+                        {
+                            "component": c,
+                            "function": f,
+                            "where": w,
+                            "us_per_notice": round(s / sampled * per_notice_us, 1),
+                        }
+                        for (c, f, w), s in top
+                    ],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -55,8 +55,10 @@ class SinkHandler:
         match = _ID_HEADER.search(head)
         kind = match.group(1).decode().lower() if match else "none"
         ident = match.group(2).strip().decode() if match else f"anon-{self.count}"
-        dsn = int(any(o.upper().startswith(("RET=", "ENVID=")) for o in envelope.mail_options)
-                  and any(o.upper().startswith("NOTIFY=") for o in envelope.rcpt_options))
+        dsn = int(
+            any(o.upper().startswith(("RET=", "ENVID=")) for o in envelope.mail_options)
+            and any(o.upper().startswith("NOTIFY=") for o in envelope.rcpt_options)
+        )
         server.accepted_key = f"{kind}\t{ident}\t{{t}}\t{dsn}"
         return "250 2.0.0 Ok: queued"
 
@@ -76,8 +78,9 @@ class SinkServer(ServerThread):
         self.latency = latency_ms / 1000.0
 
     def factory(self) -> DelayedSMTP:
-        return DelayedSMTP(self.handler, latency=self.latency, advertise_dsn=self.advertise_dsn,
-                           **self.SMTP_kwargs)
+        return DelayedSMTP(
+            self.handler, latency=self.latency, advertise_dsn=self.advertise_dsn, **self.SMTP_kwargs
+        )
 
 
 class Acceptances:
@@ -87,8 +90,9 @@ class Acceptances:
         self.times: dict[str, float] = {}
         self.dsn: dict[str, bool] = {}
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True,
-                                       name="sink-reader")
+        self.thread = threading.Thread(
+            target=self._read, args=(stream,), daemon=True, name="sink-reader"
+        )
         self.thread.start()
 
     def _read(self, stream: IO[str]) -> None:
@@ -125,8 +129,13 @@ class SinkProcess:
     def start(self, timeout: float = 20.0) -> SinkProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.sink", "--latency-ms", str(self.latency_ms)],
-            cwd=ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, bufsize=1,
-            start_new_session=True)
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         first = self.proc.stdout.readline()

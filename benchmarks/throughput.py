@@ -85,24 +85,41 @@ def build_events(n: int, tag: str) -> list[dict[str, Any]]:
     for i in range(n):
         case, locale = variants[i % len(variants)]
         local, _, domain = case["admin_email"].partition("@")
-        events.append({**case, "event_id": f"bench-{tag}-{i:06d}", "locale": locale,
-                       "admin_email": f"{local}+{tag}{i}@{domain}"})
+        events.append(
+            {
+                **case,
+                "event_id": f"bench-{tag}-{i:06d}",
+                "locale": locale,
+                "admin_email": f"{local}+{tag}{i}@{domain}",
+            }
+        )
     return events
 
 
 def base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SMTP_", "REDIS_", "BROKER_", "BENCH_"))}
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
-                                     else "")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SMTP_", "REDIS_", "BROKER_", "BENCH_"))
+    }
+    env["PYTHONPATH"] = str(ROOT) + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
     return env
 
 
 def worker_env(cfg: Config, smtp_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = base_env()
-    env.update({"REDIS_URL": cfg.redis_url, "BENCH_BROKER_URL": cfg.redis_url,
-                "SMTP_URL": smtp_url, "SECRET_KEY": SECRET, "MAIL_FROM": MAIL_FROM,
-                "LOG_LEVEL": "INFO"})
+    env.update(
+        {
+            "REDIS_URL": cfg.redis_url,
+            "BENCH_BROKER_URL": cfg.redis_url,
+            "SMTP_URL": smtp_url,
+            "SECRET_KEY": SECRET,
+            "MAIL_FROM": MAIL_FROM,
+            "LOG_LEVEL": "INFO",
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -117,8 +134,13 @@ def render_ceiling_mail(path: Path) -> Path:
     settings = from_env({"SECRET_KEY": SECRET, "MAIL_FROM": MAIL_FROM})
     event = parse_event({**load_cases()[0], "locale": "zh-TW"})
     rendered = Renderer(settings).render(event)
-    msg = build_message(rendered, to=event.admin_email, notice_id="ceiling0000000000000",
-                        generation=0, settings=settings)
+    msg = build_message(
+        rendered,
+        to=event.admin_email,
+        notice_id="ceiling0000000000000",
+        generation=0,
+        settings=settings,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(to_bytes(msg))
     return path
@@ -131,18 +153,51 @@ def workers_for(kind: str, cfg: Config, smtp_url: str, tag: str) -> Group:
         # (4) a threads pool waits for connections as soon as the relay is not on loopback.
         pool_size = cfg.smtp_pool if cfg.smtp_pool is not None else cfg.layout.concurrency
         env = worker_env(cfg, smtp_url, {"SMTP_POOL_SIZE": str(pool_size)} if pool_size else {})
-        return Group([Worker("worker", env, cfg.layout.pool, cfg.layout.concurrency,
-                             log_path=logs / f"pipeline{i}.log", name=f"pipe{i}-{tag}")
-                      for i in range(cfg.layout.processes)])
+        return Group(
+            [
+                Worker(
+                    "worker",
+                    env,
+                    cfg.layout.pool,
+                    cfg.layout.concurrency,
+                    log_path=logs / f"pipeline{i}.log",
+                    name=f"pipe{i}-{tag}",
+                )
+                for i in range(cfg.layout.processes)
+            ]
+        )
     pool, concurrency = BASELINE_LAYOUT
     if kind == "naive":
         env = worker_env(cfg, smtp_url)
-        return Group([Worker("benchmarks.naive", env, pool, concurrency, queue=naive.QUEUE,
-                             log_path=logs / "naive.log", name=f"naive-{tag}")])
-    env = worker_env(cfg, smtp_url,
-                     {"BENCH_CEILING_MAIL": str(render_ceiling_mail(logs / "ceiling.eml"))})
-    return Group([Worker("benchmarks.ceiling", env, pool, concurrency, queue=ceiling.QUEUE,
-                         log_path=logs / "ceiling.log", name=f"ceiling-{tag}")])
+        return Group(
+            [
+                Worker(
+                    "benchmarks.naive",
+                    env,
+                    pool,
+                    concurrency,
+                    queue=naive.QUEUE,
+                    log_path=logs / "naive.log",
+                    name=f"naive-{tag}",
+                )
+            ]
+        )
+    env = worker_env(
+        cfg, smtp_url, {"BENCH_CEILING_MAIL": str(render_ceiling_mail(logs / "ceiling.eml"))}
+    )
+    return Group(
+        [
+            Worker(
+                "benchmarks.ceiling",
+                env,
+                pool,
+                concurrency,
+                queue=ceiling.QUEUE,
+                log_path=logs / "ceiling.log",
+                name=f"ceiling-{tag}",
+            )
+        ]
+    )
 
 
 def layout_of(kind: str, cfg: Config) -> str:
@@ -179,18 +234,27 @@ def redis_bytes_per_notice(r: redis.Redis, sample: int = 500) -> dict[str, Any]:
         return {"notices": 0}
     picked = random.sample(ids, min(sample, len(ids)))
     # The record, its history and (since the worker keeps it beside the record) its event.
-    per_keys = _memory(r, [k for i in picked
-                           for k in (keys.notice(i), keys.history(i), keys.event(i))])
-    index_keys = [keys.IDX_ALL, keys.SCHED,
-                  *r.scan_iter(keys.idx_status("*"), count=1000),
-                  *r.scan_iter(keys.address("*"), count=1000)]
+    per_keys = _memory(
+        r, [k for i in picked for k in (keys.notice(i), keys.history(i), keys.event(i))]
+    )
+    index_keys = [
+        keys.IDX_ALL,
+        keys.SCHED,
+        *r.scan_iter(keys.idx_status("*"), count=1000),
+        *r.scan_iter(keys.address("*"), count=1000),
+    ]
     indexes = _memory(r, [k for k in index_keys if r.exists(k)])
     every = _memory(r, list(r.scan_iter(keys.PREFIX + "*", count=1000)))
     record = per_keys / len(picked)
     share = indexes / len(ids)
-    return {"notices": len(ids), "sampled": len(picked), "record_bytes": round(record),
-            "index_share_bytes": round(share), "bytes_per_notice": round(record + share),
-            "all_pdn_keys_bytes_per_notice": round(every / len(ids))}
+    return {
+        "notices": len(ids),
+        "sampled": len(picked),
+        "record_bytes": round(record),
+        "index_share_bytes": round(share),
+        "bytes_per_notice": round(record + share),
+        "all_pdn_keys_bytes_per_notice": round(every / len(ids)),
+    }
 
 
 def statuses(r: redis.Redis) -> dict[str, int]:
@@ -202,19 +266,23 @@ def key_for(kind: str, event: dict[str, Any]) -> str:
     return notice_id_for(event["event_id"]) if kind == "pipeline" else str(event["event_id"])
 
 
-def publish(kind: str, app: Celery, events: list[dict[str, Any]],
-            published: dict[str, float]) -> None:
-    task, queue = {"pipeline": ("notices.charge_failed", "celery"),
-                   "naive": (naive.TASK, naive.QUEUE),
-                   "ceiling": (ceiling.TASK, ceiling.QUEUE)}[kind]
+def publish(
+    kind: str, app: Celery, events: list[dict[str, Any]], published: dict[str, float]
+) -> None:
+    task, queue = {
+        "pipeline": ("notices.charge_failed", "celery"),
+        "naive": (naive.TASK, naive.QUEUE),
+        "ceiling": (ceiling.TASK, ceiling.QUEUE),
+    }[kind]
     with app.producer_or_acquire() as producer:
         for event in events:
             published[key_for(kind, event)] = time.time()
             app.send_task(task, args=[event], queue=queue, producer=producer)
 
 
-def run_once(kind: str, cfg: Config, sink: SinkProcess, n: int, round_no: int,
-             soak: bool = False) -> dict[str, Any]:
+def run_once(
+    kind: str, cfg: Config, sink: SinkProcess, n: int, round_no: int, soak: bool = False
+) -> dict[str, Any]:
     tag = run_tag()
     r = redis_client(cfg.redis_url)
     r.flushdb()
@@ -253,8 +321,12 @@ def run_once(kind: str, cfg: Config, sink: SinkProcess, n: int, round_no: int,
         if soak:
             rss_samples.append((time.time() - t0, n, group.rss_kb()))
         accepted = acceptances.snapshot(keys)
-        result: dict[str, Any] = {"kind": kind, "round": round_no, "layout": layout_of(kind, cfg),
-                                  "n": n}
+        result: dict[str, Any] = {
+            "kind": kind,
+            "round": round_no,
+            "layout": layout_of(kind, cfg),
+            "n": n,
+        }
         if kind == "pipeline":
             deadline = time.monotonic() + 15
             while statuses(r).get("sent", 0) < n and time.monotonic() < deadline:
@@ -267,15 +339,19 @@ def run_once(kind: str, cfg: Config, sink: SinkProcess, n: int, round_no: int,
         app.close()
     wall = max(accepted.values()) - t0
     latencies = [(accepted[k] - published[k]) * 1000 for k in keys]
-    result.update({
-        "wall_s": round(wall, 3), "publish_s": round(publish_s, 3),
-        "notices_per_s": round(n / wall, 1),
-        "p50_ms": round(percentile(latencies, 0.50), 1),
-        "p95_ms": round(percentile(latencies, 0.95), 1),
-        "p99_ms": round(percentile(latencies, 0.99), 1),
-        "cpu_s": round(cpu, 2), "cpu_ms_per_notice": round(cpu / n * 1000, 3),
-        "peak_rss_mb": round(peak_rss / 1024, 1),
-    })
+    result.update(
+        {
+            "wall_s": round(wall, 3),
+            "publish_s": round(publish_s, 3),
+            "notices_per_s": round(n / wall, 1),
+            "p50_ms": round(percentile(latencies, 0.50), 1),
+            "p95_ms": round(percentile(latencies, 0.95), 1),
+            "p99_ms": round(percentile(latencies, 0.99), 1),
+            "cpu_s": round(cpu, 2),
+            "cpu_ms_per_notice": round(cpu / n * 1000, 3),
+            "peak_rss_mb": round(peak_rss / 1024, 1),
+        }
+    )
     if soak:
         result["rss_samples"] = rss_samples
         result["soak"] = soak_summary(rss_samples, n)
@@ -286,9 +362,14 @@ def soak_summary(samples: list[tuple[float, int, int]], n: int) -> dict[str, Any
     at_10 = next((s for s in samples if s[1] >= n * 0.10), samples[0])
     end = samples[-1]
     growth = (end[2] - at_10[2]) / at_10[2] * 100 if at_10[2] else float("nan")
-    return {"rss_at_10pct_mb": round(at_10[2] / 1024, 1), "rss_end_mb": round(end[2] / 1024, 1),
-            "rss_max_mb": round(max(s[2] for s in samples) / 1024, 1),
-            "growth_pct": round(growth, 1), "target_pct": 10.0, "ok": growth <= 10.0}
+    return {
+        "rss_at_10pct_mb": round(at_10[2] / 1024, 1),
+        "rss_end_mb": round(end[2] / 1024, 1),
+        "rss_max_mb": round(max(s[2] for s in samples) / 1024, 1),
+        "growth_pct": round(growth, 1),
+        "target_pct": 10.0,
+        "ok": growth <= 10.0,
+    }
 
 
 # -- summary and printing --------------------------------------------------------------
@@ -301,15 +382,25 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             mine = [r for r in runs if r["latency_ms"] == latency and r["kind"] == kind]
             if not mine:
                 continue
-            fig: dict[str, Any] = {"rounds": len(mine), "n": mine[0]["n"],
-                                   "layout": mine[0]["layout"]}
-            for name in ("notices_per_s", "p50_ms", "p95_ms", "p99_ms", "cpu_ms_per_notice",
-                         "peak_rss_mb"):
+            fig: dict[str, Any] = {
+                "rounds": len(mine),
+                "n": mine[0]["n"],
+                "layout": mine[0]["layout"],
+            }
+            for name in (
+                "notices_per_s",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "cpu_ms_per_notice",
+                "peak_rss_mb",
+            ):
                 fig[name] = round(statistics.fmean(r[name] for r in mine), 3)
             fig["cpu_s_per_notice"] = round(fig["cpu_ms_per_notice"] / 1000, 6)
             if kind == "pipeline":
-                fig["redis_bytes_per_notice"] = round(statistics.fmean(
-                    r["redis"]["bytes_per_notice"] for r in mine))
+                fig["redis_bytes_per_notice"] = round(
+                    statistics.fmean(r["redis"]["bytes_per_notice"] for r in mine)
+                )
                 fig["dsn_options_sent"] = sum(r["dsn_options_sent"] for r in mine)
                 fig["sent"] = sum(r["statuses"].get("sent", 0) for r in mine)
             block[kind] = fig
@@ -327,16 +418,22 @@ def print_run(r: dict[str, Any]) -> None:
     extra = ""
     if r["kind"] == "pipeline":
         st = r["statuses"]
-        extra = (f"  [{st.get('sent', 0)} sent, DSN options on {r['dsn_options_sent']}, "
-                 f"Redis {r['redis']['bytes_per_notice']} B/notice]")
-    print(f"  round {r['round']}  {r['kind']:<8} {r['layout']:<18} {r['n']:>6} "
-          f"{r['notices_per_s']:>9.1f} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} "
-          f"{r['p99_ms']:>9.1f} {r['cpu_ms_per_notice']:>8.2f} {r['peak_rss_mb']:>8.1f}{extra}",
-          flush=True)
+        extra = (
+            f"  [{st.get('sent', 0)} sent, DSN options on {r['dsn_options_sent']}, "
+            f"Redis {r['redis']['bytes_per_notice']} B/notice]"
+        )
+    print(
+        f"  round {r['round']}  {r['kind']:<8} {r['layout']:<18} {r['n']:>6} "
+        f"{r['notices_per_s']:>9.1f} {r['p50_ms']:>9.1f} {r['p95_ms']:>9.1f} "
+        f"{r['p99_ms']:>9.1f} {r['cpu_ms_per_notice']:>8.2f} {r['peak_rss_mb']:>8.1f}{extra}",
+        flush=True,
+    )
 
 
-HEADER = (f"  {'':7}  {'kind':<8} {'layout':<18} {'N':>6} {'notices/s':>9} {'p50 ms':>9} "
-          f"{'p95 ms':>9} {'p99 ms':>9} {'CPU ms/n':>8} {'peakRSS':>8}")
+HEADER = (
+    f"  {'':7}  {'kind':<8} {'layout':<18} {'N':>6} {'notices/s':>9} {'p50 ms':>9} "
+    f"{'p95 ms':>9} {'p99 ms':>9} {'CPU ms/n':>8} {'peakRSS':>8}"
+)
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -348,10 +445,12 @@ def print_summary(summary: dict[str, Any]) -> None:
             if kind not in block:
                 continue
             f = block[kind]
-            print(f"  {kind:<8} {f['layout']:<18} {f['notices_per_s']:>8.1f} notices/s   "
-                  f"p50/p95/p99 {f['p50_ms']:.0f}/{f['p95_ms']:.0f}/{f['p99_ms']:.0f} ms   "
-                  f"CPU {f['cpu_ms_per_notice']:.2f} ms/notice   "
-                  f"peak RSS {f['peak_rss_mb']:.0f} MB")
+            print(
+                f"  {kind:<8} {f['layout']:<18} {f['notices_per_s']:>8.1f} notices/s   "
+                f"p50/p95/p99 {f['p50_ms']:.0f}/{f['p95_ms']:.0f}/{f['p99_ms']:.0f} ms   "
+                f"CPU {f['cpu_ms_per_notice']:.2f} ms/notice   "
+                f"peak RSS {f['peak_rss_mb']:.0f} MB"
+            )
         ratios = block["ratios"]
         want = targets.get(latency, 8.0)
         for name, value in ratios.items():
@@ -360,13 +459,17 @@ def print_summary(summary: dict[str, Any]) -> None:
             shown = "n/a" if value is None else f"{value:.2f}"
             print(f"  {name:<17} {shown:>6}   (target ≥ {target}){verdict}")
         if "ceiling" in block and float(latency) > 0:
-            print("  note: the ceiling runs as naive does (prefork c=2: 2 connections), so with "
-                  "relay latency it is bound by round trips, not by the machine")
+            print(
+                "  note: the ceiling runs as naive does (prefork c=2: 2 connections), so with "
+                "relay latency it is bound by round trips, not by the machine"
+            )
         if "pipeline" in block:
             b = block["pipeline"]["redis_bytes_per_notice"]
-            print(f"  Redis per tracked notice: {b} B (target ≤ 1024){'  OK' if b <= 1024 else ''}"
-                  f"   pipeline peak RSS (sum of worker processes): "
-                  f"{block['pipeline']['peak_rss_mb']:.0f} MB")
+            print(
+                f"  Redis per tracked notice: {b} B (target ≤ 1024){'  OK' if b <= 1024 else ''}"
+                f"   pipeline peak RSS (sum of worker processes): "
+                f"{block['pipeline']['peak_rss_mb']:.0f} MB"
+            )
 
 
 # -- main ------------------------------------------------------------------------------
@@ -386,27 +489,58 @@ def cleanup() -> Iterator[None]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__)
     p.add_argument("--n", type=int, default=2000, help="events per run at loopback")
-    p.add_argument("--n-latency", type=int, default=500,
-                   help="events per run when the relay adds latency (default 500)")
+    p.add_argument(
+        "--n-latency",
+        type=int,
+        default=500,
+        help="events per run when the relay adds latency (default 500)",
+    )
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--relay-latency-ms", type=float, action="append", default=None,
-                   help="delay before each SMTP reply (repeatable; default: 0 and 20)")
-    p.add_argument("--kinds", default=",".join(KINDS),
-                   help="which of pipeline,naive,ceiling to run (default: all three)")
+    p.add_argument(
+        "--relay-latency-ms",
+        type=float,
+        action="append",
+        default=None,
+        help="delay before each SMTP reply (repeatable; default: 0 and 20)",
+    )
+    p.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help="which of pipeline,naive,ceiling to run (default: all three)",
+    )
     p.add_argument("--pipeline-pool", default=DEFAULT_POOL, choices=("prefork", "threads"))
     p.add_argument("--pipeline-concurrency", type=int, default=DEFAULT_CONCURRENCY)
-    p.add_argument("--pipeline-processes", type=int, default=DEFAULT_PROCESSES,
-                   help="celery worker processes (each with the pool above)")
-    p.add_argument("--pipeline-smtp-pool", type=int, default=None,
-                   help="SMTP_POOL_SIZE per pipeline process (default: = concurrency; "
-                        "0: the worker's own default)")
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/12",
-                   help="a Redis database of its own: it is flushed before each run")
+    p.add_argument(
+        "--pipeline-processes",
+        type=int,
+        default=DEFAULT_PROCESSES,
+        help="celery worker processes (each with the pool above)",
+    )
+    p.add_argument(
+        "--pipeline-smtp-pool",
+        type=int,
+        default=None,
+        help="SMTP_POOL_SIZE per pipeline process (default: = concurrency; "
+        "0: the worker's own default)",
+    )
+    p.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/12",
+        help="a Redis database of its own: it is flushed before each run",
+    )
     p.add_argument("--json", type=Path, default=None, help="write the figures to this file")
-    p.add_argument("--soak", type=int, default=None, metavar="N",
-                   help="run the pipeline alone with N events, sampling its RSS every second")
-    p.add_argument("--profile", action="store_true",
-                   help="profile the pipeline in-process (no Celery) under pyinstrument")
+    p.add_argument(
+        "--soak",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the pipeline alone with N events, sampling its RSS every second",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the pipeline in-process (no Celery) under pyinstrument",
+    )
     p.add_argument("--profile-n", type=int, default=1000)
     p.add_argument("--stall-timeout", type=float, default=90.0)
     p.add_argument("--logs", type=Path, default=RESULTS / "logs")
@@ -419,12 +553,18 @@ def main(argv: list[str] | None = None) -> int:
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     if unknown := set(kinds) - set(KINDS):
         raise SystemExit(f"unknown kinds: {', '.join(sorted(unknown))}")
-    cfg = Config(redis_url=args.redis_url, n=args.n, n_latency=args.n_latency,
-                 rounds=args.rounds, latencies=latencies, kinds=kinds,
-                 layout=Layout(args.pipeline_pool, args.pipeline_concurrency,
-                               args.pipeline_processes),
-                 smtp_pool=args.pipeline_smtp_pool, stall_timeout=args.stall_timeout,
-                 keep_logs=args.logs)
+    cfg = Config(
+        redis_url=args.redis_url,
+        n=args.n,
+        n_latency=args.n_latency,
+        rounds=args.rounds,
+        latencies=latencies,
+        kinds=kinds,
+        layout=Layout(args.pipeline_pool, args.pipeline_concurrency, args.pipeline_processes),
+        smtp_pool=args.pipeline_smtp_pool,
+        stall_timeout=args.stall_timeout,
+        keep_logs=args.logs,
+    )
     redis_client(cfg.redis_url).ping()
     if args.profile:
         from .profile import run_profile
@@ -439,17 +579,21 @@ def main(argv: list[str] | None = None) -> int:
 def benchmark(cfg: Config, json_path: Path | None) -> int:
     runs: list[dict[str, Any]] = []
     pool_size = cfg.smtp_pool if cfg.smtp_pool is not None else cfg.layout.concurrency
-    print(f"pipeline layout: {cfg.layout}, SMTP_POOL_SIZE="
-          f"{pool_size or 'worker default'}; naive and "
-          f"ceiling: prefork c=2 in 1 process (as a team would run on a 2-core machine); "
-          f"{os.cpu_count()} CPUs; Redis {cfg.redis_url} (flushed before each run)")
+    print(
+        f"pipeline layout: {cfg.layout}, SMTP_POOL_SIZE="
+        f"{pool_size or 'worker default'}; naive and "
+        f"ceiling: prefork c=2 in 1 process (as a team would run on a 2-core machine); "
+        f"{os.cpu_count()} CPUs; Redis {cfg.redis_url} (flushed before each run)"
+    )
     for latency in cfg.latencies:
         n = cfg.n if latency == 0 else cfg.n_latency
         sink = SinkProcess(latency).start()
         try:
-            print(f"\n== relay latency {latency:g} ms: N={n} per run"
-                  f"{' (smaller N at this latency: --n-latency)' if latency else ''}, "
-                  f"{cfg.rounds} round(s) alternating {', '.join(cfg.kinds)} ==")
+            print(
+                f"\n== relay latency {latency:g} ms: N={n} per run"
+                f"{' (smaller N at this latency: --n-latency)' if latency else ''}, "
+                f"{cfg.rounds} round(s) alternating {', '.join(cfg.kinds)} =="
+            )
             print(HEADER)
             for round_no in range(1, cfg.rounds + 1):
                 for kind in cfg.kinds:
@@ -461,10 +605,12 @@ def benchmark(cfg: Config, json_path: Path | None) -> int:
             sink.stop()
     summary = summarize(runs)
     print_summary(summary)
-    print("\nnotices/s = N / (last SMTP acceptance − first publish); latency = publish → "
-          "the sink's 250 after DATA (all N published at once, so it includes queueing); "
-          "CPU = user+sys of the worker processes and their children (/proc), start-up "
-          "excluded; peak RSS = VmHWM summed over the worker processes.")
+    print(
+        "\nnotices/s = N / (last SMTP acceptance − first publish); latency = publish → "
+        "the sink's 250 after DATA (all N published at once, so it includes queueing); "
+        "CPU = user+sys of the worker processes and their children (/proc), start-up "
+        "excluded; peak RSS = VmHWM summed over the worker processes."
+    )
     if json_path:
         write_json(json_path, {"config": config_dict(cfg), "runs": runs, "summary": summary})
     return 0
@@ -473,8 +619,11 @@ def benchmark(cfg: Config, json_path: Path | None) -> int:
 def soak(cfg: Config, n: int, latency: float, json_path: Path | None) -> int:
     sink = SinkProcess(latency).start()
     try:
-        print(f"soak: pipeline alone, {cfg.layout}, N={n}, relay latency {latency:g} ms; "
-              f"RSS sampled every second", flush=True)
+        print(
+            f"soak: pipeline alone, {cfg.layout}, N={n}, relay latency {latency:g} ms; "
+            f"RSS sampled every second",
+            flush=True,
+        )
         result = run_once("pipeline", cfg, sink, n, 1, soak=True)
         result["latency_ms"] = latency
     finally:
@@ -484,22 +633,32 @@ def soak(cfg: Config, n: int, latency: float, json_path: Path | None) -> int:
     s = result["soak"]
     for t, count, rss in result["rss_samples"][:: max(1, len(result["rss_samples"]) // 20)]:
         print(f"  t={t:7.1f} s  accepted={count:>7}  RSS={rss / 1024:7.1f} MB")
-    print(f"RSS at 10% mark {s['rss_at_10pct_mb']} MB → end {s['rss_end_mb']} MB "
-          f"(max {s['rss_max_mb']} MB): growth {s['growth_pct']}% "
-          f"(target ≤ {s['target_pct']}%){'  OK' if s['ok'] else '  ABOVE TARGET'}")
+    print(
+        f"RSS at 10% mark {s['rss_at_10pct_mb']} MB → end {s['rss_end_mb']} MB "
+        f"(max {s['rss_max_mb']} MB): growth {s['growth_pct']}% "
+        f"(target ≤ {s['target_pct']}%){'  OK' if s['ok'] else '  ABOVE TARGET'}"
+    )
     if json_path:
         write_json(json_path, {"config": config_dict(cfg), "soak": result})
     return 0
 
 
 def config_dict(cfg: Config) -> dict[str, Any]:
-    return {"redis_url": cfg.redis_url, "n": cfg.n, "n_latency": cfg.n_latency,
-            "rounds": cfg.rounds, "latencies_ms": list(cfg.latencies), "kinds": list(cfg.kinds),
-            "pipeline_layout": str(cfg.layout),
-            "pipeline_smtp_pool": cfg.layout.concurrency if cfg.smtp_pool is None
-            else cfg.smtp_pool or "worker default",
-            "baseline_layout": "prefork c=2 x1", "cpus": os.cpu_count(),
-            "python": sys.version.split()[0]}
+    return {
+        "redis_url": cfg.redis_url,
+        "n": cfg.n,
+        "n_latency": cfg.n_latency,
+        "rounds": cfg.rounds,
+        "latencies_ms": list(cfg.latencies),
+        "kinds": list(cfg.kinds),
+        "pipeline_layout": str(cfg.layout),
+        "pipeline_smtp_pool": cfg.layout.concurrency
+        if cfg.smtp_pool is None
+        else cfg.smtp_pool or "worker default",
+        "baseline_layout": "prefork c=2 x1",
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+    }
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -26,8 +26,15 @@ def event() -> dict[str, Any]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return from_env({"SECRET_KEY": SECRET, "MAIL_FROM": "Billing <billing@example.com>",
-                     "SEND_RETRY_DELAYS": "1,2,3", "RETRY_JITTER": "0", "SMTP_TIMEOUT": "5"})
+    return from_env(
+        {
+            "SECRET_KEY": SECRET,
+            "MAIL_FROM": "Billing <billing@example.com>",
+            "SEND_RETRY_DELAYS": "1,2,3",
+            "RETRY_JITTER": "0",
+            "SMTP_TIMEOUT": "5",
+        }
+    )
 
 
 @pytest.fixture
@@ -68,8 +75,11 @@ def start_worker(tmp_path: Path) -> Iterator[Any]:
     started: list[WorkerProcess] = []
 
     def start(smtp_url: str, concurrency: int = 2, **extra: str) -> WorkerProcess:
-        worker = WorkerProcess(worker_env(smtp_url, **extra), concurrency,
-                               log_path=tmp_path / f"worker{len(started)}.log").start()
+        worker = WorkerProcess(
+            worker_env(smtp_url, **extra),
+            concurrency,
+            log_path=tmp_path / f"worker{len(started)}.log",
+        ).start()
         started.append(worker)
         return worker
 

@@ -70,18 +70,27 @@ def _all_redis_text(client: Any) -> str:
 
 
 # -- not an event at all ----------------------------------------------------------------
-@pytest.mark.parametrize("body", [b"\xff\xfe not json {", b"", b"{\"event_id\": ", b"[1, 2",
-                                  b"\x00\x01\x02", b"{'single': 'quotes'}"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff\xfe not json {",
+        b"",
+        b'{"event_id": ',
+        b"[1, 2",
+        b"\x00\x01\x02",
+        b"{'single': 'quotes'}",
+    ],
+)
 def test_bad_input_non_json_bytes_raise_invalid_event_not_a_json_error(body: bytes) -> None:
     with pytest.raises(InvalidEvent) as info:
         decode(body)
     assert "not valid JSON" in info.value.reason
 
 
-@pytest.mark.parametrize("payload", [[1, 2, 3], "an event", 42, 1.5, None, True,
-                                     [make_event()]])
+@pytest.mark.parametrize("payload", [[1, 2, 3], "an event", 42, 1.5, None, True, [make_event()]])
 def test_bad_input_json_that_is_not_an_object_is_dead_lettered(
-        pipeline: Pipeline, recorder: Recorder, payload: Any) -> None:
+    pipeline: Pipeline, recorder: Recorder, payload: Any
+) -> None:
     record = _dead(pipeline, payload)
     assert "must be a JSON object" in record["reason"]
     assert record["field"] == ""
@@ -95,8 +104,9 @@ def test_bad_input_deeply_nested_json_is_refused_cleanly() -> None:
 
 
 # -- the contract's fields ---------------------------------------------------------------
-@pytest.mark.parametrize("field", ["event_id", "subscription_id", "admin_email", "amount",
-                                   "currency", "payment_method"])
+@pytest.mark.parametrize(
+    "field", ["event_id", "subscription_id", "admin_email", "amount", "currency", "payment_method"]
+)
 def test_bad_input_missing_required_field_is_named(pipeline: Pipeline, field: str) -> None:
     event = make_event()
     del event[field]
@@ -105,43 +115,75 @@ def test_bad_input_missing_required_field_is_named(pipeline: Pipeline, field: st
     assert record["reason"].startswith(f"{field}:")
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("event_id", 123), ("event_id", ["a"]), ("event_id", ""), ("event_id", "   "),
-    ("subscription_id", {"id": 1}), ("admin_email", ["a@example.com"]), ("admin_email", 5),
-    ("currency", 840), ("payment_method", 1), ("payment_method", "cash"),
-    ("locale", 7), ("card_last4", 4242), ("card_last4", "42a2"), ("card_last4", "12345"),
-    ("card_last4", "١٢٣٤"),
-    ("admin_name", 12), ("subscription_status", "paused"), ("failed_at", "yesterday"),
-    ("due_date", 20261120), ("disable_at", "2026-13-45"), ("card_brand", "x" * 40),
-    ("disable_at", "9999-10-03"), ("failed_at", "0001-01-01T00:00:00+05:00"),
-    ("due_date", "9999-12-31T23:59:59-05:00"),
-])
-def test_bad_input_wrongly_typed_field_is_named(pipeline: Pipeline, field: str,
-                                                value: Any) -> None:
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("event_id", 123),
+        ("event_id", ["a"]),
+        ("event_id", ""),
+        ("event_id", "   "),
+        ("subscription_id", {"id": 1}),
+        ("admin_email", ["a@example.com"]),
+        ("admin_email", 5),
+        ("currency", 840),
+        ("payment_method", 1),
+        ("payment_method", "cash"),
+        ("locale", 7),
+        ("card_last4", 4242),
+        ("card_last4", "42a2"),
+        ("card_last4", "12345"),
+        ("card_last4", "١٢٣٤"),
+        ("admin_name", 12),
+        ("subscription_status", "paused"),
+        ("failed_at", "yesterday"),
+        ("due_date", 20261120),
+        ("disable_at", "2026-13-45"),
+        ("card_brand", "x" * 40),
+        ("disable_at", "9999-10-03"),
+        ("failed_at", "0001-01-01T00:00:00+05:00"),
+        ("due_date", "9999-12-31T23:59:59-05:00"),
+    ],
+)
+def test_bad_input_wrongly_typed_field_is_named(pipeline: Pipeline, field: str, value: Any) -> None:
     record = _dead(pipeline, make_event(**{field: value}))
     assert record["field"] == field, record
     assert field in record["reason"]
 
 
-@pytest.mark.parametrize(("amount", "why"), [
-    (12.5, "JSON numbers are refused"), (1234, "JSON numbers are refused"),
-    (True, "JSON numbers are refused"), ("-5.00", "must be positive"),
-    ("0", "greater than zero"), ("0.00", "greater than zero"),
-    ("999999999999", "implausibly large"), ("1" * 40, "decimal string"),
-    ("1e5", "decimal string"), ("NaN", "decimal string"), ("Infinity", "decimal string"),
-    ("abc", "decimal string"), ("", "decimal string"), ("12,50", "decimal string"),
-    ("1.234567", "decimal string"), ("12.5.0", "decimal string"), ("١٢٣", "decimal string"),
-    ("１２３.００", "decimal string"),
-])
-def test_bad_input_bad_amount_is_refused_with_reason(pipeline: Pipeline, amount: Any,
-                                                     why: str) -> None:
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        (12.5, "JSON numbers are refused"),
+        (1234, "JSON numbers are refused"),
+        (True, "JSON numbers are refused"),
+        ("-5.00", "must be positive"),
+        ("0", "greater than zero"),
+        ("0.00", "greater than zero"),
+        ("999999999999", "implausibly large"),
+        ("1" * 40, "decimal string"),
+        ("1e5", "decimal string"),
+        ("NaN", "decimal string"),
+        ("Infinity", "decimal string"),
+        ("abc", "decimal string"),
+        ("", "decimal string"),
+        ("12,50", "decimal string"),
+        ("1.234567", "decimal string"),
+        ("12.5.0", "decimal string"),
+        ("١٢٣", "decimal string"),
+        ("１２３.００", "decimal string"),
+    ],
+)
+def test_bad_input_bad_amount_is_refused_with_reason(
+    pipeline: Pipeline, amount: Any, why: str
+) -> None:
     record = _dead(pipeline, make_event(amount=amount))
     assert record["field"] == "amount"
     assert why in record["reason"]
 
 
 def test_bad_input_amount_with_more_decimals_than_the_currency_is_refused(
-        pipeline: Pipeline) -> None:
+    pipeline: Pipeline,
+) -> None:
     record = _dead(pipeline, make_event(currency="JPY", amount="100.50"))
     assert record["field"] == "amount" and "JPY" in record["reason"]
 
@@ -153,19 +195,30 @@ def test_bad_input_unknown_currency_is_named(pipeline: Pipeline, currency: str) 
 
 
 # -- card numbers ------------------------------------------------------------------------
-@pytest.mark.parametrize(("where", "event", "path"), [
-    ("a name", make_event(admin_name=f"Alice {CARD}"), "admin_name"),
-    ("spaced", make_event(account_name="card 4111 1111 1111 1111"), "account_name"),
-    ("dashed", make_event(subscription_name="4111-1111-1111-1111"), "subscription_name"),
-    ("an unknown field", make_event(pan=CARD), "pan"),
-    ("nested", make_event(meta={"payment": [{"note": f"card {CARD}"}]}),
-     "meta.payment[0].note"),
-    ("a key", make_event(meta={CARD: "x"}), "meta"),
-    ("a number", make_event(card_number=int(CARD)), "card_number"),
-])
+@pytest.mark.parametrize(
+    ("where", "event", "path"),
+    [
+        ("a name", make_event(admin_name=f"Alice {CARD}"), "admin_name"),
+        ("spaced", make_event(account_name="card 4111 1111 1111 1111"), "account_name"),
+        ("dashed", make_event(subscription_name="4111-1111-1111-1111"), "subscription_name"),
+        ("an unknown field", make_event(pan=CARD), "pan"),
+        (
+            "nested",
+            make_event(meta={"payment": [{"note": f"card {CARD}"}]}),
+            "meta.payment[0].note",
+        ),
+        ("a key", make_event(meta={CARD: "x"}), "meta"),
+        ("a number", make_event(card_number=int(CARD)), "card_number"),
+    ],
+)
 def test_bad_input_card_number_anywhere_is_refused_and_never_stored_in_clear(
-        pipeline: Pipeline, recorder: Recorder, fake_redis: Any, where: str,
-        event: dict[str, Any], path: str) -> None:
+    pipeline: Pipeline,
+    recorder: Recorder,
+    fake_redis: Any,
+    where: str,
+    event: dict[str, Any],
+    path: str,
+) -> None:
     record = _dead(pipeline, event)
     assert record["field"] == path, where
     assert "card number" in record["reason"]
@@ -182,10 +235,14 @@ def test_bad_input_card_last4_alone_is_fine(pipeline: Pipeline, recorder: Record
 
 # -- names: control characters, length, markup, template syntax ----------------------------
 def test_bad_input_crlf_and_nul_in_names_cannot_add_headers(
-        pipeline: Pipeline, recorder: Recorder) -> None:
-    event = make_event(locale="en", admin_name="Alice\r\nBcc: evil@example.net\r\n\r\nhi",
-                       account_name="Acme\0Corp\nX-Injected: 1",
-                       subscription_name="Plan\u2028Subject: free money")
+    pipeline: Pipeline, recorder: Recorder
+) -> None:
+    event = make_event(
+        locale="en",
+        admin_name="Alice\r\nBcc: evil@example.net\r\n\r\nhi",
+        account_name="Acme\0Corp\nX-Injected: 1",
+        subscription_name="Plan\u2028Subject: free money",
+    )
     intake = pipeline.handle_event(event)
     assert intake.status == "sent"
     msg = _mail(recorder)
@@ -205,7 +262,8 @@ def test_bad_input_ten_thousand_character_name_is_refused(pipeline: Pipeline) ->
 
 @pytest.mark.parametrize("field", ["admin_name", "account_name", "subscription_name"])
 def test_bad_input_html_and_template_syntax_in_names_render_as_text(
-        pipeline: Pipeline, recorder: Recorder, field: str) -> None:
+    pipeline: Pipeline, recorder: Recorder, field: str
+) -> None:
     hostile = "<script>alert(1)</script> {{ 7*7 }} {% if true %}yes{% endif %} ${7*7}"
     intake = pipeline.handle_event(make_event(locale="en", **{field: hostile}))
     assert intake.status == "sent"
@@ -224,31 +282,56 @@ def test_bad_input_html_and_template_syntax_in_names_render_as_text(
 
 
 # -- addresses --------------------------------------------------------------------------
-@pytest.mark.parametrize("address", [
-    "not-an-address", "a@b", "a@@example.com", "a b@example.com", "@example.com",
-    "alice@", "<alice@example.com>", "Alice <alice@example.com>", "alice@exam\nple.com",
-    "alice@example.com\r\nBcc: evil@example.net", "alice@exa mple.com", "alice@-example.com",
-    "alice@example..com", ".alice@example.com", "alice.@example.com", "alice@127.0.0.1",
-    "alice@[127.0.0.1]", '"alice bob"@example.com', "a" * 65 + "@example.com",
-    "alice@" + "a" * 250 + ".com", "alice@" + ".".join(["abcdefghij"] * 30) + ".com",
-    "用户@example.com", "alice@example.com,bob@example.com", "",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "not-an-address",
+        "a@b",
+        "a@@example.com",
+        "a b@example.com",
+        "@example.com",
+        "alice@",
+        "<alice@example.com>",
+        "Alice <alice@example.com>",
+        "alice@exam\nple.com",
+        "alice@example.com\r\nBcc: evil@example.net",
+        "alice@exa mple.com",
+        "alice@-example.com",
+        "alice@example..com",
+        ".alice@example.com",
+        "alice.@example.com",
+        "alice@127.0.0.1",
+        "alice@[127.0.0.1]",
+        '"alice bob"@example.com',
+        "a" * 65 + "@example.com",
+        "alice@" + "a" * 250 + ".com",
+        "alice@" + ".".join(["abcdefghij"] * 30) + ".com",
+        "用户@example.com",
+        "alice@example.com,bob@example.com",
+        "",
+    ],
+)
 def test_bad_input_invalid_address_is_refused_naming_admin_email(
-        pipeline: Pipeline, recorder: Recorder, address: str) -> None:
+    pipeline: Pipeline, recorder: Recorder, address: str
+) -> None:
     record = _dead(pipeline, make_event(admin_email=address))
     assert record["field"] == "admin_email"
     assert recorder.messages == []
     assert recorder.rcpt_attempts == []
 
 
-@pytest.mark.parametrize(("address", "sent_to"), [
-    ("user@bücher.example", "user@xn--bcher-kva.example"),
-    ("admin@測試.台灣", "admin@xn--g6w251d.xn--kpry57d"),
-    ("Admin@Example.COM", "Admin@example.com"),
-    ("  padded@example.com  ", "padded@example.com"),
-])
+@pytest.mark.parametrize(
+    ("address", "sent_to"),
+    [
+        ("user@bücher.example", "user@xn--bcher-kva.example"),
+        ("admin@測試.台灣", "admin@xn--g6w251d.xn--kpry57d"),
+        ("Admin@Example.COM", "Admin@example.com"),
+        ("  padded@example.com  ", "padded@example.com"),
+    ],
+)
 def test_bad_input_internationalized_domain_is_sent_in_ascii(
-        pipeline: Pipeline, recorder: Recorder, address: str, sent_to: str) -> None:
+    pipeline: Pipeline, recorder: Recorder, address: str, sent_to: str
+) -> None:
     intake = pipeline.handle_event(make_event(admin_email=address))
     assert intake.status == "sent"
     assert recorder.messages[0][1] == [sent_to]
@@ -273,7 +356,8 @@ def test_bad_input_longest_valid_address_is_sent(settings: Settings, fake_redis:
 
 # -- size, locales ----------------------------------------------------------------------
 def test_bad_input_five_megabyte_event_is_refused_and_kept_cut(
-        pipeline: Pipeline, recorder: Recorder) -> None:
+    pipeline: Pipeline, recorder: Recorder
+) -> None:
     event = make_event(blob="x" * (5 * 1024 * 1024))
     record = _dead(pipeline, event)
     assert record["field"] == ""
@@ -284,11 +368,24 @@ def test_bad_input_five_megabyte_event_is_refused_and_kept_cut(
     assert recorder.messages == []
 
 
-@pytest.mark.parametrize("locale", ["xx-YY", "klingon", "", "../../etc/passwd", "zh-CN",
-                                    "zh-Hans-TW", "fr_FR.UTF-8", "x" * 500, "en-US\r\n",
-                                    "{{ 7*7 }}"])
+@pytest.mark.parametrize(
+    "locale",
+    [
+        "xx-YY",
+        "klingon",
+        "",
+        "../../etc/passwd",
+        "zh-CN",
+        "zh-Hans-TW",
+        "fr_FR.UTF-8",
+        "x" * 500,
+        "en-US\r\n",
+        "{{ 7*7 }}",
+    ],
+)
 def test_bad_input_unknown_locale_falls_back_to_english(
-        pipeline: Pipeline, recorder: Recorder, locale: str) -> None:
+    pipeline: Pipeline, recorder: Recorder, locale: str
+) -> None:
     intake = pipeline.handle_event(make_event(locale=locale))
     assert intake.status == "sent"
     msg = _mail(recorder)
@@ -300,7 +397,8 @@ def test_bad_input_unknown_locale_falls_back_to_english(
 
 @pytest.mark.parametrize("field", ["admin_name", "event_id", "unknown_field"])
 def test_bad_input_lone_surrogate_is_dead_lettered_not_a_crash(
-        pipeline: Pipeline, recorder: Recorder, field: str) -> None:
+    pipeline: Pipeline, recorder: Recorder, field: str
+) -> None:
     # Valid JSON (the escape \\ud800 is legal) that decodes to text that is not Unicode.
     payload = decode(json.dumps(make_event(**{field: "A@@B"})).replace("@@", "\\ud800"))
     assert payload[field] == "A\ud800B"
@@ -311,19 +409,26 @@ def test_bad_input_lone_surrogate_is_dead_lettered_not_a_crash(
 
 
 def test_bad_input_parse_event_never_raises_anything_else() -> None:
-    for payload in ({"event_id": object()}, {1: 2}, {"amount": float("nan")},
-                    {"admin_email": None}, {"currency": ["TWD"]}):
+    for payload in (
+        {"event_id": object()},
+        {1: 2},
+        {"amount": float("nan")},
+        {"admin_email": None},
+        {"currency": ["TWD"]},
+    ):
         with pytest.raises(InvalidEvent):
             parse_event(payload)
 
 
 def test_bad_input_bad_events_do_not_stop_the_good_ones(
-        pipeline: Pipeline, recorder: Recorder) -> None:
+    pipeline: Pipeline, recorder: Recorder
+) -> None:
     results = []
     for i in range(10):
         results.append(pipeline.handle_event(make_event(event_id=f"bad-{i}", amount=i + 0.5)))
-        results.append(pipeline.handle_event(make_event(event_id=f"good-{i}",
-                                                        admin_email=f"g{i}@example.com")))
+        results.append(
+            pipeline.handle_event(make_event(event_id=f"good-{i}", admin_email=f"g{i}@example.com"))
+        )
     assert [r.status or "invalid" for r in results] == ["invalid", "sent"] * 10
     assert len(recorder.messages) == 10
     assert pipeline.dead.count() == 10
@@ -332,8 +437,8 @@ def test_bad_input_bad_events_do_not_stop_the_good_ones(
 # -- end to end: a real worker, ~20 bad inputs mixed with valid events ----------------------
 @pytest.mark.e2e
 def test_bad_input_mixed_batch_through_a_real_worker(
-        tmp_path: Path, smtp_server: ServerThread, recorder: Recorder,
-        start_worker: Any) -> None:
+    tmp_path: Path, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> None:
     import redis
     from celery import Celery
     from kombu.connection import Connection
@@ -356,8 +461,11 @@ def test_bad_input_mixed_batch_through_a_real_worker(
             ("no-currency", make_event(currency=None), "currency"),
             ("no-email", make_event(admin_email=None), "admin_email"),
             ("bad-email", make_event(admin_email="nobody"), "admin_email"),
-            ("crlf-email", make_event(admin_email="a@example.com\r\nBcc: x@example.net"),
-             "admin_email"),
+            (
+                "crlf-email",
+                make_event(admin_email="a@example.com\r\nBcc: x@example.net"),
+                "admin_email",
+            ),
             ("utf8-local", make_event(admin_email="用户@example.com"), "admin_email"),
             ("long-name", make_event(admin_name="N" * 10_000), "admin_name"),
             ("card", make_event(admin_name=f"pay with {CARD}"), "admin_name"),
@@ -374,22 +482,31 @@ def test_bad_input_mixed_batch_through_a_real_worker(
         for i, (name, event, _) in enumerate(bad):
             event["event_id"] = f"bad-{name}"
             producer.send_task("notices.charge_failed", args=[event])
-            good = make_event(event_id=f"good-{i}", admin_email=f"good-{i}@example.com",
-                              admin_name="<b>{{ 7*7 }}</b>", locale="tlh")
+            good = make_event(
+                event_id=f"good-{i}",
+                admin_email=f"good-{i}@example.com",
+                admin_name="<b>{{ 7*7 }}</b>",
+                locale="tlh",
+            )
             producer.send_task("notices.charge_failed", args=[good])
             good_ids.append(good["event_id"])
         for raw in ([1, 2, 3], "just a string", None):  # JSON, but not an object
             producer.send_task("notices.charge_failed", args=[raw])
         with Connection(own.url) as conn:  # bytes that are not JSON at all
-            conn.Producer().publish(b"\xff\xfe not json {", routing_key="celery", exchange="",
-                                    content_type="application/json",
-                                    content_encoding="binary",
-                                    headers={"task": "notices.charge_failed", "id": "raw-1"})
+            conn.Producer().publish(
+                b"\xff\xfe not json {",
+                routing_key="celery",
+                exchange="",
+                content_type="application/json",
+                content_encoding="binary",
+                headers={"task": "notices.charge_failed", "id": "raw-1"},
+            )
         tracker = Tracker(client)
 
         def all_sent() -> bool:
-            return all((tracker.get(notice_id_for(e)) or {}).get("status") == "sent"
-                       for e in good_ids)
+            return all(
+                (tracker.get(notice_id_for(e)) or {}).get("status") == "sent" for e in good_ids
+            )
 
         def dead_count() -> int:
             return int(client.zcard(keys.DEAD))
@@ -398,10 +515,10 @@ def test_bad_input_mixed_batch_through_a_real_worker(
         wait_for(lambda: all_sent() and dead_count() >= expected_dead, timeout=60)
         assert len(recorder.messages) == len(good_ids)
         assert sorted(r[0] for _, r, _ in recorder.messages) == sorted(
-            f"good-{i}@example.com" for i in range(len(good_ids)))
+            f"good-{i}@example.com" for i in range(len(good_ids))
+        )
         assert dead_count() == expected_dead
-        dead = [client.hgetall(keys.dead_letter(str(d)))
-                for d in client.zrange(keys.DEAD, 0, -1)]
+        dead = [client.hgetall(keys.dead_letter(str(d))) for d in client.zrange(keys.DEAD, 0, -1)]
         by_event = {d.get("event_id"): d for d in dead if d.get("event_id")}
         for name, _, field in bad:
             record = by_event[f"bad-{name}"]

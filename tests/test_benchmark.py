@@ -21,18 +21,43 @@ def test_benchmark_smoke_reports_the_three_figures_and_ratios(tmp_path: Path) ->
         pytest.skip(f"Redis is not answering at {BENCH_REDIS_URL}")
     out = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.throughput", "--n", "50", "--rounds", "1",
-         "--relay-latency-ms", "0", "--json", str(out), "--redis-url", BENCH_REDIS_URL,
-         "--logs", str(tmp_path / "logs")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.throughput",
+            "--n",
+            "50",
+            "--rounds",
+            "1",
+            "--relay-latency-ms",
+            "0",
+            "--json",
+            str(out),
+            "--redis-url",
+            BENCH_REDIS_URL,
+            "--logs",
+            str(tmp_path / "logs"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     data = json.loads(out.read_text())
     loopback = data["summary"]["0"]
     for kind in ("pipeline", "naive", "ceiling"):
         figures = loopback[kind]
         assert figures["n"] == 50
-        for name in ("notices_per_s", "p50_ms", "p95_ms", "p99_ms", "cpu_s_per_notice",
-                     "peak_rss_mb"):
+        for name in (
+            "notices_per_s",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "cpu_s_per_notice",
+            "peak_rss_mb",
+        ):
             assert isinstance(figures[name], (int, float)), (kind, name)
     assert set(loopback["ratios"]) == {"pipeline/naive", "pipeline/ceiling"}
     assert all(isinstance(v, float) for v in loopback["ratios"].values())

@@ -133,8 +133,12 @@ EXPECTED: Final[dict[str, tuple[tuple[str, ...], str]]] = {
     ),
     "yahoo_08.txt": (
         (
-            "usera@example.com", "userb@example.com", "userc@example.com",
-            "userd@example.com", "usere@example.com", "userf@example.com",
+            "usera@example.com",
+            "userb@example.com",
+            "userc@example.com",
+            "userd@example.com",
+            "usere@example.com",
+            "userf@example.com",
         ),
         P,
     ),

@@ -33,53 +33,138 @@ OUR_ENVID = "0123456789abcdef0123"
 # The one table that drives the corpus test: file, recipient (None = not a bounce), action,
 # status, reason, kind, and which code path found it.
 EXPECTED: list[tuple[str, str | None, str, str | None, str, str, str]] = [
-    ("postfix_userunknown.eml", "alice@example.net", "failed", "5.1.1", "userunknown", "hard",
-     "rfc3464"),
+    (
+        "postfix_userunknown.eml",
+        "alice@example.net",
+        "failed",
+        "5.1.1",
+        "userunknown",
+        "hard",
+        "rfc3464",
+    ),
     # A delay on 4.4.1 ("no answer from host") is the retry clock running: expired in the
     # reference taxonomy (it was networkerror here before issue 12).
-    ("postfix_delayed.eml", "bob@example.net", "delayed", "4.4.1", "expired", "soft",
-     "rfc3464"),
-    ("postfix_delivered.eml", "carol@example.net", "delivered", "2.0.0", "delivered", "none",
-     "rfc3464"),
+    ("postfix_delayed.eml", "bob@example.net", "delayed", "4.4.1", "expired", "soft", "rfc3464"),
+    (
+        "postfix_delivered.eml",
+        "carol@example.net",
+        "delivered",
+        "2.0.0",
+        "delivered",
+        "none",
+        "rfc3464",
+    ),
     # The source column names the code path: since issue 12 Exim, qmail, Gmail, Yahoo and
     # AOL's sendmail-like notices have their own family detectors; flufl.bounce is fallback.
     ("exim_failed.eml", "dave@example.org", "failed", "5.1.1", "userunknown", "hard", "exim"),
     ("exim_failed.eml", "eve@example.org", "failed", None, "mailboxfull", "soft", "exim"),
-    ("qmail_nomailbox.eml", "erin@example.org", "failed", "5.1.1", "userunknown", "hard",
-     "qmail"),
-    ("sendmail_userunknown.eml", "frank@example.org", "failed", "5.1.1", "userunknown", "hard",
-     "rfc3464"),
-    ("office365_recipnotfound.eml", "grace@example.com", "failed", "5.1.10", "userunknown",
-     "hard", "rfc3464"),
-    ("gmail_nosuchuser.eml", "heidi@example.com", "failed", "5.1.1", "userunknown", "hard",
-     "rfc3464"),
-    ("gmail_dmarc_5726.eml", "ivan@example.com", "failed", "5.7.26", "authfailure", "soft",
-     "gmail"),
+    ("qmail_nomailbox.eml", "erin@example.org", "failed", "5.1.1", "userunknown", "hard", "qmail"),
+    (
+        "sendmail_userunknown.eml",
+        "frank@example.org",
+        "failed",
+        "5.1.1",
+        "userunknown",
+        "hard",
+        "rfc3464",
+    ),
+    (
+        "office365_recipnotfound.eml",
+        "grace@example.com",
+        "failed",
+        "5.1.10",
+        "userunknown",
+        "hard",
+        "rfc3464",
+    ),
+    (
+        "gmail_nosuchuser.eml",
+        "heidi@example.com",
+        "failed",
+        "5.1.1",
+        "userunknown",
+        "hard",
+        "rfc3464",
+    ),
+    (
+        "gmail_dmarc_5726.eml",
+        "ivan@example.com",
+        "failed",
+        "5.7.26",
+        "authfailure",
+        "soft",
+        "gmail",
+    ),
     ("yahoo_nouser.eml", "judy@example.com", "failed", None, "userunknown", "hard", "yahoo"),
-    ("amazonses_userunknown.eml", "mallory@example.net", "failed", "5.1.1", "userunknown",
-     "hard", "rfc3464"),
+    (
+        "amazonses_userunknown.eml",
+        "mallory@example.net",
+        "failed",
+        "5.1.1",
+        "userunknown",
+        "hard",
+        "rfc3464",
+    ),
     ("aol_notaccepting.eml", "niaj@example.com", "failed", None, "filtered", "soft", "xseries"),
-    ("groupwise_userunknown.eml", "olivia@example.org", "failed", None, "userunknown", "hard",
-     "groupwise"),
-    ("mailboxfull_522.eml", "peggy@example.org", "failed", "5.2.2", "mailboxfull", "soft",
-     "rfc3464"),
-    ("spam_571.eml", "rupert@example.org", "failed", "5.7.1", "spamdetected", "soft",
-     "rfc3464"),
-    ("spamhaus_blocked.eml", "sybil@example.net", "failed", "5.7.1", "blocked", "soft",
-     "rfc3464"),
-    ("mesgtoobig_534.eml", "trudy@example.org", "failed", "5.3.4", "mesgtoobig", "soft",
-     "rfc3464"),
-    ("hostunknown.eml", "trent@nonexistent.example.net", "failed", "5.4.4", "hostunknown",
-     "hard", "rfc3464"),
+    (
+        "groupwise_userunknown.eml",
+        "olivia@example.org",
+        "failed",
+        None,
+        "userunknown",
+        "hard",
+        "groupwise",
+    ),
+    (
+        "mailboxfull_522.eml",
+        "peggy@example.org",
+        "failed",
+        "5.2.2",
+        "mailboxfull",
+        "soft",
+        "rfc3464",
+    ),
+    ("spam_571.eml", "rupert@example.org", "failed", "5.7.1", "spamdetected", "soft", "rfc3464"),
+    ("spamhaus_blocked.eml", "sybil@example.net", "failed", "5.7.1", "blocked", "soft", "rfc3464"),
+    ("mesgtoobig_534.eml", "trudy@example.org", "failed", "5.3.4", "mesgtoobig", "soft", "rfc3464"),
+    (
+        "hostunknown.eml",
+        "trent@nonexistent.example.net",
+        "failed",
+        "5.4.4",
+        "hostunknown",
+        "hard",
+        "rfc3464",
+    ),
     ("expired_447.eml", "uma@example.org", "failed", "4.4.7", "expired", "soft", "rfc3464"),
-    ("zh_tw_big5_exchange.eml", "victor@example.com", "failed", "5.1.1", "userunknown", "hard",
-     "rfc3464"),
-    ("zh_cn_gb2312_plain.eml", "walter@example.org", "failed", "5.1.1", "userunknown", "hard",
-     "cjk_notice"),
-    ("global_dsn_suspend.eml", "xavier@example.com", "failed", "5.2.1", "suspend", "soft",
-     "rfc3464"),
-    ("truncated_mime.eml", "yves@example.com", "failed", "5.1.1", "userunknown", "hard",
-     "rfc3464"),
+    (
+        "zh_tw_big5_exchange.eml",
+        "victor@example.com",
+        "failed",
+        "5.1.1",
+        "userunknown",
+        "hard",
+        "rfc3464",
+    ),
+    (
+        "zh_cn_gb2312_plain.eml",
+        "walter@example.org",
+        "failed",
+        "5.1.1",
+        "userunknown",
+        "hard",
+        "cjk_notice",
+    ),
+    (
+        "global_dsn_suspend.eml",
+        "xavier@example.com",
+        "failed",
+        "5.2.1",
+        "suspend",
+        "soft",
+        "rfc3464",
+    ),
+    ("truncated_mime.eml", "yves@example.com", "failed", "5.1.1", "userunknown", "hard", "rfc3464"),
     ("out_of_office.eml", None, "", None, "", "", ""),
     ("out_of_office_zh_tw.eml", None, "", None, "", "", ""),
     ("ordinary_mail.eml", None, "", None, "", "", ""),
@@ -103,11 +188,17 @@ def _report(parsed: Parsed, recipient: str) -> Report:
 
 
 @pytest.mark.parametrize(
-    ("name", "recipient", "action", "status", "reason", "kind", "source"), EXPECTED,
+    ("name", "recipient", "action", "status", "reason", "kind", "source"),
+    EXPECTED,
     ids=[f"{row[0]}:{row[1]}" for row in EXPECTED],
 )
 def test_bounces_parse_corpus(
-    name: str, recipient: str | None, action: str, status: str | None, reason: str, kind: str,
+    name: str,
+    recipient: str | None,
+    action: str,
+    status: str | None,
+    reason: str,
+    kind: str,
     source: str,
 ) -> None:
     parsed = parse_bytes(_load(name))
@@ -117,8 +208,13 @@ def test_bounces_parse_corpus(
         return
     assert parsed.is_bounce is True
     report = _report(parsed, recipient)
-    assert (report.action, report.status, report.reason.value, report.kind.value,
-            report.source) == (action, status, reason, kind, source)
+    assert (
+        report.action,
+        report.status,
+        report.reason.value,
+        report.kind.value,
+        report.source,
+    ) == (action, status, reason, kind, source)
 
 
 def test_parse_corpus_table_covers_every_sample() -> None:
@@ -148,7 +244,8 @@ def test_parse_rfc3464_reads_every_field() -> None:
     # Folded over two lines in the DSN, one line here, "smtp;" type prefix removed.
     assert report.diagnostic == (
         "550 5.1.1 <alice@example.net>: Recipient address rejected: User unknown in local "
-        "recipient table")
+        "recipient table"
+    )
 
 
 def test_parse_exim_gives_each_recipient_its_own_diagnostic() -> None:
@@ -162,8 +259,11 @@ def test_parse_exim_gives_each_recipient_its_own_diagnostic() -> None:
 def test_report_to_json_has_exactly_the_stored_fields() -> None:
     report = _report(parse_bytes(_load("spam_571.eml")), "rupert@example.org")
     assert report.to_json("n-42") == {
-        "recipient": "rupert@example.org", "action": "failed", "status": "5.7.1",
-        "reason": "spamdetected", "kind": "soft",
+        "recipient": "rupert@example.org",
+        "action": "failed",
+        "status": "5.7.1",
+        "reason": "spamdetected",
+        "kind": "soft",
         "diagnostic": "550 5.7.1 Message rejected as spam by Content Filtering.",
         "notice_id": "n-42",
     }
@@ -171,7 +271,10 @@ def test_report_to_json_has_exactly_the_stored_fields() -> None:
 
 
 def _dsn(
-    per_recipient: str, *, ctype: str = "message/delivery-status", cte: str = "",
+    per_recipient: str,
+    *,
+    ctype: str = "message/delivery-status",
+    cte: str = "",
     per_message: str = "Reporting-MTA: dns; mx.example.net\n\n",
 ) -> bytes:
     return (
@@ -188,41 +291,57 @@ def _dsn(
 
 
 def test_parse_gmail_x_original_message_id_is_used_for_tie_back() -> None:
-    parsed = parse_bytes(_dsn(
-        "Final-Recipient: rfc822; g@example.org\nAction: failed\nStatus: 5.1.1\n",
-        per_message=f"Reporting-MTA: dns; googlemail.com\nX-Original-Message-ID: {OUR_MESSAGE_ID}"
-                    "\n\n"))
+    parsed = parse_bytes(
+        _dsn(
+            "Final-Recipient: rfc822; g@example.org\nAction: failed\nStatus: 5.1.1\n",
+            per_message="Reporting-MTA: dns; googlemail.com\n"
+            f"X-Original-Message-ID: {OUR_MESSAGE_ID}\n\n",
+        )
+    )
     assert parsed.original_message_ids == (OUR_MESSAGE_ID,)
 
 
 def test_parse_returned_to_reads_every_delivery_header() -> None:
-    data = (b"Delivered-To: A@bounce.example.com\nX-Original-To: b@bounce.example.com\n"
-            b"Envelope-To: a@bounce.example.com\nTo: Bounces <c@bounce.example.com>\n\nhi\n")
+    data = (
+        b"Delivered-To: A@bounce.example.com\nX-Original-To: b@bounce.example.com\n"
+        b"Envelope-To: a@bounce.example.com\nTo: Bounces <c@bounce.example.com>\n\nhi\n"
+    )
     assert parse_bytes(data).returned_to == (
-        "c@bounce.example.com", "a@bounce.example.com", "b@bounce.example.com")
+        "c@bounce.example.com",
+        "a@bounce.example.com",
+        "b@bounce.example.com",
+    )
 
 
 def test_parse_missing_status_is_taken_from_the_diagnostic() -> None:
-    parsed = parse_bytes(_dsn(
-        "Final-Recipient: rfc822; <Zed@Example.ORG>\nAction: failed\n"
-        "Diagnostic-Code: smtp; 550 5.1.1 no such user\n"))
+    parsed = parse_bytes(
+        _dsn(
+            "Final-Recipient: rfc822; <Zed@Example.ORG>\nAction: failed\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 no such user\n"
+        )
+    )
     report = _report(parsed, "zed@example.org")
     assert (report.status, report.reason, report.kind) == ("5.1.1", Reason.USERUNKNOWN, Kind.HARD)
 
 
 def test_parse_delayed_action_is_never_hard() -> None:
-    parsed = parse_bytes(_dsn(
-        "Final-Recipient: rfc822; zed@example.org\nAction: delayed\nStatus: 4.1.1\n"
-        "Diagnostic-Code: smtp; 450 4.1.1 user unknown, try later\n"))
+    parsed = parse_bytes(
+        _dsn(
+            "Final-Recipient: rfc822; zed@example.org\nAction: delayed\nStatus: 4.1.1\n"
+            "Diagnostic-Code: smtp; 450 4.1.1 user unknown, try later\n"
+        )
+    )
     report = _report(parsed, "zed@example.org")
-    assert (report.action, report.reason, report.kind) == (
-        "delayed", Reason.USERUNKNOWN, Kind.SOFT)
+    assert (report.action, report.reason, report.kind) == ("delayed", Reason.USERUNKNOWN, Kind.SOFT)
 
 
 def test_parse_nonstandard_action_and_missing_action_are_normalized() -> None:
-    parsed = parse_bytes(_dsn(
-        "Final-Recipient: rfc822; a@example.org\nAction: error\nStatus: 5.2.2\n\n"
-        "Final-Recipient: rfc822; b@example.org\nStatus: 4.4.7\n"))
+    parsed = parse_bytes(
+        _dsn(
+            "Final-Recipient: rfc822; a@example.org\nAction: error\nStatus: 5.2.2\n\n"
+            "Final-Recipient: rfc822; b@example.org\nStatus: 4.4.7\n"
+        )
+    )
     assert _report(parsed, "a@example.org").action == "failed"
     assert _report(parsed, "b@example.org").action == "delayed"
 
@@ -232,15 +351,19 @@ def test_parse_base64_delivery_status_part() -> None:
 
     body = base64.b64encode(
         b"Reporting-MTA: dns; gw.example.net\n\nFinal-Recipient: rfc822; b64@example.org\n"
-        b"Action: failed\nStatus: 5.2.2\n").decode()
+        b"Action: failed\nStatus: 5.2.2\n"
+    ).decode()
     parsed = parse_bytes(_dsn(body, cte="Content-Transfer-Encoding: base64\n", per_message=""))
     assert _report(parsed, "b64@example.org").reason is Reason.MAILBOXFULL
 
 
 def test_parse_uppercase_content_types_are_accepted() -> None:
-    parsed = parse_bytes(_dsn(
-        "Final-Recipient: RFC822; up@example.org\nAction: FAILED\nStatus: 5.1.2\n",
-        ctype="Message/Delivery-Status"))
+    parsed = parse_bytes(
+        _dsn(
+            "Final-Recipient: RFC822; up@example.org\nAction: FAILED\nStatus: 5.1.2\n",
+            ctype="Message/Delivery-Status",
+        )
+    )
     report = _report(parsed, "up@example.org")
     assert (report.action, report.reason) == ("failed", Reason.HOSTUNKNOWN)
 
@@ -262,7 +385,8 @@ def test_parse_read_receipts_are_not_bounces(report_type: str) -> None:
         f'Content-Type: multipart/report; report-type={report_type}; boundary="R"\n\n'
         # Text flufl.bounce's qmail detector would report as a permanent failure.
         "--R\nContent-Type: text/plain\n\nHi. This is the qmail-send program at x.\n\n"
-        "<victim@example.org>:\nuser unknown\n--R--\n").encode()
+        "<victim@example.org>:\nuser unknown\n--R--\n"
+    ).encode()
     assert parse_bytes(data).is_bounce is False
 
 
@@ -294,7 +418,7 @@ def test_parse_report_is_immutable() -> None:
         b" boundary=x\n\n" * 2000,
         b"From: MAILER-DAEMON@x\nContent-Type: message/delivery-status\n\n" + b":\n \n" * 5000,
         b"From: MAILER-DAEMON@x\nSubject: =?x-bogus?B?////?=\nContent-Type: text/plain; "
-        b"charset=\"no-such-charset\"\nContent-Transfer-Encoding: base64\n\n!!!@@@",
+        b'charset="no-such-charset"\nContent-Transfer-Encoding: base64\n\n!!!@@@',
     ],
     ids=["empty", "nul", "binary", "huge-header", "deep-nesting", "empty-fields", "bad-charset"],
 )
@@ -318,7 +442,9 @@ _SAMPLES = sorted(CORPUS.glob("*.eml"))
     st.integers(0, 1 << 20),
 )
 def test_parse_bytes_never_raises_on_mutated_corpus(
-    path: Path, edits: list[tuple[int, bytes]], cut: int,
+    path: Path,
+    edits: list[tuple[int, bytes]],
+    cut: int,
 ) -> None:
     data = bytearray(path.read_bytes())
     for offset, junk in edits:
@@ -338,7 +464,8 @@ _ARF = (
     "User-Agent: fbl/1.0\nVersion: 1\n{rcpt}\n"
     "--F\nContent-Type: message/rfc822\n\n"
     f"Return-Path: <{OUR_RETURN_PATH}>\nFrom: billing@example.com\n"
-    f"To: Zoe <zoe@example.org>\nMessage-ID: {OUR_MESSAGE_ID}\n\nPay up.\n--F--\n")
+    f"To: Zoe <zoe@example.org>\nMessage-ID: {OUR_MESSAGE_ID}\n\nPay up.\n--F--\n"
+)
 
 
 @pytest.mark.parametrize("rcpt", ["Original-Rcpt-To: zoe@example.org", ""])
@@ -346,8 +473,7 @@ def test_parse_arf_complaint_is_a_feedback_report(rcpt: str) -> None:
     parsed = _strict(_ARF.format(rcpt=rcpt).encode())
     assert parsed.is_complaint and parsed.is_bounce
     report = _report(parsed, "zoe@example.org")
-    assert (report.action, report.reason, report.kind) == ("complaint", Reason.FEEDBACK,
-                                                           Kind.NONE)
+    assert (report.action, report.reason, report.kind) == ("complaint", Reason.FEEDBACK, Kind.NONE)
     assert parsed.original_message_ids == (OUR_MESSAGE_ID,)
     assert parsed.original_senders == (OUR_RETURN_PATH,)
 

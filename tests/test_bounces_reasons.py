@@ -21,12 +21,41 @@ from worker.bounces.reasons import (
 
 def test_reason_values_are_exactly_the_taxonomy() -> None:
     assert {r.value for r in Reason} == {
-        "userunknown", "hostunknown", "hasmoved", "notaccept", "mailboxfull", "suspend",
-        "filtered", "rejected", "blocked", "policyviolation", "spamdetected", "virusdetected",
-        "authfailure", "badreputation", "norelaying", "mesgtoobig", "contenterror",
-        "exceedlimit", "toomanyconn", "expired", "networkerror", "systemerror", "syntaxerror",
-        "delivered", "undefined", "requireptr", "securityerror", "mailererror", "systemfull",
-        "speeding", "ratelimited", "suppressed", "feedback", "notcompliantrfc", "vacation",
+        "userunknown",
+        "hostunknown",
+        "hasmoved",
+        "notaccept",
+        "mailboxfull",
+        "suspend",
+        "filtered",
+        "rejected",
+        "blocked",
+        "policyviolation",
+        "spamdetected",
+        "virusdetected",
+        "authfailure",
+        "badreputation",
+        "norelaying",
+        "mesgtoobig",
+        "contenterror",
+        "exceedlimit",
+        "toomanyconn",
+        "expired",
+        "networkerror",
+        "systemerror",
+        "syntaxerror",
+        "delivered",
+        "undefined",
+        "requireptr",
+        "securityerror",
+        "mailererror",
+        "systemfull",
+        "speeding",
+        "ratelimited",
+        "suppressed",
+        "feedback",
+        "notcompliantrfc",
+        "vacation",
         "onhold",
     }
     assert {k.value for k in Kind} == {"hard", "soft", "none"}
@@ -34,21 +63,37 @@ def test_reason_values_are_exactly_the_taxonomy() -> None:
 
 def test_reason_sets_are_the_documented_ones() -> None:
     assert {
-        Reason.POLICYVIOLATION, Reason.SPAMDETECTED, Reason.BADREPUTATION,
-        Reason.AUTHFAILURE, Reason.BLOCKED, Reason.NORELAYING, Reason.REQUIREPTR,
-        Reason.SECURITYERROR, Reason.NOTCOMPLIANTRFC, Reason.SPEEDING, Reason.RATELIMITED,
+        Reason.POLICYVIOLATION,
+        Reason.SPAMDETECTED,
+        Reason.BADREPUTATION,
+        Reason.AUTHFAILURE,
+        Reason.BLOCKED,
+        Reason.NORELAYING,
+        Reason.REQUIREPTR,
+        Reason.SECURITYERROR,
+        Reason.NOTCOMPLIANTRFC,
+        Reason.SPEEDING,
+        Reason.RATELIMITED,
     } == SENDER_SIDE
     assert {Reason.MAILBOXFULL, Reason.SUSPEND, Reason.SUPPRESSED} == MAILBOX_SOFT
     assert {
-        Reason.USERUNKNOWN, Reason.HOSTUNKNOWN, Reason.HASMOVED, Reason.NOTACCEPT,
+        Reason.USERUNKNOWN,
+        Reason.HOSTUNKNOWN,
+        Reason.HASMOVED,
+        Reason.NOTACCEPT,
     } == HARD_REASONS
 
 
 def test_phrases_keys_are_reasons_and_cover_every_failure() -> None:
     keys = {Reason(key) for key, _patterns in PHRASES}
     # Not failures a text can name: successes, complaints, auto-replies, the undecided.
-    assert keys == set(Reason) - {Reason.DELIVERED, Reason.UNDEFINED, Reason.ONHOLD,
-                                  Reason.FEEDBACK, Reason.VACATION}
+    assert keys == set(Reason) - {
+        Reason.DELIVERED,
+        Reason.UNDEFINED,
+        Reason.ONHOLD,
+        Reason.FEEDBACK,
+        Reason.VACATION,
+    }
 
 
 # Codes as the reference taxonomy reads them (issue 12): 5.2.3 is the per-mailbox limit,
@@ -56,20 +101,36 @@ def test_phrases_keys_are_reasons_and_cover_every_failure() -> None:
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        ("5.1.1", Reason.USERUNKNOWN), ("5.1.10", Reason.USERUNKNOWN),
-        ("5.1.2", Reason.HOSTUNKNOWN), ("5.1.6", Reason.HASMOVED),
-        ("5.2.1", Reason.SUSPEND), ("5.2.2", Reason.MAILBOXFULL), ("4.2.2", Reason.MAILBOXFULL),
-        ("5.2.3", Reason.EXCEEDLIMIT), ("5.3.4", Reason.MESGTOOBIG),
-        ("5.3.0", Reason.SYSTEMERROR), ("5.3.2", Reason.NOTACCEPT),
-        ("5.7.26", Reason.AUTHFAILURE), ("5.7.27", Reason.REJECTED),
-        ("5.7.25", Reason.REQUIREPTR), ("5.7.7", Reason.SECURITYERROR),
-        ("4.4.7", Reason.EXPIRED), ("5.4.7", Reason.EXPIRED),
-        ("4.4.1", Reason.EXPIRED), ("4.4.2", Reason.NETWORKERROR),
-        ("5.4.4", Reason.HOSTUNKNOWN), ("4.7.28", Reason.TOOMANYCONN),
-        ("5.6.0", Reason.CONTENTERROR), ("5.6.3", Reason.CONTENTERROR),
-        ("5.5.2", Reason.SYNTAXERROR), ("5.5.0", Reason.SYNTAXERROR),
-        ("5.7.13", Reason.SUSPEND), ("5.7.0", Reason.SECURITYERROR),
-        ("5.7.1", Reason.REJECTED), ("2.0.0", Reason.DELIVERED), ("2.1.5", Reason.DELIVERED),
+        ("5.1.1", Reason.USERUNKNOWN),
+        ("5.1.10", Reason.USERUNKNOWN),
+        ("5.1.2", Reason.HOSTUNKNOWN),
+        ("5.1.6", Reason.HASMOVED),
+        ("5.2.1", Reason.SUSPEND),
+        ("5.2.2", Reason.MAILBOXFULL),
+        ("4.2.2", Reason.MAILBOXFULL),
+        ("5.2.3", Reason.EXCEEDLIMIT),
+        ("5.3.4", Reason.MESGTOOBIG),
+        ("5.3.0", Reason.SYSTEMERROR),
+        ("5.3.2", Reason.NOTACCEPT),
+        ("5.7.26", Reason.AUTHFAILURE),
+        ("5.7.27", Reason.REJECTED),
+        ("5.7.25", Reason.REQUIREPTR),
+        ("5.7.7", Reason.SECURITYERROR),
+        ("4.4.7", Reason.EXPIRED),
+        ("5.4.7", Reason.EXPIRED),
+        ("4.4.1", Reason.EXPIRED),
+        ("4.4.2", Reason.NETWORKERROR),
+        ("5.4.4", Reason.HOSTUNKNOWN),
+        ("4.7.28", Reason.TOOMANYCONN),
+        ("5.6.0", Reason.CONTENTERROR),
+        ("5.6.3", Reason.CONTENTERROR),
+        ("5.5.2", Reason.SYNTAXERROR),
+        ("5.5.0", Reason.SYNTAXERROR),
+        ("5.7.13", Reason.SUSPEND),
+        ("5.7.0", Reason.SECURITYERROR),
+        ("5.7.1", Reason.REJECTED),
+        ("2.0.0", Reason.DELIVERED),
+        ("2.1.5", Reason.DELIVERED),
     ],
 )
 def test_classify_status_code_alone(status: str, expected: Reason) -> None:
@@ -88,21 +149,32 @@ def test_classify_status_code_alone(status: str, expected: Reason) -> None:
         ("5.7.1", "Virus found in message: Eicar-Test-Signature", Reason.VIRUSDETECTED),
         ("5.7.1", "very low reputation of the sending IP address", Reason.BADREPUTATION),
         ("4.7.0", "Too many connections from your host", Reason.TOOMANYCONN),
-        ("4.7.0", "[TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected "
-                  "volume or user complaints", Reason.TOOMANYCONN),
+        (
+            "4.7.0",
+            "[TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected "
+            "volume or user complaints",
+            Reason.TOOMANYCONN,
+        ),
         ("5.4.1", "Recipient address rejected: Access denied. AS(201806281)", Reason.USERUNKNOWN),
         # Hotmail's RCPT answer (its lookup triple) names a missing mailbox; the bare
         # RFC 5321 text is what many servers say to anything they refuse.
-        ("5.5.0", "550 Requested action not taken: mailbox unavailable (-12:345:-6)",
-         Reason.USERUNKNOWN),
+        (
+            "5.5.0",
+            "550 Requested action not taken: mailbox unavailable (-12:345:-6)",
+            Reason.USERUNKNOWN,
+        ),
         ("5.5.0", "Requested action not taken: mailbox unavailable", Reason.FILTERED),
         ("5.1.0", "Sender address rejected: Domain not found", Reason.REJECTED),
         ("4.0.0", "Mailbox is full", Reason.MAILBOXFULL),
         # qmail/vpopmail put #5.1.1 on over-quota mailboxes: soft, not a hard bounce.
         ("5.1.1", "Sorry, user over quota. (#5.1.1)", Reason.MAILBOXFULL),
         # Gmail's per-recipient receive rate uses 4.2.1, whose registry meaning is "disabled".
-        ("4.2.1", "The user you are trying to contact is receiving mail at a rate that "
-                  "prevents additional messages from being delivered", Reason.EXCEEDLIMIT),
+        (
+            "4.2.1",
+            "The user you are trying to contact is receiving mail at a rate that "
+            "prevents additional messages from being delivered",
+            Reason.EXCEEDLIMIT,
+        ),
     ],
 )
 def test_classify_generic_status_is_refined_by_text(
@@ -122,7 +194,8 @@ def test_classify_generic_status_defers_to_specific_code_in_diagnostic() -> None
 
 def test_classify_takes_status_from_diagnostic_when_missing() -> None:
     assert classify(None, None, "550-5.1.1 The account is gone 550 5.1.1 gsmtp") is (
-        Reason.USERUNKNOWN)
+        Reason.USERUNKNOWN
+    )
 
 
 @pytest.mark.parametrize(
@@ -148,8 +221,11 @@ def test_classify_smtp_code_without_status(
 @pytest.mark.parametrize(
     ("diagnostic", "expected"),
     [
-        ("550-5.1.1 The email account that you tried to reach does not exist. Please try\n"
-         " 550-5.1.1 double-checking the recipient's email address", Reason.USERUNKNOWN),
+        (
+            "550-5.1.1 The email account that you tried to reach does not exist. Please try\n"
+            " 550-5.1.1 double-checking the recipient's email address",
+            Reason.USERUNKNOWN,
+        ),
         ("RESOLVER.ADR.RecipNotFound; not found", Reason.USERUNKNOWN),
         ("Requested action not taken: mailbox unavailable", Reason.FILTERED),
         ("<bob@example.org>... User unknown", Reason.FILTERED),
@@ -178,8 +254,7 @@ def test_classify_smtp_code_without_status(
         ("Message not accepted for policy reasons", Reason.POLICYVIOLATION),
         # Refusals of our IP that mention spam or authentication are still about the IP.
         ("550 5.7.1 Client host rejected: was not authenticated", Reason.BLOCKED),
-        ("too many unwanted messages have been sent from the following IP address",
-         Reason.BLOCKED),
+        ("too many unwanted messages have been sent from the following IP address", Reason.BLOCKED),
         ("554 mx.example.net ESMTP not accepting connections", Reason.BLOCKED),
         # A server that takes no mail from us is not a domain that takes no mail.
         ("Our server does not accept mail from your domain", Reason.REJECTED),
@@ -210,8 +285,11 @@ def test_classify_nothing_known_is_undefined() -> None:
 @pytest.mark.parametrize("reason", list(Reason))
 def test_kind_for_failed_is_hard_only_for_address_reasons(reason: Reason) -> None:
     expected = (
-        Kind.NONE if reason in (Reason.DELIVERED, Reason.FEEDBACK, Reason.VACATION)
-        else Kind.HARD if reason in HARD_REASONS else Kind.SOFT
+        Kind.NONE
+        if reason in (Reason.DELIVERED, Reason.FEEDBACK, Reason.VACATION)
+        else Kind.HARD
+        if reason in HARD_REASONS
+        else Kind.SOFT
     )
     assert kind_for(reason, "failed") is expected
 
@@ -237,7 +315,9 @@ def test_normalize_drops_repeated_reply_code_prefixes() -> None:
 
 def test_enhanced_codes_ignores_ip_addresses() -> None:
     assert enhanced_codes("host [192.0.2.5] said 550 5.1.1 (#4.4.7) v10.2.5.4") == [
-        "5.1.1", "4.4.7"]
+        "5.1.1",
+        "4.4.7",
+    ]
 
 
 def test_match_text_empty_is_none() -> None:

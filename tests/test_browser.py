@@ -23,8 +23,15 @@ from worker.web.app import create_app
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 HEADLINE = "向您的信用卡收取費用"
 
 
@@ -76,8 +83,12 @@ def page(served: Served) -> Iterator[Any]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         # Nothing but the app: any other request would be an external fetch.
-        context.route("**/*", lambda route: route.continue_()
-                      if route.request.url.startswith(served.url) else route.abort())
+        context.route(
+            "**/*",
+            lambda route: (
+                route.continue_() if route.request.url.startswith(served.url) else route.abort()
+            ),
+        )
         tab = context.new_page()
         tab.set_default_timeout(15000)
         try:
@@ -86,8 +97,9 @@ def page(served: Served) -> Iterator[Any]:
             browser.close()
 
 
-def test_browser_preview_zh_tw_headline_in_iframe(page: Any, served: Served,
-                                                  tmp_path: Path) -> None:
+def test_browser_preview_zh_tw_headline_in_iframe(
+    page: Any, served: Served, tmp_path: Path
+) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(served.url + "/")
@@ -101,8 +113,12 @@ def test_browser_preview_zh_tw_headline_in_iframe(page: Any, served: Served,
     page.get_by_role("button", name="mobile (375px)").click()
     assert frame.bounding_box()["width"] == pytest.approx(375, abs=2)
     # The notice HTML is sandboxed: no script may run inside it.
-    assert page.frame_locator("iframe.notice-frame").locator("h1").evaluate(
-        "el => el.ownerDocument.defaultView.origin") == "null"
+    assert (
+        page.frame_locator("iframe.notice-frame")
+        .locator("h1")
+        .evaluate("el => el.ownerDocument.defaultView.origin")
+        == "null"
+    )
     page.get_by_role("button", name="desktop (600px)").click()
     page.screenshot(path=str(tmp_path / "preview-zh.png"), full_page=True)
     page.screenshot(path="/tmp/preview-zh.png", full_page=True)
@@ -115,8 +131,10 @@ def test_browser_side_by_side_and_editor(page: Any, served: Served) -> None:
     frames = page.locator("iframe.notice-frame")
     assert frames.count() == 2
     assert HEADLINE in page.frame_locator("iframe.notice-frame").first.locator("h1").inner_text()
-    assert "charge your credit card" in page.frame_locator("iframe.notice-frame").nth(1).locator(
-        "h1").inner_text()
+    assert (
+        "charge your credit card"
+        in page.frame_locator("iframe.notice-frame").nth(1).locator("h1").inner_text()
+    )
     page.goto(served.url + "/editor?case=card_declined")
     page.locator("textarea[name=event]").fill(json.dumps(make_event(amount=5)))
     page.get_by_role("button", name="Render").click()
@@ -128,14 +146,23 @@ def test_browser_side_by_side_and_editor(page: Any, served: Served) -> None:
     assert HEADLINE in body.inner_text() and "編輯測試" in body.inner_text()
 
 
-def test_browser_ops_filter_timeline_and_replay(page: Any, served: Served,
-                                                pipeline: Pipeline) -> None:
+def test_browser_ops_filter_timeline_and_replay(
+    page: Any, served: Served, pipeline: Pipeline
+) -> None:
     ids: dict[str, str] = {}
     for name in ("failed", "sent", "waiting"):
-        ids[name] = pipeline.accept(make_event(event_id=f"evt-{name}",
-                                               admin_email=f"{name}@example.com")).notice_id or ""
-    pipeline.tracker.transition(ids["failed"], Status.FAILED, "gave up after 4 attempts",
-                                fields={"last_error": "451 4.3.0 try again later"})
+        ids[name] = (
+            pipeline.accept(
+                make_event(event_id=f"evt-{name}", admin_email=f"{name}@example.com")
+            ).notice_id
+            or ""
+        )
+    pipeline.tracker.transition(
+        ids["failed"],
+        Status.FAILED,
+        "gave up after 4 attempts",
+        fields={"last_error": "451 4.3.0 try again later"},
+    )
     pipeline.tracker.transition(ids["sent"], Status.SENT, "accepted by the relay: 250")
 
     page.goto(served.url + "/notices")
@@ -169,8 +196,9 @@ def test_browser_ops_filter_timeline_and_replay(page: Any, served: Served,
     assert "relay fixed" in page.locator("table.history").inner_text()
 
 
-def test_browser_replay_dismissed_confirm_sends_nothing(page: Any, served: Served,
-                                                        pipeline: Pipeline) -> None:
+def test_browser_replay_dismissed_confirm_sends_nothing(
+    page: Any, served: Served, pipeline: Pipeline
+) -> None:
     notice_id = pipeline.accept(make_event(event_id="evt-keep")).notice_id or ""
     pipeline.tracker.transition(notice_id, Status.FAILED, "gave up")
     page.on("dialog", lambda dialog: dialog.dismiss())
@@ -181,7 +209,8 @@ def test_browser_replay_dismissed_confirm_sends_nothing(page: Any, served: Serve
 
 
 def test_browser_missing_chromium_skips_locally_and_fails_under_ci(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import tests.test_browser as module
 
     monkeypatch.setattr(module, "CHROMIUM", "/nonexistent/chromium")

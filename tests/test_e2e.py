@@ -19,18 +19,25 @@ pytestmark = pytest.mark.e2e
 
 
 def test_e2e_both_locales_arrive_as_localized_multipart_mails(
-        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
-        start_worker: Any) -> None:
+    real_redis: Any, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> None:
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)
     zh = make_event(event_id="e2e-zh", admin_email="zh@example.com", locale="zh-TW")
-    en = make_event(event_id="e2e-en", admin_email="en@example.com", locale="en-US",
-                    currency="USD", amount="49.00")
+    en = make_event(
+        event_id="e2e-en",
+        admin_email="en@example.com",
+        locale="en-US",
+        currency="USD",
+        amount="49.00",
+    )
     result = publish_events([zh, en], env)
     assert result.returncode == 0, result.stderr
     wait_for(lambda: len(recorder.messages) == 2)
-    by_rcpt = {rcpts[0]: email.message_from_bytes(raw, policy=email.policy.default)
-               for _, rcpts, raw in recorder.messages}
+    by_rcpt = {
+        rcpts[0]: email.message_from_bytes(raw, policy=email.policy.default)
+        for _, rcpts, raw in recorder.messages
+    }
     assert set(by_rcpt) == {"zh@example.com", "en@example.com"}
     for address, needle in (("zh@example.com", "信用卡"), ("en@example.com", "card")):
         msg = by_rcpt[address]
@@ -46,8 +53,8 @@ def test_e2e_both_locales_arrive_as_localized_multipart_mails(
 
 
 def test_e2e_same_event_three_times_sends_one_mail(
-        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
-        start_worker: Any) -> None:
+    real_redis: Any, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> None:
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)
     event = make_event(event_id="e2e-dup")
@@ -64,8 +71,8 @@ def test_e2e_same_event_three_times_sends_one_mail(
 
 
 def test_e2e_invalid_event_is_dead_lettered_and_the_next_is_sent(
-        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
-        start_worker: Any) -> None:
+    real_redis: Any, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> None:
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)
     # Straight onto the queue (publish would refuse it), as any producer could.
@@ -85,8 +92,14 @@ def test_e2e_invalid_event_is_dead_lettered_and_the_next_is_sent(
 
 def test_e2e_publish_refuses_invalid_events_naming_each(real_redis: Any) -> None:
     env = worker_env("smtp://127.0.0.1:1")
-    result = publish_events([make_event(event_id="ok-1"), make_event(event_id="x", currency="ZZZ"),
-                      make_event(event_id="y", card_last4="12345")], env)
+    result = publish_events(
+        [
+            make_event(event_id="ok-1"),
+            make_event(event_id="x", currency="ZZZ"),
+            make_event(event_id="y", card_last4="12345"),
+        ],
+        env,
+    )
     assert result.returncode == 1
     assert "invalid event #1: currency" in result.stderr
     assert "invalid event #2: card_last4" in result.stderr
@@ -94,7 +107,8 @@ def test_e2e_publish_refuses_invalid_events_naming_each(real_redis: Any) -> None
 
 
 def test_e2e_smtp_down_defers_then_sends_once_it_is_back(
-        real_redis: Any, recorder: Recorder, start_worker: Any) -> None:
+    real_redis: Any, recorder: Recorder, start_worker: Any
+) -> None:
     port = free_port()
     url = f"smtp://127.0.0.1:{port}"
     env = worker_env(url)
@@ -111,13 +125,17 @@ def test_e2e_smtp_down_defers_then_sends_once_it_is_back(
 
 
 def test_e2e_recipient_refused_bounces_without_retry(
-        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
-        start_worker: Any) -> None:
+    real_redis: Any, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> None:
     recorder.refuse_rcpt["gone@example.com"] = "550 5.1.1 <gone@example.com>: user unknown"
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)
-    assert publish_events([make_event(event_id="e2e-550", admin_email="gone@example.com")],
-                   env).returncode == 0
+    assert (
+        publish_events(
+            [make_event(event_id="e2e-550", admin_email="gone@example.com")], env
+        ).returncode
+        == 0
+    )
     record = wait_for(lambda: (r := show("e2e-550", env)).get("status") == "bounced" and r)
     assert record["attempts"] == 1
     assert record["bounce"].get("status") == "5.1.1"
@@ -128,31 +146,38 @@ def test_e2e_recipient_refused_bounces_without_retry(
 
 
 def test_e2e_undecodable_message_is_dead_lettered_and_the_next_is_sent(
-        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
-        start_worker: Any) -> None:
+    real_redis: Any, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> None:
     from kombu.connection import Connection
 
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)
     with Connection(env["REDIS_URL"]) as conn:
         producer = conn.Producer()
-        producer.publish(b"\xff\xfe not json {", routing_key="celery", exchange="",
-                         content_type="application/json", content_encoding="binary",
-                         headers={"task": "notices.charge_failed", "id": "raw-1"})
+        producer.publish(
+            b"\xff\xfe not json {",
+            routing_key="celery",
+            exchange="",
+            content_type="application/json",
+            content_encoding="binary",
+            headers={"task": "notices.charge_failed", "id": "raw-1"},
+        )
     from celery import Celery
 
-    Celery(broker=env["REDIS_URL"]).send_task("notices.charge_failed",
-                                              args=[make_event(event_id="after-raw")])
+    Celery(broker=env["REDIS_URL"]).send_task(
+        "notices.charge_failed", args=[make_event(event_id="after-raw")]
+    )
     wait_for(lambda: show("after-raw", env).get("status") == "sent")
-    dead = [json.loads(line) for line in
-            run_cli("dead", "list", "--json", env=env).stdout.splitlines()]
+    dead = [
+        json.loads(line) for line in run_cli("dead", "list", "--json", env=env).stdout.splitlines()
+    ]
     assert len(dead) == 1
     assert "undecodable" in dead[0]["reason"]
 
 
 def test_e2e_worker_serves_prometheus_metrics(
-        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
-        start_worker: Any) -> None:
+    real_redis: Any, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> None:
     import urllib.request
 
     port = free_port()
@@ -167,8 +192,8 @@ def test_e2e_worker_serves_prometheus_metrics(
                 return str(r.read().decode())
         except OSError:
             return ""
-    body = wait_for(lambda: (text := scrape()) and 'notices_total{status="sent"}' in text
-                    and text)
+
+    body = wait_for(lambda: (text := scrape()) and 'notices_total{status="sent"}' in text and text)
     assert 'notices_in_status{status="sent"} 1.0' in body
     assert "notice_send_seconds_count" in body
 

@@ -28,16 +28,22 @@ def bounce_port(real_redis: Any, smtp_server: ServerThread, tmp_path: Path) -> I
     port = free_port()
     env = worker_env(smtp_server.url)
     log = (tmp_path / "bounces-serve.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "worker", "bounces", "serve", "--port",
-                             str(port)], env=env, cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker", "bounces", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
+
         def ready() -> bool:
             try:
                 with smtplib.SMTP("127.0.0.1", port, timeout=2) as s:
                     return s.noop()[0] == 250
             except OSError:
                 return False
+
         wait_for(ready, timeout=20)
         yield port
     finally:
@@ -46,8 +52,9 @@ def bounce_port(real_redis: Any, smtp_server: ServerThread, tmp_path: Path) -> I
         log.close()
 
 
-def _send_notice(event_id: str, address: str, smtp_server: ServerThread, recorder: Recorder,
-                 start_worker: Any) -> tuple[dict[str, str], str]:
+def _send_notice(
+    event_id: str, address: str, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> tuple[dict[str, str], str]:
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)
     result = publish_events([make_event(event_id=event_id, admin_email=address)], env)
@@ -65,10 +72,9 @@ def _deliver(port: int, to: str, dsn: bytes) -> None:
 
 
 def test_e2e_bounces_failure_dsn_bounces_and_suppresses_the_address(
-        bounce_port: int, smtp_server: ServerThread, recorder: Recorder,
-        start_worker: Any) -> None:
-    env, sender = _send_notice("b-fail", "alice@example.net", smtp_server, recorder,
-                               start_worker)
+    bounce_port: int, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> None:
+    env, sender = _send_notice("b-fail", "alice@example.net", smtp_server, recorder, start_worker)
     _deliver(bounce_port, sender, make_dsn(to=sender, recipient="alice@example.net"))
     record = wait_for(lambda: (r := show("b-fail", env)).get("status") == "bounced" and r)
     assert record["bounce"]["status"] == "5.1.1"
@@ -78,30 +84,47 @@ def test_e2e_bounces_failure_dsn_bounces_and_suppresses_the_address(
     assert "alice@example.net" in listing.stdout
     # The next event for the bounced address: suppressed, no mail.
     before = len(recorder.messages)
-    assert publish_events([make_event(event_id="b-next", admin_email="alice@example.net")],
-                          env).returncode == 0
+    assert (
+        publish_events(
+            [make_event(event_id="b-next", admin_email="alice@example.net")], env
+        ).returncode
+        == 0
+    )
     wait_for(lambda: show("b-next", env).get("status") == "suppressed")
     assert len(recorder.messages) == before
 
 
-@pytest.mark.parametrize(("action", "status", "expected"), [
-    ("delivered", "2.0.0", "delivered"), ("delayed", "4.4.7", "deferred")])
+@pytest.mark.parametrize(
+    ("action", "status", "expected"),
+    [("delivered", "2.0.0", "delivered"), ("delayed", "4.4.7", "deferred")],
+)
 def test_e2e_bounces_success_and_delay_dsns_update_the_notice(
-        bounce_port: int, smtp_server: ServerThread, recorder: Recorder, start_worker: Any,
-        action: str, status: str, expected: str) -> None:
-    env, sender = _send_notice(f"b-{action}", "bob@example.net", smtp_server, recorder,
-                               start_worker)
-    _deliver(bounce_port, sender, make_dsn(to=sender, recipient="bob@example.net",
-                                           action=action, status=status, diagnostic=""))
+    bounce_port: int,
+    smtp_server: ServerThread,
+    recorder: Recorder,
+    start_worker: Any,
+    action: str,
+    status: str,
+    expected: str,
+) -> None:
+    env, sender = _send_notice(
+        f"b-{action}", "bob@example.net", smtp_server, recorder, start_worker
+    )
+    _deliver(
+        bounce_port,
+        sender,
+        make_dsn(
+            to=sender, recipient="bob@example.net", action=action, status=status, diagnostic=""
+        ),
+    )
     wait_for(lambda: show(f"b-{action}", env).get("status") == expected)
     assert show(f"b-{action}", env)["history"][-1]["report"]["action"] == action
 
 
 def test_e2e_bounces_forged_token_is_unmatched_and_changes_nothing(
-        bounce_port: int, smtp_server: ServerThread, recorder: Recorder,
-        start_worker: Any) -> None:
-    env, sender = _send_notice("b-forged", "carol@example.net", smtp_server, recorder,
-                               start_worker)
+    bounce_port: int, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> None:
+    env, sender = _send_notice("b-forged", "carol@example.net", smtp_server, recorder, start_worker)
     settings = from_env(env)
     assert verify(sender, settings)
     local, domain = sender.split("@")
@@ -109,8 +132,7 @@ def test_e2e_bounces_forged_token_is_unmatched_and_changes_nothing(
     _deliver(bounce_port, forged, make_dsn(to=forged, recipient="carol@example.net"))
     wait_for(lambda: "forged" in run_cli("bounces", "unmatched", "--json", env=env).stdout)
     assert show("b-forged", env)["status"] == "sent"
-    assert "carol@example.net" not in run_cli("suppressions", "list", "--json",
-                                              env=env).stdout
+    assert "carol@example.net" not in run_cli("suppressions", "list", "--json", env=env).stdout
 
 
 def test_e2e_bounces_endpoint_refuses_to_relay(bounce_port: int) -> None:

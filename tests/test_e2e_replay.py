@@ -29,7 +29,8 @@ def _message_ids(recorder: Recorder) -> list[str]:
 
 
 def test_e2e_replay_failed_notices_are_sent_exactly_once(
-        real_redis: Any, recorder: Recorder, start_worker: Any) -> None:
+    real_redis: Any, recorder: Recorder, start_worker: Any
+) -> None:
     port = free_port()
     url = f"smtp://127.0.0.1:{port}"
     env = worker_env(url)
@@ -50,8 +51,17 @@ def test_e2e_replay_failed_notices_are_sent_exactly_once(
         refused = run_cli("replay", "--status", "failed", env=env, stdin="")
         assert refused.returncode == 1 and "--yes" in refused.stderr
 
-        done = run_cli("replay", "--status", "failed", "--yes", "--reason", "relay outage",
-                       "--by", "oncall", env=env)
+        done = run_cli(
+            "replay",
+            "--status",
+            "failed",
+            "--yes",
+            "--reason",
+            "relay outage",
+            "--by",
+            "oncall",
+            env=env,
+        )
         assert done.returncode == 0, done.stderr
         for i in ids:
             wait_for(lambda i=i: show(i, env).get("status") == "sent")
@@ -61,7 +71,8 @@ def test_e2e_replay_failed_notices_are_sent_exactly_once(
     finally:
         server.stop()
     assert sorted(rcpts[0] for _, rcpts, _ in recorder.messages) == sorted(
-        f"{i}@example.com" for i in ids)
+        f"{i}@example.com" for i in ids
+    )
     assert len(set(_message_ids(recorder))) == 6
     history = show("r-0", env)["history"]
     replay_entry = next(h for h in history if h["detail"].startswith("replayed"))
@@ -69,8 +80,8 @@ def test_e2e_replay_failed_notices_are_sent_exactly_once(
 
 
 def test_e2e_replay_bounced_notice_only_with_a_corrected_address(
-        real_redis: Any, smtp_server: ServerThread, recorder: Recorder,
-        start_worker: Any) -> None:
+    real_redis: Any, smtp_server: ServerThread, recorder: Recorder, start_worker: Any
+) -> None:
     recorder.refuse_rcpt["typo@exampel.com"] = "550 5.1.1 <typo@exampel.com>: no such user"
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)
@@ -89,14 +100,15 @@ def test_e2e_replay_bounced_notice_only_with_a_corrected_address(
 
 
 def test_e2e_replay_dead_letter_requeue_after_a_fix(
-        real_redis: Any, smtp_server: ServerThread, recorder: Recorder, start_worker: Any,
-        tmp_path: Any) -> None:
+    real_redis: Any, smtp_server: ServerThread, recorder: Recorder, start_worker: Any, tmp_path: Any
+) -> None:
     env = worker_env(smtp_server.url)
     start_worker(smtp_server.url)
     from celery import Celery
 
     Celery(broker=env["REDIS_URL"]).send_task(
-        "notices.charge_failed", args=[make_event(event_id="r-dead", amount=10.5)])
+        "notices.charge_failed", args=[make_event(event_id="r-dead", amount=10.5)]
+    )
     dead = wait_for(lambda: run_cli("dead", "list", "--json", env=env).stdout.strip())
     dead_id = json.loads(dead.splitlines()[0])["id"]
     still = run_cli("dead", "requeue", dead_id, env=env)

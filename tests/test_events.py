@@ -20,38 +20,43 @@ def test_events_valid_event_is_normalized() -> None:
     assert parse_event(event.to_dict()) == event
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"event_id": None}, "event_id"),
-    ({"event_id": ""}, "event_id"),
-    ({"event_id": "x" * 129}, "event_id"),
-    ({"subscription_id": 5}, "subscription_id"),
-    ({"admin_email": "not-an-address"}, "admin_email"),
-    ({"admin_email": "a@b.com\r\nBcc: x@y.com"}, "admin_email"),
-    ({"admin_email": "ü@example.com"}, "admin_email"),
-    ({"admin_email": "a" * 65 + "@example.com"}, "admin_email"),
-    ({"amount": 12.5}, "amount"),
-    ({"amount": "-5"}, "amount"),
-    ({"amount": "0"}, "amount"),
-    ({"amount": "1e5"}, "amount"),
-    ({"amount": "99999999999"}, "amount"),
-    ({"amount": "abc"}, "amount"),
-    ({"amount": "10.5", "currency": "JPY"}, "amount"),
-    ({"currency": "ZZZ"}, "currency"),
-    ({"currency": None}, "currency"),
-    ({"payment_method": "cash"}, "payment_method"),
-    ({"card_last4": "12345"}, "card_last4"),
-    ({"card_last4": 4242}, "card_last4"),
-    ({"subscription_status": "paused"}, "subscription_status"),
-    ({"failed_at": "yesterday"}, "failed_at"),
-    ({"subscription_name": "x" * 10_000}, "subscription_name"),
-    ({"locale": 7}, "locale"),
-    ({"note": "card 4111 1111 1111 1111"}, "note"),
-    ({"card_brand": "Visa 5555555555554444"}, "card_brand"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"event_id": None}, "event_id"),
+        ({"event_id": ""}, "event_id"),
+        ({"event_id": "x" * 129}, "event_id"),
+        ({"subscription_id": 5}, "subscription_id"),
+        ({"admin_email": "not-an-address"}, "admin_email"),
+        ({"admin_email": "a@b.com\r\nBcc: x@y.com"}, "admin_email"),
+        ({"admin_email": "ü@example.com"}, "admin_email"),
+        ({"admin_email": "a" * 65 + "@example.com"}, "admin_email"),
+        ({"amount": 12.5}, "amount"),
+        ({"amount": "-5"}, "amount"),
+        ({"amount": "0"}, "amount"),
+        ({"amount": "1e5"}, "amount"),
+        ({"amount": "99999999999"}, "amount"),
+        ({"amount": "abc"}, "amount"),
+        ({"amount": "10.5", "currency": "JPY"}, "amount"),
+        ({"currency": "ZZZ"}, "currency"),
+        ({"currency": None}, "currency"),
+        ({"payment_method": "cash"}, "payment_method"),
+        ({"card_last4": "12345"}, "card_last4"),
+        ({"card_last4": 4242}, "card_last4"),
+        ({"subscription_status": "paused"}, "subscription_status"),
+        ({"failed_at": "yesterday"}, "failed_at"),
+        ({"subscription_name": "x" * 10_000}, "subscription_name"),
+        ({"locale": 7}, "locale"),
+        ({"note": "card 4111 1111 1111 1111"}, "note"),
+        ({"card_brand": "Visa 5555555555554444"}, "card_brand"),
+    ],
+)
 def test_events_invalid_fields_are_named(overrides: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidEvent) as caught:
-        parse_event(make_event(**{k: v for k, v in overrides.items() if v is not None})
-                    | {k: v for k, v in overrides.items() if v is None})
+        parse_event(
+            make_event(**{k: v for k, v in overrides.items() if v is not None})
+            | {k: v for k, v in overrides.items() if v is None}
+        )
     assert caught.value.field == field
 
 
@@ -78,8 +83,10 @@ def test_events_unknown_reason_falls_back_to_unknown_and_keeps_the_raw_value() -
 
 
 def test_events_internationalized_domain_is_sent_as_idna() -> None:
-    assert parse_event(make_event(admin_email="a@bücher.example")).admin_email == \
-        "a@xn--bcher-kva.example"
+    assert (
+        parse_event(make_event(admin_email="a@bücher.example")).admin_email
+        == "a@xn--bcher-kva.example"
+    )
 
 
 def test_events_id_like_digit_runs_that_fail_luhn_are_accepted() -> None:

@@ -63,8 +63,7 @@ class Rig:
         return worker_env(smtp_url, REDIS_URL=self.redis.url, **extra)
 
     def worker(self, smtp_url: str, concurrency: int = 2, **extra: str) -> Any:
-        worker = self.launch(smtp_url, concurrency, REDIS_URL=self.redis.url,
-                             **{**FAST, **extra})
+        worker = self.launch(smtp_url, concurrency, REDIS_URL=self.redis.url, **{**FAST, **extra})
         self.workers.append(worker)
         return worker
 
@@ -80,8 +79,7 @@ class Rig:
         states = statuses(self.client, notice_ids)
         stuck = [nid for nid, s in states.items() if s not in ("sent", "bounced", "failed")]
         tracker = Tracker(self.client)
-        detail = "\n".join(f"{nid}: {tracker.get(nid)} {tracker.history(nid)}"
-                           for nid in stuck[:5])
+        detail = "\n".join(f"{nid}: {tracker.get(nid)} {tracker.history(nid)}" for nid in stuck[:5])
         return f"{len(stuck)} not settled\n{detail}\n{tail_logs(self.tmp)}"
 
 
@@ -132,20 +130,28 @@ def test_faults_smtp_down_then_back_sends_everything_once(rig: Rig) -> None:
 def test_faults_smtp_replies_are_retried_or_settled_by_class(rig: Rig) -> None:
     events = batch("codes")
     notice_ids = ids(events)
-    groups = {name: frozenset(notice_ids[i::10]) for i, name in enumerate(
-        ("mail421", "mail451", "rcpt451", "data451", "end451", "rcpt550", "end552", "end554"))}
+    groups = {
+        name: frozenset(notice_ids[i::10])
+        for i, name in enumerate(
+            ("mail421", "mail451", "rcpt451", "data451", "end451", "rcpt550", "end552", "end554")
+        )
+    }
     k = 2
-    srv = rig.smtp(Faults(rules=[
-        Rule("connect", "421 4.3.2 Service not available, try later", times=3),
-        Rule("mail", "421 4.3.2 Try again later", k, groups["mail421"]),
-        Rule("mail", "451 4.3.0 Local error, try again", k, groups["mail451"]),
-        Rule("rcpt", "451 4.7.1 Greylisted, come back later", k, groups["rcpt451"]),
-        Rule("data", "451 4.3.0 Not now", k, groups["data451"]),
-        Rule("data_end", "451 4.3.0 Queue full, try again", k, groups["end451"]),
-        Rule("rcpt", "550 5.1.1 No such user", 99, groups["rcpt550"]),
-        Rule("data_end", "552 5.3.4 Message too big", 99, groups["end552"]),
-        Rule("data_end", "554 5.7.1 Rejected as spam", 99, groups["end554"]),
-    ]))
+    srv = rig.smtp(
+        Faults(
+            rules=[
+                Rule("connect", "421 4.3.2 Service not available, try later", times=3),
+                Rule("mail", "421 4.3.2 Try again later", k, groups["mail421"]),
+                Rule("mail", "451 4.3.0 Local error, try again", k, groups["mail451"]),
+                Rule("rcpt", "451 4.7.1 Greylisted, come back later", k, groups["rcpt451"]),
+                Rule("data", "451 4.3.0 Not now", k, groups["data451"]),
+                Rule("data_end", "451 4.3.0 Queue full, try again", k, groups["end451"]),
+                Rule("rcpt", "550 5.1.1 No such user", 99, groups["rcpt550"]),
+                Rule("data_end", "552 5.3.4 Message too big", 99, groups["end552"]),
+                Rule("data_end", "554 5.7.1 Rejected as spam", 99, groups["end554"]),
+            ]
+        )
+    )
     started = time.monotonic()
     rig.worker(srv.url)
     assert publish(events, rig.env(srv.url)).returncode == 0
@@ -154,8 +160,13 @@ def test_faults_smtp_replies_are_retried_or_settled_by_class(rig: Rig) -> None:
     row = record("2 4xx/5xx at connect..DATA", rig.client, notice_ids, srv, started)
     states = statuses(rig.client, notice_ids)
     tracker = Tracker(rig.client)
-    retried = {"mail421": "mail", "mail451": "mail", "rcpt451": "rcpt", "data451": "data",
-               "end451": "data_end"}
+    retried = {
+        "mail421": "mail",
+        "mail451": "mail",
+        "rcpt451": "rcpt",
+        "data451": "data",
+        "end451": "data_end",
+    }
     connect_refusals = 0
     for nid in notice_ids:
         # The three refused connections cost whichever notices were sending at the time
@@ -182,8 +193,11 @@ def test_faults_smtp_replies_are_retried_or_settled_by_class(rig: Rig) -> None:
         for nid in groups[name]:
             assert states[nid] == "sent", (name, tracker.get(nid), tracker.history(nid))
             assert srv.attempts(stage, nid) == k + 1, (name, nid, tracker.history(nid))
-    final = {"rcpt550": ("bounced", "rcpt"), "end552": ("failed", "data_end"),
-             "end554": ("failed", "data_end")}
+    final = {
+        "rcpt550": ("bounced", "rcpt"),
+        "end552": ("failed", "data_end"),
+        "end554": ("failed", "data_end"),
+    }
     for name, (status, stage) in final.items():
         for nid in groups[name]:
             assert states[nid] == status, (name, tracker.get(nid))
@@ -191,14 +205,16 @@ def test_faults_smtp_replies_are_retried_or_settled_by_class(rig: Rig) -> None:
     refused = len(groups["rcpt550"]) + len(groups["end552"]) + len(groups["end554"])
     assert row.lost == 0 and row.duplicates == 0
     assert row.sent == N - refused
-    assert row.states == {"sent": N - refused, "bounced": len(groups["rcpt550"]),
-                          "failed": len(groups["end552"]) + len(groups["end554"])}
+    assert row.states == {
+        "sent": N - refused,
+        "bounced": len(groups["rcpt550"]),
+        "failed": len(groups["end552"]) + len(groups["end554"]),
+    }
     assert srv.seen["connect"][""] > 3  # the three refused connections were followed by more
 
 
 # -- 3. a dropped connection in DATA, a stall after the final "." -------------------------
-def test_faults_smtp_drop_and_stall_in_data_are_retried_within_duplicate_bound(
-        rig: Rig) -> None:
+def test_faults_smtp_drop_and_stall_in_data_are_retried_within_duplicate_bound(rig: Rig) -> None:
     events = batch("drop")
     notice_ids = ids(events)
     dropped = frozenset(notice_ids[0::10])
@@ -209,8 +225,14 @@ def test_faults_smtp_drop_and_stall_in_data_are_retried_within_duplicate_bound(
     rig.worker(srv.url)
     assert publish(events, rig.env(srv.url)).returncode == 0
     rig.settle(notice_ids)
-    row = record("3 drop mid-DATA, stall after .", rig.client, notice_ids, srv, started,
-                 notes=f"{srv.drops} drops, {srv.stalls} stalls")
+    row = record(
+        "3 drop mid-DATA, stall after .",
+        rig.client,
+        notice_ids,
+        srv,
+        started,
+        notes=f"{srv.drops} drops, {srv.stalls} stalls",
+    )
     assert srv.drops == len(dropped) and srv.stalls == len(stalled)
     assert row.states == {"sent": N} and row.lost == 0
     assert row.sent == N
@@ -250,8 +272,9 @@ def test_faults_worker_child_killed_mid_batch_redelivers_and_finishes(rig: Rig) 
         time.sleep(0.5)
     assert worker.proc.poll() is None, "the main worker process died"
     rig.settle(notice_ids, timeout=120)
-    row = record("4 SIGKILL a pool process x2", rig.client, notice_ids, srv, started,
-                 notes=f"{kills} kills")
+    row = record(
+        "4 SIGKILL a pool process x2", rig.client, notice_ids, srv, started, notes=f"{kills} kills"
+    )
     assert row.states == {"sent": N} and row.lost == 0
     assert row.sent == N
     assert row.duplicates <= kills
@@ -296,8 +319,16 @@ def test_faults_publish_with_broker_down_fails_loudly() -> None:
     assert "0 queued before it" in result.stderr
     assert "queued event" not in result.stdout
     assert elapsed < 30
-    row = Row("6 publish, broker unreachable", 3, 0, 0, 0, Counter(refused=3), elapsed,
-              f"exit {result.returncode}, 0 reported queued")
+    row = Row(
+        "6 publish, broker unreachable",
+        3,
+        0,
+        0,
+        0,
+        Counter(refused=3),
+        elapsed,
+        f"exit {result.returncode}, 0 reported queued",
+    )
     ROWS.append({"line": row.line()})
 
 
@@ -313,8 +344,10 @@ def test_faults_same_event_to_many_workers_at_once_sends_one_mail(rig: Rig) -> N
     while any(len(children(w.proc.pid)) < 2 for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     copies, distinct = 20, 10
-    events = [make_event(event_id=f"same-{i}", admin_email=f"same-{i}@example.com")
-              for i in range(distinct)]
+    events = [
+        make_event(event_id=f"same-{i}", admin_email=f"same-{i}@example.com")
+        for i in range(distinct)
+    ]
     producer = Celery(broker=rig.redis.url)
     for _ in range(copies):
         for event in events:
@@ -325,8 +358,15 @@ def test_faults_same_event_to_many_workers_at_once_sends_one_mail(rig: Rig) -> N
     while rig.client.llen("celery") and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.5)
-    row = record("7 same event x20, 2 workers x2", rig.client, notice_ids, srv, started,
-                 events=copies * distinct, notes=f"{distinct} events x {copies} copies")
+    row = record(
+        "7 same event x20, 2 workers x2",
+        rig.client,
+        notice_ids,
+        srv,
+        started,
+        events=copies * distinct,
+        notes=f"{distinct} events x {copies} copies",
+    )
     assert rig.client.llen("celery") == 0
     assert row.states == {"sent": distinct} and row.lost == 0
     assert row.sent == distinct and row.duplicates == 0
@@ -346,8 +386,14 @@ def test_faults_relay_rate_limit_backs_off_and_finishes(rig: Rig) -> None:
     rig.worker(srv.url, SEND_RETRY_DELAYS="0.5,1,1,2,2,3,3,3,3,3")
     assert publish(events, rig.env(srv.url)).returncode == 0
     rig.settle(notice_ids, timeout=120)
-    row = record("8 relay rate limit (451 4.7.0)", rig.client, notice_ids, srv, started,
-                 notes=f"{srv.rate_limited} refusals")
+    row = record(
+        "8 relay rate limit (451 4.7.0)",
+        rig.client,
+        notice_ids,
+        srv,
+        started,
+        notes=f"{srv.rate_limited} refusals",
+    )
     assert srv.rate_limited > 0
     assert row.states == {"sent": N} and row.lost == 0
     assert row.sent == N and row.duplicates == 0

@@ -16,14 +16,22 @@ from worker.render.renderer import Renderer
 from worker.settings import Settings
 
 CASES = json.loads((ROOT / "samples" / "cases.json").read_text(encoding="utf-8"))
-HOSTILE = ["<script>alert(1)</script>", "Tom & Jerry's \"plan\"", "{{ 7*7 }}", "王小明 🎉",
-           "pdnph0x", "PDNPH1X and pdnph", "a" * 256]
+HOSTILE = [
+    "<script>alert(1)</script>",
+    'Tom & Jerry\'s "plan"',
+    "{{ 7*7 }}",
+    "王小明 🎉",
+    "pdnph0x",
+    "PDNPH1X and pdnph",
+    "a" * 256,
+]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("locale", ["zh_TW", "en"])
-def test_inline_cached_layout_equals_direct_inlining(settings: Settings, case: str,
-                                                     locale: str) -> None:
+def test_inline_cached_layout_equals_direct_inlining(
+    settings: Settings, case: str, locale: str
+) -> None:
     event = parse_event({**CASES[case], "event_id": f"ev-{case}"})
     cached = Renderer(settings).render(event, locale).html
     direct = Renderer(settings, cache_layouts=False).render(event, locale).html
@@ -32,9 +40,11 @@ def test_inline_cached_layout_equals_direct_inlining(settings: Settings, case: s
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_inline_cached_layout_equals_direct_inlining_for_hostile_values(
-        settings: Settings, name: str) -> None:
-    event = parse_event(make_event(subscription_name=name, admin_name=name, account_name=name,
-                                   card_brand=name[:32]))
+    settings: Settings, name: str
+) -> None:
+    event = parse_event(
+        make_event(subscription_name=name, admin_name=name, account_name=name, card_brand=name[:32])
+    )
     for locale in ("zh_TW", "en"):
         cached = Renderer(settings).render(event, locale).html
         direct = Renderer(settings, cache_layouts=False).render(event, locale).html
@@ -50,9 +60,11 @@ def test_inline_placeholders_refuse_a_layout_that_altered_a_token() -> None:
 
 
 def test_inline_remote_stylesheets_and_imports_are_stripped() -> None:
-    html = ('<html><head><link rel="stylesheet" href="http://127.0.0.1:9/x.css">'
-            '<style>@import url(http://127.0.0.1:9/y.css); p {color: red}</style></head>'
-            '<body><p>x</p></body></html>')
+    html = (
+        '<html><head><link rel="stylesheet" href="http://127.0.0.1:9/x.css">'
+        "<style>@import url(http://127.0.0.1:9/y.css); p {color: red}</style></head>"
+        "<body><p>x</p></body></html>"
+    )
     out = strip_remote_css(html)
     assert "@import" not in out and "<link" not in out and "color: red" in out
 

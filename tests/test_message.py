@@ -14,14 +14,25 @@ from worker.settings import Settings
 
 
 def _rendered(subject: str = "需要您處理：付款失敗") -> Rendered:
-    return Rendered(locale="zh_TW", lang="zh-TW", subject=subject, text="純文字\n",
-                    html="<html><body><p>" + "x" * 3000 + "</p></body></html>")
+    return Rendered(
+        locale="zh_TW",
+        lang="zh-TW",
+        subject=subject,
+        text="純文字\n",
+        html="<html><body><p>" + "x" * 3000 + "</p></body></html>",
+    )
 
 
 def test_message_headers_are_well_formed(settings: Settings) -> None:
-    raw = to_bytes(build_message(_rendered(), to="a@example.com",
-                                 notice_id="0123456789abcdef0123", generation=2,
-                                 settings=settings))
+    raw = to_bytes(
+        build_message(
+            _rendered(),
+            to="a@example.com",
+            notice_id="0123456789abcdef0123",
+            generation=2,
+            settings=settings,
+        )
+    )
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert str(msg["From"]) == "Billing <billing@example.com>"
@@ -42,23 +53,36 @@ def test_message_header_injection_is_refused(value: str) -> None:
 
 def test_message_subject_with_crlf_is_refused(settings: Settings) -> None:
     with pytest.raises(InvalidEvent):
-        build_message(_rendered("x\r\nBcc: evil@example.com"), to="a@example.com",
-                      notice_id="n", generation=0, settings=settings)
+        build_message(
+            _rendered("x\r\nBcc: evil@example.com"),
+            to="a@example.com",
+            notice_id="n",
+            generation=0,
+            settings=settings,
+        )
 
 
-def test_message_bytes_parse_back_without_defects_to_the_rendered_parts(
-        settings: Settings) -> None:
+def test_message_bytes_parse_back_without_defects_to_the_rendered_parts(settings: Settings) -> None:
     from email.headerregistry import Address
 
     from worker.render.message import message_bytes
 
     subject = "需要您處理：我們無法向您的信用卡收取 Example Cloud Platform 的費用"
-    rendered = Rendered(locale="zh_TW", lang="zh-TW", subject=subject,
-                        text="第一行 = 等號\n\ntrailing space \nend\n",
-                        html="<html><body><p>" + "王小明 & co. " * 400 + "</p></body></html>")
+    rendered = Rendered(
+        locale="zh_TW",
+        lang="zh-TW",
+        subject=subject,
+        text="第一行 = 等號\n\ntrailing space \nend\n",
+        html="<html><body><p>" + "王小明 & co. " * 400 + "</p></body></html>",
+    )
     sender = Address(display_name="帳務中心", username="billing", domain="example.com")
-    raw = message_bytes(rendered, to="a@example.com", notice_id="0123456789abcdef0123",
-                        generation=0, settings=settings.with_(mail_from=sender))
+    raw = message_bytes(
+        rendered,
+        to="a@example.com",
+        notice_id="0123456789abcdef0123",
+        generation=0,
+        settings=settings.with_(mail_from=sender),
+    )
     assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
     assert b"\n" not in raw.replace(b"\r\n", b"")
     msg = email.message_from_bytes(raw, policy=email.policy.default)

@@ -25,7 +25,8 @@ def pipeline(settings: Settings, fake_redis: Any, smtp_server: ServerThread) -> 
 
 
 def test_pipeline_sends_a_multipart_notice_with_signed_return_path(
-        pipeline: Pipeline, recorder: Recorder) -> None:
+    pipeline: Pipeline, recorder: Recorder
+) -> None:
     intake = pipeline.handle_event(make_event())
     assert intake.status == "sent"
     assert len(recorder.messages) == 1
@@ -49,8 +50,9 @@ def test_pipeline_one_notice_per_event_id(pipeline: Pipeline, recorder: Recorder
     assert pipeline.tracker.counts()["sent"] == 1
 
 
-def test_pipeline_invalid_event_is_dead_lettered_with_reason(pipeline: Pipeline,
-                                                             recorder: Recorder) -> None:
+def test_pipeline_invalid_event_is_dead_lettered_with_reason(
+    pipeline: Pipeline, recorder: Recorder
+) -> None:
     intake = pipeline.handle_event(make_event(amount=12.5))
     assert intake.invalid and intake.status is None
     record = pipeline.dead.get(intake.dead_letter_id or "")
@@ -61,24 +63,26 @@ def test_pipeline_invalid_event_is_dead_lettered_with_reason(pipeline: Pipeline,
     assert recorder.messages == []
 
 
-def test_pipeline_recipient_refused_bounces_without_retry(pipeline: Pipeline,
-                                                          recorder: Recorder) -> None:
+def test_pipeline_recipient_refused_bounces_without_retry(
+    pipeline: Pipeline, recorder: Recorder
+) -> None:
     recorder.refuse_rcpt["admin@example.com"] = "550 5.1.1 <admin@example.com>: user unknown"
     intake = pipeline.handle_event(make_event())
     assert intake.status == "bounced"
     record = pipeline.tracker.get(intake.notice_id or "")
     assert record is not None
     bounce = json.loads(record["bounce"])
-    assert (bounce["kind"], bounce["reason"], bounce["status"]) == ("hard", "userunknown",
-                                                                   "5.1.1")
+    assert (bounce["kind"], bounce["reason"], bounce["status"]) == ("hard", "userunknown", "5.1.1")
     assert pipeline.tracker.due() == []  # nothing scheduled
     assert pipeline.suppressions.get("admin@example.com") is not None
 
 
 def test_pipeline_policy_refusal_bounces_soft_and_does_not_suppress(
-        pipeline: Pipeline, recorder: Recorder) -> None:
+    pipeline: Pipeline, recorder: Recorder
+) -> None:
     recorder.refuse_rcpt["admin@example.com"] = (
-        "550 5.7.1 Message rejected due to DMARC policy of the sending domain")
+        "550 5.7.1 Message rejected due to DMARC policy of the sending domain"
+    )
     intake = pipeline.handle_event(make_event())
     assert intake.status == "bounced"
     bounce = json.loads((pipeline.tracker.get(intake.notice_id or "") or {})["bounce"])
@@ -86,8 +90,7 @@ def test_pipeline_policy_refusal_bounces_soft_and_does_not_suppress(
     assert pipeline.suppressions.get("admin@example.com") is None
 
 
-def test_pipeline_data_refusal_fails_without_retry(pipeline: Pipeline,
-                                                   recorder: Recorder) -> None:
+def test_pipeline_data_refusal_fails_without_retry(pipeline: Pipeline, recorder: Recorder) -> None:
     recorder.data_reply = "554 5.6.0 Message content rejected"
     intake = pipeline.handle_event(make_event())
     assert intake.status == "failed"
@@ -96,12 +99,15 @@ def test_pipeline_data_refusal_fails_without_retry(pipeline: Pipeline,
 
 
 def test_pipeline_transient_failure_defers_then_fails_when_retries_run_out(
-        settings: Settings, fake_redis: Any) -> None:
+    settings: Settings, fake_redis: Any
+) -> None:
     from worker.net import free_port
 
     dead_port = free_port()
-    pipeline = Pipeline(settings.with_(smtp_url=f"smtp://127.0.0.1:{dead_port}",
-                                      retry_delays=(0.0, 0.0)), fake_redis)
+    pipeline = Pipeline(
+        settings.with_(smtp_url=f"smtp://127.0.0.1:{dead_port}", retry_delays=(0.0, 0.0)),
+        fake_redis,
+    )
     intake = pipeline.handle_event(make_event())
     assert intake.status == "deferred"
     nid = intake.notice_id or ""
@@ -115,12 +121,14 @@ def test_pipeline_transient_failure_defers_then_fails_when_retries_run_out(
 
 
 def test_pipeline_deferred_notice_is_swept_and_sent_when_the_relay_returns(
-        settings: Settings, fake_redis: Any, recorder: Recorder) -> None:
+    settings: Settings, fake_redis: Any, recorder: Recorder
+) -> None:
     from worker.net import free_port
 
     port = free_port()
-    pipeline = Pipeline(settings.with_(smtp_url=f"smtp://127.0.0.1:{port}",
-                                      retry_delays=(0.2,)), fake_redis)
+    pipeline = Pipeline(
+        settings.with_(smtp_url=f"smtp://127.0.0.1:{port}", retry_delays=(0.2,)), fake_redis
+    )
     nid = pipeline.handle_event(make_event()).notice_id or ""
     assert (pipeline.tracker.get(nid) or {})["status"] == "deferred"
     server = ServerThread(recorder, port=port)
@@ -145,10 +153,12 @@ def test_pipeline_concurrent_claims_send_once(pipeline: Pipeline, recorder: Reco
     assert (first.outcome, second.outcome) == ("ok", "busy")
 
 
-def test_pipeline_suppressed_address_creates_suppressed_notice(pipeline: Pipeline,
-                                                               recorder: Recorder) -> None:
-    pipeline.suppressions.add("admin@example.com", notice_id="x", reason="userunknown",
-                              status="5.1.1", kind="hard")
+def test_pipeline_suppressed_address_creates_suppressed_notice(
+    pipeline: Pipeline, recorder: Recorder
+) -> None:
+    pipeline.suppressions.add(
+        "admin@example.com", notice_id="x", reason="userunknown", status="5.1.1", kind="hard"
+    )
     intake = pipeline.handle_event(make_event())
     assert intake.status == Status.SUPPRESSED
     assert recorder.messages == []
@@ -157,7 +167,8 @@ def test_pipeline_suppressed_address_creates_suppressed_notice(pipeline: Pipelin
 
 
 def test_pipeline_unexpected_error_defers_instead_of_losing_the_notice(
-        pipeline: Pipeline, recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    pipeline: Pipeline, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("template helper exploded")
 

@@ -28,39 +28,111 @@ from worker.render.renderer import SUBJECT_MAX, Renderer
 from worker.settings import from_env
 from worker.smtp.returnpath import envelope_sender
 
-SETTINGS = from_env({"SECRET_KEY": SECRET, "MAIL_FROM": "Billing <billing@example.com>",
-                     "SMTP_URL": "smtp://127.0.0.1:1"})
+SETTINGS = from_env(
+    {
+        "SECRET_KEY": SECRET,
+        "MAIL_FROM": "Billing <billing@example.com>",
+        "SMTP_URL": "smtp://127.0.0.1:1",
+    }
+)
 RENDERER = Renderer(SETTINGS)
 BOUNCES = sorted((Path(__file__).parent / "data" / "bounces").glob("*.eml"))
 #: PROPERTY_EXAMPLES=2000 for a longer hunt.
-PROFILE = settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "80")), deadline=None,
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROFILE = settings(
+    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "80")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # -- strategies -----------------------------------------------------------------------------
 #: Any JSON value: what a producer could put on the queue.
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12)
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
 #: Text with the characters that cause trouble: line breaks, NUL, separators, markup.
 nasty_text = st.text(
-    alphabet=st.one_of(st.characters(), st.sampled_from(
-        ["\r", "\n", "\0", "\u2028", "\u2029", "\x85", "\t", "<", ">", "&", '"', "'",
-         "{", "}", "%", "=", "?", ":", "@", "\\", "\ud800"])), max_size=300)
-names = st.one_of(nasty_text, st.sampled_from(
-    ["{{ 7*7 }}", "{% raw %}", "{{ config }}", "Alice\r\nBcc: evil@example.net",
-     "<script>x</script>", "=?utf-8?q?a=0D=0ABcc:_x@example.net?=", "a" * 256, "王小明"]))
+    alphabet=st.one_of(
+        st.characters(),
+        st.sampled_from(
+            [
+                "\r",
+                "\n",
+                "\0",
+                "\u2028",
+                "\u2029",
+                "\x85",
+                "\t",
+                "<",
+                ">",
+                "&",
+                '"',
+                "'",
+                "{",
+                "}",
+                "%",
+                "=",
+                "?",
+                ":",
+                "@",
+                "\\",
+                "\ud800",
+            ]
+        ),
+    ),
+    max_size=300,
+)
+names = st.one_of(
+    nasty_text,
+    st.sampled_from(
+        [
+            "{{ 7*7 }}",
+            "{% raw %}",
+            "{{ config }}",
+            "Alice\r\nBcc: evil@example.net",
+            "<script>x</script>",
+            "=?utf-8?q?a=0D=0ABcc:_x@example.net?=",
+            "a" * 256,
+            "王小明",
+        ]
+    ),
+)
 addresses = st.one_of(
-    st.emails(), nasty_text,
-    st.sampled_from(["admin@example.com", "a@bücher.example", "x@example.com\r\nBcc: y@z.io",
-                     "用户@example.com", "a" * 64 + "@example.com", "Admin@EXAMPLE.com"]))
+    st.emails(),
+    nasty_text,
+    st.sampled_from(
+        [
+            "admin@example.com",
+            "a@bücher.example",
+            "x@example.com\r\nBcc: y@z.io",
+            "用户@example.com",
+            "a" * 64 + "@example.com",
+            "Admin@EXAMPLE.com",
+        ]
+    ),
+)
 amounts = st.one_of(
-    st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1000000000"), places=2,
-                allow_nan=False, allow_infinity=False).map(str),
-    st.integers(), st.floats(), st.text(max_size=20), st.sampled_from(["1234.50", "-1", "0"]))
-dates = st.one_of(st.none(), st.dates().map(str), st.datetimes().map(lambda d: d.isoformat()),
-                  st.text(max_size=30))
+    st.decimals(
+        min_value=Decimal("0.01"),
+        max_value=Decimal("1000000000"),
+        places=2,
+        allow_nan=False,
+        allow_infinity=False,
+    ).map(str),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=20),
+    st.sampled_from(["1234.50", "-1", "0"]),
+)
+dates = st.one_of(
+    st.none(),
+    st.dates().map(str),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.text(max_size=30),
+)
 
 
 def field(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -78,11 +150,21 @@ events = st.fixed_dictionaries(
         "payment_method": field(st.sampled_from(["credit_card", "invoice", "cash"])),
     },
     optional={
-        "locale": field(st.one_of(st.sampled_from(["zh-TW", "en", "zh-Hant", "fr", ""]),
-                                  st.text(max_size=70))),
-        "reason": field(st.sampled_from(["card_declined", "card_expired",
-                                         "insufficient_funds", "processing_error",
-                                         "unknown", "stolen"])),
+        "locale": field(
+            st.one_of(st.sampled_from(["zh-TW", "en", "zh-Hant", "fr", ""]), st.text(max_size=70))
+        ),
+        "reason": field(
+            st.sampled_from(
+                [
+                    "card_declined",
+                    "card_expired",
+                    "insufficient_funds",
+                    "processing_error",
+                    "unknown",
+                    "stolen",
+                ]
+            )
+        ),
         "card_brand": field(names.map(lambda s: s[:32])),
         "card_last4": field(st.sampled_from(["4242", "0000", "42", "４２４２"])),
         "admin_name": field(names),
@@ -93,7 +175,8 @@ events = st.fixed_dictionaries(
         "due_date": field(dates),
         "disable_at": field(dates),
         "extra_field": json_values,
-    })
+    },
+)
 
 
 #: Events built from valid values only (names may still hold anything): most parse.
@@ -101,19 +184,41 @@ valid_events = st.fixed_dictionaries(
     {
         "event_id": st.text(min_size=1, max_size=128).filter(str.strip),
         "subscription_id": st.text(min_size=1, max_size=128).filter(str.strip),
-        "admin_email": st.one_of(st.emails(), st.sampled_from(
-            ["admin@example.com", "a@bücher.example", "Admin@EXAMPLE.com",
-             "a" * 64 + "@example.com"])),
-        "amount": st.decimals(min_value=Decimal("1"), max_value=Decimal("1000000000"),
-                              places=0, allow_nan=False, allow_infinity=False).map(str),
+        "admin_email": st.one_of(
+            st.emails(),
+            st.sampled_from(
+                [
+                    "admin@example.com",
+                    "a@bücher.example",
+                    "Admin@EXAMPLE.com",
+                    "a" * 64 + "@example.com",
+                ]
+            ),
+        ),
+        "amount": st.decimals(
+            min_value=Decimal("1"),
+            max_value=Decimal("1000000000"),
+            places=0,
+            allow_nan=False,
+            allow_infinity=False,
+        ).map(str),
         "currency": st.sampled_from(["TWD", "USD", "JPY", "EUR", "KWD", "usd"]),
         "payment_method": st.sampled_from(["credit_card", "invoice"]),
     },
     optional={
-        "locale": st.one_of(st.sampled_from(["zh-TW", "en", "zh-Hant", "fr", ""]),
-                            st.text(max_size=70)),
-        "reason": st.sampled_from(["card_declined", "card_expired", "insufficient_funds",
-                                   "processing_error", "unknown", "stolen"]),
+        "locale": st.one_of(
+            st.sampled_from(["zh-TW", "en", "zh-Hant", "fr", ""]), st.text(max_size=70)
+        ),
+        "reason": st.sampled_from(
+            [
+                "card_declined",
+                "card_expired",
+                "insufficient_funds",
+                "processing_error",
+                "unknown",
+                "stolen",
+            ]
+        ),
         "card_brand": names.map(lambda s: s[:32]),
         "card_last4": st.sampled_from(["4242", "0000"]),
         "admin_name": names,
@@ -122,9 +227,11 @@ valid_events = st.fixed_dictionaries(
         "subscription_status": st.sampled_from(["active", "disabled"]),
         "failed_at": st.datetimes().map(lambda d: d.isoformat()),
         "due_date": st.dates().map(str),
-        "disable_at": st.one_of(st.dates().map(str),
-                                st.datetimes().map(lambda d: d.isoformat() + "Z")),
-    })
+        "disable_at": st.one_of(
+            st.dates().map(str), st.datetimes().map(lambda d: d.isoformat() + "Z")
+        ),
+    },
+)
 
 
 def _valid(payload: dict[str, Any]) -> Event:
@@ -149,15 +256,22 @@ def test_properties_parse_event_raises_only_invalid_event_for_any_json(payload: 
 @given(events)
 @example(make_event(admin_name="{{ 7*7 }}\r\nBcc: x@example.net"))
 def test_properties_parse_event_raises_only_invalid_event_for_event_shaped_input(
-        payload: dict[str, Any]) -> None:
+    payload: dict[str, Any],
+) -> None:
     try:
         event = parse_event(payload)
     except InvalidEvent as exc:
         assert exc.field in ("", *KNOWN) or exc.field.split(".")[0].split("[")[0] in payload
         return
     # A valid event holds no control characters in any text field.
-    for name in ("event_id", "subscription_id", "admin_name", "account_name",
-                 "subscription_name", "card_brand"):
+    for name in (
+        "event_id",
+        "subscription_id",
+        "admin_name",
+        "account_name",
+        "subscription_name",
+        "card_brand",
+    ):
         value = getattr(event, name)
         assert value is None or not any(c in value for c in "\r\n\0\u2028\u2029\x85")
 
@@ -166,7 +280,8 @@ def test_properties_parse_event_raises_only_invalid_event_for_event_shaped_input
 @given(valid_events)
 @example(make_event(locale="en", subscription_name="x" * 256, admin_name="\r\n" * 100))
 def test_properties_render_raises_only_our_errors_and_subject_is_one_short_line(
-        payload: dict[str, Any]) -> None:
+    payload: dict[str, Any],
+) -> None:
     event = _valid(payload)
     try:
         rendered = RENDERER.render(event)
@@ -180,13 +295,18 @@ def test_properties_render_raises_only_our_errors_and_subject_is_one_short_line(
 
 @PROFILE
 @given(valid_events)
-def test_properties_built_message_never_carries_an_injected_header(
-        payload: dict[str, Any]) -> None:
+def test_properties_built_message_never_carries_an_injected_header(payload: dict[str, Any]) -> None:
     event = _valid(payload)
     rendered = RENDERER.render(event)
-    raw = to_bytes(build_message(rendered, to=event.admin_email,
-                                 notice_id=notice_id_for(event.event_id), generation=0,
-                                 settings=SETTINGS))
+    raw = to_bytes(
+        build_message(
+            rendered,
+            to=event.admin_email,
+            notice_id=notice_id_for(event.event_id),
+            generation=0,
+            settings=SETTINGS,
+        )
+    )
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     for header in ("To", "From", "Subject", "Message-ID"):
         assert len(msg.get_all(header) or []) == 1, header
@@ -228,15 +348,30 @@ def bounce_messages(draw: st.DrawFn) -> bytes:
         return make_dsn(
             to=draw(st.one_of(st.just(envelope_sender(nid, SETTINGS)), _text_only(addresses))),
             recipient=draw(_text_only(addresses)).replace("{", "").replace("}", ""),
-            action=draw(st.sampled_from(["failed", "delayed", "delivered", "relayed",
-                                         "expanded", "", "FAILED", "x" * 100])),
-            status=draw(st.one_of(st.sampled_from(["5.1.1", "4.4.7", "2.0.0", "9.9.9"]),
-                                  st.text(max_size=12))),
-            diagnostic=draw(_text_only(st.text(max_size=200))).replace("{", "").replace(
-                "}", ""),
+            action=draw(
+                st.sampled_from(
+                    [
+                        "failed",
+                        "delayed",
+                        "delivered",
+                        "relayed",
+                        "expanded",
+                        "",
+                        "FAILED",
+                        "x" * 100,
+                    ]
+                )
+            ),
+            status=draw(
+                st.one_of(
+                    st.sampled_from(["5.1.1", "4.4.7", "2.0.0", "9.9.9"]), st.text(max_size=12)
+                )
+            ),
+            diagnostic=draw(_text_only(st.text(max_size=200))).replace("{", "").replace("}", ""),
             envid=draw(st.one_of(st.none(), st.just(nid), st.text(max_size=30))),
-            message_id=draw(st.one_of(st.none(), st.just(f"<{nid}.0@example.com>"),
-                                      st.text(max_size=40))),
+            message_id=draw(
+                st.one_of(st.none(), st.just(f"<{nid}.0@example.com>"), st.text(max_size=40))
+            ),
         ).replace(b"\x00", b"")
     return draw(samples)
 
@@ -256,16 +391,28 @@ def test_properties_bounce_processor_never_raises(data: bytes, rcpts: list[str])
     token = envelope_sender(intake.notice_id or "", SETTINGS)
     results = processor.process(data, [*rcpts, token])
     for result in results:
-        assert result.effect in ("bounced", "delivered", "deferred", "recorded", "unmatched",
-                                 "forged")
+        assert result.effect in (
+            "bounced",
+            "delivered",
+            "deferred",
+            "recorded",
+            "unmatched",
+            "forged",
+        )
     record = pipeline.tracker.get(intake.notice_id or "")
     assert record is not None and record["status"] in (
-        "queued", "bounced", "deferred", "delivered", "sent")
+        "queued",
+        "bounced",
+        "deferred",
+        "delivered",
+        "sent",
+    )
 
 
 @pytest.mark.parametrize("path", BOUNCES, ids=lambda p: p.name)
 def test_properties_every_sample_bounce_goes_through_the_processor(
-        path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _, processor = _pipeline()
     data = path.read_bytes()
     results = processor.process(data, ["bounces@example.com"])

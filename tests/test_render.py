@@ -35,29 +35,45 @@ SETTINGS = Settings().with_(timezone="UTC")
 
 #: The sentence (or its telling part) that the given case must produce, per locale.
 CASE_SENTENCES: dict[str, dict[str, str]] = {
-    "card_declined": {"en": "Your bank declined the charge.",
-                      "zh_TW": "您的發卡銀行拒絕了這筆扣款。"},
-    "card_expired": {"en": "The credit card on file has expired.",
-                     "zh_TW": "帳戶登記的信用卡已過期。"},
-    "insufficient_funds": {"en": "did not have enough available funds or credit",
-                           "zh_TW": "可用餘額或信用額度不足"},
-    "processing_error": {"en": "because of a processing error",
-                         "zh_TW": "因處理錯誤而失敗"},
-    "unknown_reason": {"en": "we did not receive a reason from the card issuer",
-                       "zh_TW": "發卡銀行也沒有提供原因"},
-    "invoice": {"en": "remittance address printed at the bottom of your invoice",
-                "zh_TW": "發票底部所列的匯款地址"},
-    "disabled": {"en": "your subscription is disabled now",
-                 "zh_TW": "您的訂用帳戶目前已停用"},
-    "disable_at_given": {"en": "If the balance is still unpaid on April 5, 2026",
-                         "zh_TW": "如果到 2026年4月5日 仍未付清款項"},
-    "minimal": {"en": "billing contact of the subscription sub_00000001.",
-                "zh_TW": "訂用帳戶「sub_00000001」的帳戶管理員及帳單連絡人"},
+    "card_declined": {
+        "en": "Your bank declined the charge.",
+        "zh_TW": "您的發卡銀行拒絕了這筆扣款。",
+    },
+    "card_expired": {
+        "en": "The credit card on file has expired.",
+        "zh_TW": "帳戶登記的信用卡已過期。",
+    },
+    "insufficient_funds": {
+        "en": "did not have enough available funds or credit",
+        "zh_TW": "可用餘額或信用額度不足",
+    },
+    "processing_error": {"en": "because of a processing error", "zh_TW": "因處理錯誤而失敗"},
+    "unknown_reason": {
+        "en": "we did not receive a reason from the card issuer",
+        "zh_TW": "發卡銀行也沒有提供原因",
+    },
+    "invoice": {
+        "en": "remittance address printed at the bottom of your invoice",
+        "zh_TW": "發票底部所列的匯款地址",
+    },
+    "disabled": {"en": "your subscription is disabled now", "zh_TW": "您的訂用帳戶目前已停用"},
+    "disable_at_given": {
+        "en": "If the balance is still unpaid on April 5, 2026",
+        "zh_TW": "如果到 2026年4月5日 仍未付清款項",
+    },
+    "minimal": {
+        "en": "billing contact of the subscription sub_00000001.",
+        "zh_TW": "訂用帳戶「sub_00000001」的帳戶管理員及帳單連絡人",
+    },
 }
 #: The failure-reason sentences: a notice must hold its own reason's and no other.
-REASON_CASES = {"card_declined": "card_declined", "card_expired": "card_expired",
-                "insufficient_funds": "insufficient_funds",
-                "processing_error": "processing_error", "unknown": "unknown_reason"}
+REASON_CASES = {
+    "card_declined": "card_declined",
+    "card_expired": "card_expired",
+    "insufficient_funds": "insufficient_funds",
+    "processing_error": "processing_error",
+    "unknown": "unknown_reason",
+}
 
 
 @pytest.fixture(scope="module")
@@ -161,16 +177,29 @@ def test_golden_files_have_no_strays() -> None:
 def test_samples_cover_every_required_case() -> None:
     events = {name: parse_event(payload) for name, payload in CASES.items()}
     reasons = {str(e.reason) for e in events.values() if e.payment_method == "credit_card"}
-    assert reasons >= {"card_declined", "card_expired", "insufficient_funds",
-                       "processing_error", "unknown"}
+    assert reasons >= {
+        "card_declined",
+        "card_expired",
+        "insufficient_funds",
+        "processing_error",
+        "unknown",
+    }
     assert any(e.payment_method == "invoice" for e in events.values())
-    assert any(e.subscription_status == "disabled" and e.payment_method == "credit_card"
-               for e in events.values())
+    assert any(
+        e.subscription_status == "disabled" and e.payment_method == "credit_card"
+        for e in events.values()
+    )
     assert any(e.disable_at is not None for e in events.values())
     assert {e.currency for e in events.values()} >= {"TWD", "USD", "JPY"}
     minimal = CASES["minimal"]
-    assert set(minimal) == {"event_id", "subscription_id", "admin_email", "amount", "currency",
-                            "payment_method"}
+    assert set(minimal) == {
+        "event_id",
+        "subscription_id",
+        "admin_email",
+        "amount",
+        "currency",
+        "payment_method",
+    }
     for payload in CASES.values():
         assert "locale" not in payload
         assert payload["admin_email"].endswith("@example.com")
@@ -179,8 +208,7 @@ def test_samples_cover_every_required_case() -> None:
 
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_render_case_has_its_specific_sentence(renderer: Renderer, case: str,
-                                               locale: str) -> None:
+def test_render_case_has_its_specific_sentence(renderer: Renderer, case: str, locale: str) -> None:
     out = renderer.render(event_for(case), locale)
     html_text = visible(out.html).text
     text = out.text
@@ -195,8 +223,9 @@ def test_render_case_has_its_specific_sentence(renderer: Renderer, case: str,
         assert says(html_text, sentence) == (reason == own), f"{case}: {sentence}"
 
 
-@pytest.mark.parametrize("case", [c for c in sorted(CASES) if CASES[c]["payment_method"]
-                                  == "credit_card"])
+@pytest.mark.parametrize(
+    "case", [c for c in sorted(CASES) if CASES[c]["payment_method"] == "credit_card"]
+)
 def test_render_card_headline_in_zh_tw(renderer: Renderer, case: str) -> None:
     out = renderer.render(event_for(case), "zh-TW")
     assert "向您的信用卡收取費用" in out.text
@@ -234,12 +263,16 @@ def test_render_disable_at_shows_concrete_dates(renderer: Renderer) -> None:
     assert "will be deleted on" not in minimal.text
 
 
-@pytest.mark.parametrize(("days", "en", "zh"), [
-    (90, "Your data is deleted 90 days after", "服務取消 90 天後"),
-    (1, "Your data is deleted 1 day after", "服務取消 1 天後"),
-])
-def test_render_retention_sentence_uses_plural_forms(monkeypatch: pytest.MonkeyPatch,
-                                                     days: int, en: str, zh: str) -> None:
+@pytest.mark.parametrize(
+    ("days", "en", "zh"),
+    [
+        (90, "Your data is deleted 90 days after", "服務取消 90 天後"),
+        (1, "Your data is deleted 1 day after", "服務取消 1 天後"),
+    ],
+)
+def test_render_retention_sentence_uses_plural_forms(
+    monkeypatch: pytest.MonkeyPatch, days: int, en: str, zh: str
+) -> None:
     monkeypatch.setattr(render_module, "DATA_RETENTION_DAYS", days)
     renderer = Renderer(SETTINGS)
     assert en in " ".join(renderer.render(event_for("minimal"), "en").text.split())
@@ -263,8 +296,9 @@ def test_render_card_label_variants(renderer: Renderer) -> None:
 # -- what every notice must say -----------------------------------------------------------
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_render_text_carries_every_link_and_fact(renderer: Renderer, case: str,
-                                                 locale: str) -> None:
+def test_render_text_carries_every_link_and_fact(
+    renderer: Renderer, case: str, locale: str
+) -> None:
     event = event_for(case)
     out = renderer.render(event, locale)
     context = build_context(event, out.locale, SETTINGS)
@@ -277,12 +311,29 @@ def test_render_text_carries_every_link_and_fact(renderer: Renderer, case: str,
     for url in urls:
         assert url in out.text
         assert url in hrefs
-    facts = [context["amount"], event.subscription_id, event.admin_email,
-             context["sender_address"], brand.product_name, context["sender_name"],
-             event.event_id]
-    facts += [v for v in (event.subscription_name, event.account_name, event.card_last4,
-                          event.card_brand, context["failed_on"], context["due_date"],
-                          context["disable_at"], context["deletion_date"]) if v]
+    facts = [
+        context["amount"],
+        event.subscription_id,
+        event.admin_email,
+        context["sender_address"],
+        brand.product_name,
+        context["sender_name"],
+        event.event_id,
+    ]
+    facts += [
+        v
+        for v in (
+            event.subscription_name,
+            event.account_name,
+            event.card_last4,
+            event.card_brand,
+            context["failed_on"],
+            context["due_date"],
+            context["disable_at"],
+            context["deletion_date"],
+        )
+        if v
+    ]
     html_text = visible(out.html).text
     for fact in facts:
         assert says(out.text, fact), fact
@@ -293,15 +344,24 @@ def test_render_text_carries_every_link_and_fact(renderer: Renderer, case: str,
 def test_render_covers_help_spam_and_admin_topics(renderer: Renderer, locale: str) -> None:
     text = renderer.render(event_for("card_expired"), locale).text
     expected = {
-        "en": ["account admin has left your organization or changed roles",
-               "already paid but your subscription is still disabled",
-               "spam or junk folder", "safe senders or contacts",
-               "together with any other past-due services on your account",
-               "services are cancelled and its resources are no longer available",
-               "account admin and billing contact of Northwind Analytics"],
-        "zh_TW": ["帳戶管理員已離職或調任其他職務", "您已付款，但訂用帳戶仍為停用狀態",
-                  "垃圾郵件資料夾", "安全寄件者清單或聯絡人", "其他逾期未付的服務費用",
-                  "相關資源也將無法再使用", "「Northwind Analytics」的帳戶管理員及帳單連絡人"],
+        "en": [
+            "account admin has left your organization or changed roles",
+            "already paid but your subscription is still disabled",
+            "spam or junk folder",
+            "safe senders or contacts",
+            "together with any other past-due services on your account",
+            "services are cancelled and its resources are no longer available",
+            "account admin and billing contact of Northwind Analytics",
+        ],
+        "zh_TW": [
+            "帳戶管理員已離職或調任其他職務",
+            "您已付款，但訂用帳戶仍為停用狀態",
+            "垃圾郵件資料夾",
+            "安全寄件者清單或聯絡人",
+            "其他逾期未付的服務費用",
+            "相關資源也將無法再使用",
+            "「Northwind Analytics」的帳戶管理員及帳單連絡人",
+        ],
     }[locale]
     for phrase in expected:
         assert says(text, phrase), phrase
@@ -314,9 +374,11 @@ def test_render_footer_names_subscription_without_account(renderer: Renderer) ->
 
 def test_render_company_address_only_when_configured() -> None:
     plain = Renderer(SETTINGS).render(event_for("minimal"), "en")
-    branded = Renderer(SETTINGS.with_(brand=replace(
-        SETTINGS.brand, company_address="Example Co.\n1 Sample Road\nTaipei"))).render(
-        event_for("minimal"), "en")
+    branded = Renderer(
+        SETTINGS.with_(
+            brand=replace(SETTINGS.brand, company_address="Example Co.\n1 Sample Road\nTaipei")
+        )
+    ).render(event_for("minimal"), "en")
     assert "1 Sample Road" not in plain.text
     assert "Example Co.\n1 Sample Road\nTaipei\n" in branded.text
     assert "Example Co.<br>1 Sample Road<br>Taipei" in branded.html
@@ -331,10 +393,19 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 def _strip_known_values(text: str, event: Event, out: Rendered) -> str:
     context = build_context(event, out.locale, SETTINGS)
     brand = SETTINGS.brand
-    values = [brand.product_name, context["sender_name"], context["amount"],
-              *brand.remittance_address.splitlines(), *brand.company_address.splitlines(),
-              event.subscription_name, event.account_name, event.admin_name,
-              event.subscription_id, event.event_id, event.card_brand]
+    values = [
+        brand.product_name,
+        context["sender_name"],
+        context["amount"],
+        *brand.remittance_address.splitlines(),
+        *brand.company_address.splitlines(),
+        event.subscription_name,
+        event.account_name,
+        event.admin_name,
+        event.subscription_id,
+        event.event_id,
+        event.card_brand,
+    ]
     text = _URL.sub(" ", text)
     text = _EMAIL.sub(" ", text)
     for value in sorted((v for v in values if v), key=len, reverse=True):
@@ -358,33 +429,49 @@ def test_render_english_detector_catches_english() -> None:
     assert not _ASCII_RUN.findall("訂用帳戶 ID：sub_1，Visa 信用卡")
 
 
-@pytest.mark.parametrize(("tag", "locale", "lang"), [
-    ("zh-TW", "zh_TW", "zh-TW"), ("zh_TW", "zh_TW", "zh-TW"), ("zh-Hant", "zh_TW", "zh-TW"),
-    ("zh-Hant-TW", "zh_TW", "zh-TW"), ("en-US", "en", "en"), ("fr", "en", "en"),
-    ("", "en", "en"), (None, "en", "en"),
-])
-def test_render_negotiates_locale(renderer: Renderer, tag: str | None, locale: str,
-                                  lang: str) -> None:
+@pytest.mark.parametrize(
+    ("tag", "locale", "lang"),
+    [
+        ("zh-TW", "zh_TW", "zh-TW"),
+        ("zh_TW", "zh_TW", "zh-TW"),
+        ("zh-Hant", "zh_TW", "zh-TW"),
+        ("zh-Hant-TW", "zh_TW", "zh-TW"),
+        ("en-US", "en", "en"),
+        ("fr", "en", "en"),
+        ("", "en", "en"),
+        (None, "en", "en"),
+    ],
+)
+def test_render_negotiates_locale(
+    renderer: Renderer, tag: str | None, locale: str, lang: str
+) -> None:
     assert negotiate(tag) == locale
     out = renderer.render(event_for("minimal", locale=tag))
     assert (out.locale, out.lang) == (locale, lang)
     assert f'<html lang="{lang}"' in out.html
-    marker = "我們已無法就您的訂用帳戶向您的信用卡收取費用。" if locale == "zh_TW" else (
-        "We couldn't charge your credit card for your subscription.")
+    marker = (
+        "我們已無法就您的訂用帳戶向您的信用卡收取費用。"
+        if locale == "zh_TW"
+        else ("We couldn't charge your credit card for your subscription.")
+    )
     assert marker in out.text
 
 
 # -- amounts ------------------------------------------------------------------------------
-@pytest.mark.parametrize(("amount", "currency", "locale", "shown"), [
-    ("1234.50", "TWD", "en", "NT$1,234.50"),
-    ("1234.50", "TWD", "zh_TW", "$1,234.50"),
-    ("1234.50", "USD", "en", "$1,234.50"),
-    ("1234.50", "USD", "zh_TW", "US$1,234.50"),
-    ("12000", "JPY", "en", "¥12,000"),
-    ("12000", "JPY", "zh_TW", "¥12,000"),
-])
-def test_render_formats_amount_per_locale(renderer: Renderer, amount: str, currency: str,
-                                          locale: str, shown: str) -> None:
+@pytest.mark.parametrize(
+    ("amount", "currency", "locale", "shown"),
+    [
+        ("1234.50", "TWD", "en", "NT$1,234.50"),
+        ("1234.50", "TWD", "zh_TW", "$1,234.50"),
+        ("1234.50", "USD", "en", "$1,234.50"),
+        ("1234.50", "USD", "zh_TW", "US$1,234.50"),
+        ("12000", "JPY", "en", "¥12,000"),
+        ("12000", "JPY", "zh_TW", "¥12,000"),
+    ],
+)
+def test_render_formats_amount_per_locale(
+    renderer: Renderer, amount: str, currency: str, locale: str, shown: str
+) -> None:
     out = renderer.render(event_for("minimal", amount=amount, currency=currency), locale)
     label = "Amount due: " if locale == "en" else "應付金額："
     assert f"{label}{shown}\n" in out.text
@@ -394,15 +481,24 @@ def test_render_formats_amount_per_locale(renderer: Renderer, amount: str, curre
 
 
 # -- escaping and headers -------------------------------------------------------------------
-HOSTILE = ["<script>alert(1)</script>", "{{ 7*7 }}", "{% if true %}x{% endif %}",
-           "Tom & Jerry \"quoted\" 'single'"]
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "{{ 7*7 }}",
+    "{% if true %}x{% endif %}",
+    "Tom & Jerry \"quoted\" 'single'",
+]
 
 
 @pytest.mark.parametrize("value", HOSTILE)
 @pytest.mark.parametrize("locale", LOCALES)
 def test_render_escapes_event_values(renderer: Renderer, value: str, locale: str) -> None:
-    event = event_for("card_declined", subscription_name=value, account_name=value,
-                      admin_name=value, card_brand=value[:32])
+    event = event_for(
+        "card_declined",
+        subscription_name=value,
+        account_name=value,
+        admin_name=value,
+        card_brand=value[:32],
+    )
     out = renderer.render(event, locale)
     assert "<script>" not in out.html
     assert "alert(1)</script>" not in out.html
@@ -414,8 +510,9 @@ def test_render_escapes_event_values(renderer: Renderer, value: str, locale: str
 
 
 def test_render_escapes_markup_as_entities(renderer: Renderer) -> None:
-    out = renderer.render(event_for("card_declined",
-                                    subscription_name="<script>alert(1)</script>"), "en")
+    out = renderer.render(
+        event_for("card_declined", subscription_name="<script>alert(1)</script>"), "en"
+    )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out.html
 
 
@@ -423,11 +520,15 @@ def test_render_escapes_markup_as_entities(renderer: Renderer) -> None:
 def test_render_subject_stays_one_line_with_crlf(renderer: Renderer, locale: str) -> None:
     # parse_event already flattens control characters; build the event directly to prove
     # the subject holds even when a caller skips validation.
-    event = replace(event_for("card_declined"),
-                    subscription_name="Plan\r\nBcc: victim@example.com",
-                    account_name="Acme\nX-Injected: 1", admin_name="A\rB")
-    out = Renderer(SETTINGS.with_(brand=replace(
-        SETTINGS.brand, product_name="Cloud\r\nBcc: evil@example.com"))).render(event, locale)
+    event = replace(
+        event_for("card_declined"),
+        subscription_name="Plan\r\nBcc: victim@example.com",
+        account_name="Acme\nX-Injected: 1",
+        admin_name="A\rB",
+    )
+    out = Renderer(
+        SETTINGS.with_(brand=replace(SETTINGS.brand, product_name="Cloud\r\nBcc: evil@example.com"))
+    ).render(event, locale)
     assert "\n" not in out.subject and "\r" not in out.subject
     assert len(out.subject) <= 78
     assert "Cloud Bcc: evil@example.com" in out.subject
@@ -437,8 +538,9 @@ def test_render_subject_stays_one_line_with_crlf(renderer: Renderer, locale: str
 
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_render_subject_is_short_and_has_no_subscription_name(renderer: Renderer, case: str,
-                                                              locale: str) -> None:
+def test_render_subject_is_short_and_has_no_subscription_name(
+    renderer: Renderer, case: str, locale: str
+) -> None:
     event = event_for(case)
     out = renderer.render(event, locale)
     assert 0 < len(out.subject) < 78
@@ -459,8 +561,7 @@ def test_render_subject_long_product_name_is_cut() -> None:
 # -- mail quality -------------------------------------------------------------------------
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_render_html_is_built_for_mail_clients(renderer: Renderer, case: str,
-                                               locale: str) -> None:
+def test_render_html_is_built_for_mail_clients(renderer: Renderer, case: str, locale: str) -> None:
     out = renderer.render(event_for(case), locale)
     html = out.html
     head = html.split("<body", 1)[0]
@@ -529,15 +630,19 @@ def test_build_context_keys_always_present() -> None:
     assert minimal["reason"] == "unknown"
     assert minimal["subscription_label"] == "sub_00000001"
     assert full["subscription_label"] == "線上商店基本方案"
-    assert minimal["remittance_lines"] == ["Accounts Receivable", "100 Example Street",
-                                           "Example City"]
+    assert minimal["remittance_lines"] == [
+        "Accounts Receivable",
+        "100 Example Street",
+        "Example City",
+    ]
     assert minimal["company_address_lines"] == []
 
 
 def test_render_dates_follow_timezone() -> None:
     # 2026-03-01 07:00 +08:00 is 2026-02-28 23:00 UTC: the day depends on the zone.
-    event = event_for("minimal", failed_at="2026-03-01T07:00:00+08:00",
-                      due_date=date(2026, 3, 15).isoformat())
+    event = event_for(
+        "minimal", failed_at="2026-03-01T07:00:00+08:00", due_date=date(2026, 3, 15).isoformat()
+    )
     utc = Renderer(SETTINGS).render(event, "en").text
     taipei = Renderer(SETTINGS.with_(timezone="Asia/Taipei")).render(event, "en").text
     assert "Charge failed on: February 28, 2026" in utc
@@ -549,8 +654,12 @@ def test_render_no_vendor_names_in_copy(renderer: Renderer) -> None:
     # The brand is configuration. (The stylesheet may name a system font such as
     # "Microsoft JhengHei": that is CSS, not copy, so only what a reader sees is checked.)
     pattern = re.compile(r"azure|microsoft", re.I)
-    for path in [ROOT / "samples" / "cases.json", *(ROOT / "locales").rglob("*.po*"),
-                 ROOT / "templates" / "subject.txt", ROOT / "templates" / "notice.txt"]:
+    for path in [
+        ROOT / "samples" / "cases.json",
+        *(ROOT / "locales").rglob("*.po*"),
+        ROOT / "templates" / "subject.txt",
+        ROOT / "templates" / "notice.txt",
+    ]:
         assert not pattern.search(path.read_text("utf-8")), path
     for case in CASES:
         for locale in LOCALES:
@@ -559,14 +668,23 @@ def test_render_no_vendor_names_in_copy(renderer: Renderer) -> None:
 
 
 def test_render_brand_values_come_from_settings() -> None:
-    brand = Brand(product_name="Nimbus Files", support_url="https://help.example.org/",
-                  payment_url="https://pay.example.org/cards",
-                  profile_url="https://id.example.org/me",
-                  reactivate_url="https://pay.example.org/reactivate",
-                  remittance_address="Nimbus AR\nPO Box 1", company_address="Nimbus Ltd")
+    brand = Brand(
+        product_name="Nimbus Files",
+        support_url="https://help.example.org/",
+        payment_url="https://pay.example.org/cards",
+        profile_url="https://id.example.org/me",
+        reactivate_url="https://pay.example.org/reactivate",
+        remittance_address="Nimbus AR\nPO Box 1",
+        company_address="Nimbus Ltd",
+    )
     out = Renderer(SETTINGS.with_(brand=brand)).render(event_for("disabled"), "en")
-    for value in ("Nimbus Files", "https://help.example.org/", "https://pay.example.org/cards",
-                  "https://id.example.org/me", "https://pay.example.org/reactivate",
-                  "Nimbus Ltd"):
+    for value in (
+        "Nimbus Files",
+        "https://help.example.org/",
+        "https://pay.example.org/cards",
+        "https://id.example.org/me",
+        "https://pay.example.org/reactivate",
+        "Nimbus Ltd",
+    ):
         assert value in out.text and value in out.html
     assert "billing.example.com" not in out.text + out.html

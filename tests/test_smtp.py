@@ -20,11 +20,14 @@ from worker.smtp.server import ServerThread
 from worker.smtp.target import SMTPTarget, TLSMode, check_credentials_allowed, parse_smtp_url
 
 
-@pytest.mark.parametrize(("url", "mode", "port"), [
-    ("smtp://relay.example.com", TLSMode.OPPORTUNISTIC, 25),
-    ("smtp+starttls://u:p%40ss@relay.example.com", TLSMode.STARTTLS, 587),
-    ("smtps://relay.example.com:2465", TLSMode.IMPLICIT, 2465),
-])
+@pytest.mark.parametrize(
+    ("url", "mode", "port"),
+    [
+        ("smtp://relay.example.com", TLSMode.OPPORTUNISTIC, 25),
+        ("smtp+starttls://u:p%40ss@relay.example.com", TLSMode.STARTTLS, 587),
+        ("smtps://relay.example.com:2465", TLSMode.IMPLICIT, 2465),
+    ],
+)
 def test_smtp_url_is_parsed(url: str, mode: TLSMode, port: int) -> None:
     target = parse_smtp_url(url)
     assert (target.mode, target.port) == (mode, port)
@@ -41,7 +44,11 @@ def test_smtp_bad_url_is_a_configuration_error(url: str) -> None:
 
 def test_smtp_reply_class_by_first_digit() -> None:
     assert [ReplyClass.of(c) for c in (250, 421, 550, None)] == [
-        ReplyClass.SUCCESS, ReplyClass.TRANSIENT, ReplyClass.PERMANENT, ReplyClass.NONE]
+        ReplyClass.SUCCESS,
+        ReplyClass.TRANSIENT,
+        ReplyClass.PERMANENT,
+        ReplyClass.NONE,
+    ]
 
 
 def test_smtp_xtext_encodes_plus_and_equals() -> None:
@@ -49,19 +56,28 @@ def test_smtp_xtext_encodes_plus_and_equals() -> None:
 
 
 def _send(settings: Settings, url: str) -> None:
-    Transport(settings.with_(smtp_url=url)).send(b"Subject: x\r\n\r\nbody\r\n",
-                                                 "b@example.com", "a@example.com", "nid")
+    Transport(settings.with_(smtp_url=url)).send(
+        b"Subject: x\r\n\r\nbody\r\n", "b@example.com", "a@example.com", "nid"
+    )
 
 
-@pytest.mark.parametrize(("where", "reply", "error"), [
-    ("rcpt", "550 5.1.1 user unknown", RecipientRefused),
-    ("rcpt", "451 4.7.1 try later", TransientError),
-    ("data", "554 5.7.1 rejected", PermanentError),
-    ("data", "452 4.3.1 insufficient storage", TransientError),
-])
-def test_smtp_replies_map_to_errors(settings: Settings, recorder: Recorder,
-                                    smtp_server: ServerThread, where: str, reply: str,
-                                    error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("where", "reply", "error"),
+    [
+        ("rcpt", "550 5.1.1 user unknown", RecipientRefused),
+        ("rcpt", "451 4.7.1 try later", TransientError),
+        ("data", "554 5.7.1 rejected", PermanentError),
+        ("data", "452 4.3.1 insufficient storage", TransientError),
+    ],
+)
+def test_smtp_replies_map_to_errors(
+    settings: Settings,
+    recorder: Recorder,
+    smtp_server: ServerThread,
+    where: str,
+    reply: str,
+    error: type[Exception],
+) -> None:
     if where == "rcpt":
         recorder.refuse_rcpt["a@example.com"] = reply
     else:
@@ -98,23 +114,27 @@ def test_smtp_connections_are_reused(settings: Settings, recorder: Recorder) -> 
     assert len(sessions) == 1
 
 
-def test_smtp_starttls_required_refuses_a_server_without_it(settings: Settings,
-                                                           smtp_server: ServerThread) -> None:
+def test_smtp_starttls_required_refuses_a_server_without_it(
+    settings: Settings, smtp_server: ServerThread
+) -> None:
     with pytest.raises(TransientError):
         _send(settings, smtp_server.url.replace("smtp://", "smtp+starttls://"))
 
 
-@pytest.mark.parametrize(("host", "encrypted", "allow", "refused"), [
-    ("relay.example.com", False, False, True),
-    ("relay.example.com", True, False, False),
-    ("relay.example.com", False, True, False),
-    ("127.0.0.1", False, False, False),
-    ("localhost", False, False, False),
-])
+@pytest.mark.parametrize(
+    ("host", "encrypted", "allow", "refused"),
+    [
+        ("relay.example.com", False, False, True),
+        ("relay.example.com", True, False, False),
+        ("relay.example.com", False, True, False),
+        ("127.0.0.1", False, False, False),
+        ("localhost", False, False, False),
+    ],
+)
 def test_smtp_credentials_are_not_sent_in_plain_text_to_a_remote_host(
-        host: str, encrypted: bool, allow: bool, refused: bool) -> None:
-    target = SMTPTarget(host=host, port=25, mode=TLSMode.OPPORTUNISTIC, username="u",
-                        password="p")
+    host: str, encrypted: bool, allow: bool, refused: bool
+) -> None:
+    target = SMTPTarget(host=host, port=25, mode=TLSMode.OPPORTUNISTIC, username="u", password="p")
     if refused:
         with pytest.raises(ConfigurationError, match="plain text"):
             check_credentials_allowed(target, encrypted, allow)
@@ -124,7 +144,8 @@ def test_smtp_credentials_are_not_sent_in_plain_text_to_a_remote_host(
 
 @pytest.mark.parametrize("how", ["hang up", "421"])
 def test_smtp_a_connection_the_relay_closed_while_idle_is_replaced_not_deferred(
-        settings: Settings, how: str) -> None:
+    settings: Settings, how: str
+) -> None:
     class ClosesIdleSessions(Recorder):
         """Hangs up (or says 421) on the second MAIL of a session, as a relay whose idle
         timeout fired just before our next mail."""
@@ -146,8 +167,9 @@ def test_smtp_a_connection_the_relay_closed_while_idle_is_replaced_not_deferred(
     try:
         transport = Transport(settings.with_(smtp_url=server.url, smtp_pool_size=1))
         for n in range(3):
-            transport.send(f"Subject: {n}\r\n\r\nbody\r\n".encode(), "b@example.com",
-                           "a@example.com")
+            transport.send(
+                f"Subject: {n}\r\n\r\nbody\r\n".encode(), "b@example.com", "a@example.com"
+            )
     finally:
         server.stop()
     assert len(recorder.messages) == 3
@@ -166,7 +188,8 @@ def test_smtp_helo_name_is_configurable(settings: Settings, recorder: Recorder) 
     server.start()
     try:
         Transport(settings.with_(smtp_url=server.url, smtp_helo_name="mail.example.com")).send(
-            b"Subject: x\r\n\r\nbody\r\n", "b@example.com", "a@example.com")
+            b"Subject: x\r\n\r\nbody\r\n", "b@example.com", "a@example.com"
+        )
     finally:
         server.stop()
     assert names == ["mail.example.com"]

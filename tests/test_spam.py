@@ -22,17 +22,19 @@ MAX_SCORE = 0.5
 
 pytestmark = pytest.mark.skipif(
     shutil.which("spamassassin") is None and not os.environ.get("CI"),
-    reason="spamassassin is not installed (CI installs it)")
+    reason="spamassassin is not installed (CI installs it)",
+)
 
 
 def _score(raw: bytes) -> tuple[float, str]:
     # -L: local tests only (no DNS blocklists, no network), as reproducible as it gets.
-    result = subprocess.run(["spamassassin", "-L", "-t"], input=raw, capture_output=True,
-                            timeout=120, check=True)
+    result = subprocess.run(
+        ["spamassassin", "-L", "-t"], input=raw, capture_output=True, timeout=120, check=True
+    )
     report = result.stdout.decode(errors="replace")
     match = re.search(r"Content analysis details:\s+\((-?[\d.]+) points", report)
     assert match, report[-2000:]
-    return float(match.group(1)), report[report.index("Content analysis details"):]
+    return float(match.group(1)), report[report.index("Content analysis details") :]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -40,7 +42,8 @@ def _score(raw: bytes) -> tuple[float, str]:
 def test_spam_notice_scores_low(settings: Settings, case: str, locale: str) -> None:
     event = parse_event({**CASES[case], "event_id": f"spam-{case}"})
     rendered = Renderer(settings).render(event, locale)
-    raw = message_bytes(rendered, to=event.admin_email, notice_id="0" * 20, generation=0,
-                        settings=settings)
+    raw = message_bytes(
+        rendered, to=event.admin_email, notice_id="0" * 20, generation=0, settings=settings
+    )
     score, report = _score(raw)
     assert score <= MAX_SCORE, report

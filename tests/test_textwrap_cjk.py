@@ -13,8 +13,9 @@ WORDS = st.lists(st.text(alphabet="abcdefghij:/.-@", min_size=1, max_size=30), m
 
 @hsettings(max_examples=200, deadline=None)
 @given(WORDS, st.integers(min_value=10, max_value=90), st.sampled_from(["", "- "]))
-def test_textwrap_cjk_ascii_fast_path_equals_the_general_loop(words: list[str], width: int,
-                                                              first: str) -> None:
+def test_textwrap_cjk_ascii_fast_path_equals_the_general_loop(
+    words: list[str], width: int, first: str
+) -> None:
     text = "  ".join(words)
     rest = " " * len(first)
     assert wrap(text, width, first, rest) == wrap_cjk(text, width, first, rest)

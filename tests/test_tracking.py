@@ -29,8 +29,9 @@ ROWS = [(src, dst) for dst in Status for src in Status]
 
 
 @pytest.mark.parametrize(("source", "target"), ROWS)
-def test_tracking_transition_table_is_enforced(tracker: Tracker, source: Status,
-                                              target: Status) -> None:
+def test_tracking_transition_table_is_enforced(
+    tracker: Tracker, source: Status, target: Status
+) -> None:
     nid = _at(tracker, source)
     outcome, previous = tracker.transition(nid, target, "test")
     assert previous == source
@@ -44,10 +45,8 @@ def test_tracking_transition_table_is_enforced(tracker: Tracker, source: Status,
 
 def test_tracking_create_is_idempotent(tracker: Tracker) -> None:
     nid = notice_id_for("e1")
-    assert tracker.create(nid, Status.QUEUED, {"to": "a@example.com"}, "one") == (True,
-                                                                                   "queued")
-    assert tracker.create(nid, Status.QUEUED, {"to": "b@example.com"}, "two") == (False,
-                                                                                   "queued")
+    assert tracker.create(nid, Status.QUEUED, {"to": "a@example.com"}, "one") == (True, "queued")
+    assert tracker.create(nid, Status.QUEUED, {"to": "b@example.com"}, "two") == (False, "queued")
     assert (tracker.get(nid) or {})["to"] == "a@example.com"
     assert len(tracker.history(nid)) == 1
 
@@ -74,8 +73,14 @@ def test_tracking_claim_refuses_settled_and_not_due(tracker: Tracker) -> None:
     nid = notice_id_for("e1")
     tracker.create(nid, Status.QUEUED, {"to": "a@example.com"}, "x", schedule_at=0)
     claim = tracker.claim(nid, 60)
-    tracker.transition(nid, Status.DEFERRED, "later", lease=claim.lease_until,
-                       schedule_at=9e12, fields={"next_attempt_at": "9e12"})
+    tracker.transition(
+        nid,
+        Status.DEFERRED,
+        "later",
+        lease=claim.lease_until,
+        schedule_at=9e12,
+        fields={"next_attempt_at": "9e12"},
+    )
     assert tracker.claim(nid, 60).outcome == "notdue"
     assert tracker.claim(nid, 60, force=True).outcome == "ok"
 
@@ -93,8 +98,11 @@ def test_tracking_stored_event_round_trips_with_unknown_fields() -> None:
     from worker.notices.record import event_json, merge_event
 
     record = {"event_id": "evt-1", "subscription_id": "sub-1", "to": "new@example.com"}
-    for payload in (make_event(), make_event(foo={"bar": [1, 2]}, disable_at="2026-12-01"),
-                    make_event(card_brand=None, card_last4=None, subscription_name=None)):
+    for payload in (
+        make_event(),
+        make_event(foo={"bar": [1, 2]}, disable_at="2026-12-01"),
+        make_event(card_brand=None, card_last4=None, subscription_name=None),
+    ):
         event = parse_event(payload).to_dict()
         merged = merge_event(event_json(event), record)
         assert merged == {**event, "admin_email": "new@example.com"}

@@ -44,13 +44,19 @@ def old_store() -> Any:
     return client
 
 
-def test_upgrade_reads_every_record_an_older_release_wrote(settings: Settings,
-                                                          old_store: Any) -> None:
+def test_upgrade_reads_every_record_an_older_release_wrote(
+    settings: Settings, old_store: Any
+) -> None:
     pipeline = Pipeline(settings, old_store)
     statuses = {eid: (pipeline.tracker.find(eid) or {}).get("status") for eid in EVENT_IDS}
-    assert statuses == {"evt-sent": "sent", "evt-rcpt": "bounced", "evt-data": "failed",
-                        "evt-dsn": "bounced", "evt-delivered": "delivered",
-                        "evt-queued": "queued"}
+    assert statuses == {
+        "evt-sent": "sent",
+        "evt-rcpt": "bounced",
+        "evt-data": "failed",
+        "evt-dsn": "bounced",
+        "evt-delivered": "delivered",
+        "evt-queued": "queued",
+    }
     for eid, notice_id in EVENT_IDS.items():
         record = pipeline.tracker.find(eid)
         assert record is not None and record["id"] == notice_id
@@ -61,8 +67,9 @@ def test_upgrade_reads_every_record_an_older_release_wrote(settings: Settings,
     assert pipeline.tracker.counts()["bounced"] == 2
 
 
-def test_upgrade_reads_old_bounces_including_epoch_times(settings: Settings,
-                                                        old_store: Any) -> None:
+def test_upgrade_reads_old_bounces_including_epoch_times(
+    settings: Settings, old_store: Any
+) -> None:
     pipeline = Pipeline(settings, old_store)
     refused = pipeline.tracker.find("evt-rcpt") or {}
     bounce = Bounce.loads(refused["bounce"])
@@ -77,14 +84,16 @@ def test_upgrade_reads_old_dead_letters_suppressions_and_unmatched(old_store: An
     [dead] = DeadLetters(old_store).list()
     assert dead["event_id"] == "evt-bad" and dead["field"] == "amount"
     assert {r["address"] for r in Suppressions(old_store).list()} == {
-        "gone@example.net", "later@example.net"}
+        "gone@example.net",
+        "later@example.net",
+    }
     [unmatched] = Unmatched(old_store).list()
     assert unmatched["recipient"] == "nobody@example.net"
 
 
-def test_upgrade_sends_a_notice_an_older_release_queued(settings: Settings, old_store: Any,
-                                                       smtp_server: ServerThread,
-                                                       recorder: Recorder) -> None:
+def test_upgrade_sends_a_notice_an_older_release_queued(
+    settings: Settings, old_store: Any, smtp_server: ServerThread, recorder: Recorder
+) -> None:
     pipeline = Pipeline(settings.with_(smtp_url=smtp_server.url), old_store)
     notice_id = EVENT_IDS["evt-queued"]
     assert pipeline.deliver(notice_id, force=True) == "ok"
@@ -104,11 +113,23 @@ def test_upgrade_key_names_are_those_an_older_release_used() -> None:
     # wrote is one today's code knows how to name.
     from worker.notices import keys
 
-    today = {_shape(k) for k in (
-        keys.notice("0" * 20), keys.history("0" * 20), keys.event("0" * 20),
-        keys.address("a@example.net"), keys.dead_letter("0" * 12),
-        keys.suppression("a@example.net"), keys.soft_bounces("a@example.net"),
-        keys.SCHED, keys.IDX_ALL, keys.DEAD, keys.SUPPRESSED, keys.UNMATCHED,
-        *(keys.idx_status(s) for s in ("sent", "bounced", "failed", "delivered", "queued")))}
+    today = {
+        _shape(k)
+        for k in (
+            keys.notice("0" * 20),
+            keys.history("0" * 20),
+            keys.event("0" * 20),
+            keys.address("a@example.net"),
+            keys.dead_letter("0" * 12),
+            keys.suppression("a@example.net"),
+            keys.soft_bounces("a@example.net"),
+            keys.SCHED,
+            keys.IDX_ALL,
+            keys.DEAD,
+            keys.SUPPRESSED,
+            keys.UNMATCHED,
+            *(keys.idx_status(s) for s in ("sent", "bounced", "failed", "delivered", "queued")),
+        )
+    }
     written = {_shape(k) for k in DUMP["keys"]}
     assert written <= today, written - today

@@ -51,10 +51,10 @@ def pipeline(settings: Settings, fake_redis: fakeredis.FakeRedis) -> Pipeline:
     return Pipeline(settings, fake_redis)
 
 
-def build_app(settings: Settings, pipeline: Pipeline | None, rec: Recorder,
-              **kwargs: Any) -> Flask:
-    app = create_app(settings, pipeline, enqueue=rec.enqueued.append,
-                     publish=rec.published.append, **kwargs)
+def build_app(settings: Settings, pipeline: Pipeline | None, rec: Recorder, **kwargs: Any) -> Flask:
+    app = create_app(
+        settings, pipeline, enqueue=rec.enqueued.append, publish=rec.published.append, **kwargs
+    )
     app.testing = True
     return app
 
@@ -73,24 +73,47 @@ def csrf(client: FlaskClient, page: str = "/editor") -> str:
 def seed(pipeline: Pipeline) -> dict[str, str]:
     """Four notices: failed, sent (with an SMTP reply), bounced (with details), queued."""
     ids = {}
-    for name, sub, to in (("failed", "sub-a", "fail@example.com"),
-                          ("sent", "sub-b", "ok@example.com"),
-                          ("bounced", "sub-b", "gone@example.net"),
-                          ("queued", "sub-c", "wait@example.org")):
-        result = pipeline.accept(make_event(event_id=f"evt-{name}", subscription_id=sub,
-                                            admin_email=to))
+    for name, sub, to in (
+        ("failed", "sub-a", "fail@example.com"),
+        ("sent", "sub-b", "ok@example.com"),
+        ("bounced", "sub-b", "gone@example.net"),
+        ("queued", "sub-c", "wait@example.org"),
+    ):
+        result = pipeline.accept(
+            make_event(event_id=f"evt-{name}", subscription_id=sub, admin_email=to)
+        )
         assert result.notice_id
         ids[name] = result.notice_id
     t = pipeline.tracker
-    t.transition(ids["failed"], Status.FAILED, "gave up after 4 attempts: 451 try later",
-                 fields={"last_error": "451 4.3.0 try later"})
-    t.transition(ids["sent"], Status.SENT, "accepted by the relay: 250", smtp="250 queued",
-                 fields={"smtp_code": "250", "smtp_message": "2.0.0 Ok: queued as 4XyZ",
-                         "smtp_dsn": "1"})
-    t.transition(ids["bounced"], Status.BOUNCED, "550 5.1.1 no such user",
-                 fields={"bounce": json.dumps({"kind": "hard", "reason": "user_unknown",
-                                               "status": "5.1.1", "code": 550,
-                                               "diagnostic": "mailbox unavailable"})})
+    t.transition(
+        ids["failed"],
+        Status.FAILED,
+        "gave up after 4 attempts: 451 try later",
+        fields={"last_error": "451 4.3.0 try later"},
+    )
+    t.transition(
+        ids["sent"],
+        Status.SENT,
+        "accepted by the relay: 250",
+        smtp="250 queued",
+        fields={"smtp_code": "250", "smtp_message": "2.0.0 Ok: queued as 4XyZ", "smtp_dsn": "1"},
+    )
+    t.transition(
+        ids["bounced"],
+        Status.BOUNCED,
+        "550 5.1.1 no such user",
+        fields={
+            "bounce": json.dumps(
+                {
+                    "kind": "hard",
+                    "reason": "user_unknown",
+                    "status": "5.1.1",
+                    "code": 550,
+                    "diagnostic": "mailbox unavailable",
+                }
+            )
+        },
+    )
     return ids
 
 
@@ -162,8 +185,9 @@ def test_editor_invalid_event_shows_publish_reason(client: FlaskClient) -> None:
     payload = make_event(amount=12.5)
     reason = intake.check(intake.Item(0, payload))
     assert reason
-    response = client.post("/editor", data={"event": json.dumps(payload),
-                                            "csrf_token": csrf(client)})
+    response = client.post(
+        "/editor", data={"event": json.dumps(payload), "csrf_token": csrf(client)}
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert f'<span class="reason">{escape(reason)}</span>' in page
@@ -171,8 +195,10 @@ def test_editor_invalid_event_shows_publish_reason(client: FlaskClient) -> None:
 
 def test_editor_valid_event_renders_it(client: FlaskClient) -> None:
     payload = make_event(subscription_name="Edited plan <b>x</b>", locale="en")
-    response = client.post("/editor", data={"event": json.dumps(payload), "locale": "zh_TW",
-                                            "csrf_token": csrf(client)})
+    response = client.post(
+        "/editor",
+        data={"event": json.dumps(payload), "locale": "zh_TW", "csrf_token": csrf(client)},
+    )
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "srcdoc=" in page and 'sandbox=""' in page
@@ -196,13 +222,15 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 def test_editor_template_syntax_error_shows_name_and_line(
-        settings: Settings, rec: Recorder, template_copy: Path) -> None:
+    settings: Settings, rec: Recorder, template_copy: Path
+) -> None:
     lines = (template_copy / "notice.html").read_text(encoding="utf-8").splitlines()
     lines.insert(6, "{% if %}")
     (template_copy / "notice.html").write_text("\n".join(lines), encoding="utf-8")
     client = build_app(settings, None, rec, template_dir=template_copy).test_client()
-    response = client.post("/editor", data={"event": json.dumps(make_event()),
-                                            "csrf_token": _token(client)})
+    response = client.post(
+        "/editor", data={"event": json.dumps(make_event()), "csrf_token": _token(client)}
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert '<code class="template-name">notice.html</code>' in page
@@ -219,13 +247,15 @@ def _token(client: FlaskClient) -> str:
 
 
 def test_editor_template_runtime_error_shows_name_and_line(
-        settings: Settings, rec: Recorder, template_copy: Path) -> None:
+    settings: Settings, rec: Recorder, template_copy: Path
+) -> None:
     lines = (template_copy / "notice.txt").read_text(encoding="utf-8").splitlines()
     lines.insert(2, "{{ no_such_variable.attr }}")
     (template_copy / "notice.txt").write_text("\n".join(lines), encoding="utf-8")
     client = build_app(settings, None, rec, template_dir=template_copy).test_client()
-    response = client.post("/editor", data={"event": json.dumps(make_event()),
-                                            "csrf_token": _token(client)})
+    response = client.post(
+        "/editor", data={"event": json.dumps(make_event()), "csrf_token": _token(client)}
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert '<code class="template-name">notice.txt</code>' in page
@@ -233,17 +263,19 @@ def test_editor_template_runtime_error_shows_name_and_line(
     assert "no_such_variable" in page
 
 
-def test_preview_template_edit_shows_on_reload(settings: Settings, rec: Recorder,
-                                               template_copy: Path) -> None:
+def test_preview_template_edit_shows_on_reload(
+    settings: Settings, rec: Recorder, template_copy: Path
+) -> None:
     client = build_app(settings, None, rec, template_dir=template_copy).test_client()
     url = "/preview/card_declined/en/mail.html"
     assert "EDITED-MARKER" not in client.get(url).get_data(as_text=True)
-    _edit(template_copy / "notice.html", "<body", "<body data-x=\"1\"><p>EDITED-MARKER</p><i")
+    _edit(template_copy / "notice.html", "<body", '<body data-x="1"><p>EDITED-MARKER</p><i')
     assert "EDITED-MARKER" in client.get(url).get_data(as_text=True)
 
 
-def test_preview_catalog_edit_shows_on_reload(monkeypatch: pytest.MonkeyPatch,
-                                              client: FlaskClient, tmp_path: Path) -> None:
+def test_preview_catalog_edit_shows_on_reload(
+    monkeypatch: pytest.MonkeyPatch, client: FlaskClient, tmp_path: Path
+) -> None:
     import worker.render.i18n
 
     locales = tmp_path / "locales"
@@ -258,8 +290,10 @@ def test_preview_catalog_edit_shows_on_reload(monkeypatch: pytest.MonkeyPatch,
 
 
 # -- security ---------------------------------------------------------------------------
-@pytest.mark.parametrize("path", ["/editor", "/editor/notice.eml", "/notices/x/replay",
-                                  "/dead/x/requeue", "/dead/x/drop"])
+@pytest.mark.parametrize(
+    "path",
+    ["/editor", "/editor/notice.eml", "/notices/x/replay", "/dead/x/requeue", "/dead/x/drop"],
+)
 def test_post_without_csrf_is_forbidden(client: FlaskClient, path: str) -> None:
     assert client.post(path, data={"event": "{}"}).status_code == 403
     _token(client)
@@ -278,7 +312,8 @@ def test_check_bind_refuses_non_loopback_without_token() -> None:
 
 
 def test_cli_web_refuses_public_bind_with_exit_code_2(
-        settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     from worker.cli import main
 
     configure(settings.with_(ops_token=None))
@@ -290,15 +325,25 @@ def test_cli_web_refuses_public_bind_with_exit_code_2(
     assert "OPS_TOKEN" in capsys.readouterr().err
 
 
-def test_ops_token_guards_every_page(settings: Settings, pipeline: Pipeline,
-                                     rec: Recorder) -> None:
+def test_ops_token_guards_every_page(settings: Settings, pipeline: Pipeline, rec: Recorder) -> None:
     ids = seed(pipeline)
     token = "ops-token-for-tests-0123456789"
     client = build_app(settings.with_(ops_token=token), pipeline, rec).test_client()
-    pages = ["/", "/preview/card_declined/zh_TW", "/preview/card_declined/zh_TW/mail.html",
-             "/preview/card_declined/en/notice.eml", "/preview/card_declined", "/editor",
-             "/notices", f"/notices/{ids['failed']}", f"/notices/{ids['failed']}/mail.html",
-             "/dead", "/metrics", "/healthz", "/static/app.js"]
+    pages = [
+        "/",
+        "/preview/card_declined/zh_TW",
+        "/preview/card_declined/zh_TW/mail.html",
+        "/preview/card_declined/en/notice.eml",
+        "/preview/card_declined",
+        "/editor",
+        "/notices",
+        f"/notices/{ids['failed']}",
+        f"/notices/{ids['failed']}/mail.html",
+        "/dead",
+        "/metrics",
+        "/healthz",
+        "/static/app.js",
+    ]
     for page in pages:
         assert client.get(page).status_code == 401, page
         assert client.get(page, headers={"Authorization": "Bearer nope"}).status_code == 401
@@ -327,8 +372,11 @@ def test_pages_set_security_headers(client: FlaskClient) -> None:
 
 
 def test_pages_never_show_secrets(fake_redis: fakeredis.FakeRedis, rec: Recorder) -> None:
-    secrets = {"SECRET_KEY": "secret-key-SHOULD-NOT-LEAK-1", "OPS_TOKEN": "ops-token-NOLEAK-22",
-               "SMTP_URL": "smtp://mailer:smtp-pass-NOLEAK-3@relay.example.com:587"}
+    secrets = {
+        "SECRET_KEY": "secret-key-SHOULD-NOT-LEAK-1",
+        "OPS_TOKEN": "ops-token-NOLEAK-22",
+        "SMTP_URL": "smtp://mailer:smtp-pass-NOLEAK-3@relay.example.com:587",
+    }
     settings = from_env({**secrets, "REDIS_URL": "redis://:redis-pass-NOLEAK-4@127.0.0.1:1/0"})
     pipeline = Pipeline(settings, fake_redis)
     ids = seed(pipeline)
@@ -336,23 +384,41 @@ def test_pages_never_show_secrets(fake_redis: fakeredis.FakeRedis, rec: Recorder
     dead_id = pipeline.dead.list()[0]["id"]
     auth = {"Authorization": f"Bearer {secrets['OPS_TOKEN']}"}
     client = build_app(settings, pipeline, rec).test_client()
-    bodies = [client.get(page, headers=auth).get_data(as_text=True) for page in (
-        "/", "/preview/card_declined/zh_TW", "/preview/card_declined/en/notice.eml", "/editor",
-        "/notices", f"/notices/{ids['failed']}", f"/notices/{ids['bounced']}", "/dead",
-        f"/dead/{dead_id}", "/metrics", "/healthz", "/nope")]
+    bodies = [
+        client.get(page, headers=auth).get_data(as_text=True)
+        for page in (
+            "/",
+            "/preview/card_declined/zh_TW",
+            "/preview/card_declined/en/notice.eml",
+            "/editor",
+            "/notices",
+            f"/notices/{ids['failed']}",
+            f"/notices/{ids['bounced']}",
+            "/dead",
+            f"/dead/{dead_id}",
+            "/metrics",
+            "/healthz",
+            "/nope",
+        )
+    ]
     # And an error page naming the store (unreachable, URL with a password).
     down = build_app(settings, None, rec).test_client()
     bodies.append(down.get("/notices", headers=auth).get_data(as_text=True))
     assert "127.0.0.1:1" in bodies[-1]
     for body in bodies:
-        for secret in ("secret-key-SHOULD-NOT-LEAK-1", "ops-token-NOLEAK-22",
-                       "smtp-pass-NOLEAK-3", "redis-pass-NOLEAK-4"):
+        for secret in (
+            "secret-key-SHOULD-NOT-LEAK-1",
+            "ops-token-NOLEAK-22",
+            "smtp-pass-NOLEAK-3",
+            "redis-pass-NOLEAK-4",
+        ):
             assert secret not in body
 
 
 # -- ops pages --------------------------------------------------------------------------
 def test_notices_dashboard_shows_counts_and_filters_by_status(
-        client: FlaskClient, pipeline: Pipeline) -> None:
+    client: FlaskClient, pipeline: Pipeline
+) -> None:
     ids = seed(pipeline)
     page = client.get("/notices").get_data(as_text=True)
     for status in ("failed", "sent", "bounced", "queued"):
@@ -364,7 +430,8 @@ def test_notices_dashboard_shows_counts_and_filters_by_status(
 
 
 def test_notices_filter_by_subscription_address_and_window(
-        client: FlaskClient, pipeline: Pipeline) -> None:
+    client: FlaskClient, pipeline: Pipeline
+) -> None:
     ids = seed(pipeline)
     page = client.get("/notices?subscription=sub-b").get_data(as_text=True)
     assert ids["sent"] in page and ids["bounced"] in page and ids["failed"] not in page
@@ -387,8 +454,9 @@ def test_notices_dashboard_pages(client: FlaskClient, pipeline: Pipeline) -> Non
     assert second.count('<tr data-status="queued">') == 3 and 'rel="prev"' in second
 
 
-def test_timeline_shows_history_replies_bounce_and_mail(client: FlaskClient,
-                                                        pipeline: Pipeline) -> None:
+def test_timeline_shows_history_replies_bounce_and_mail(
+    client: FlaskClient, pipeline: Pipeline
+) -> None:
     ids = seed(pipeline)
     page = client.get(f"/notices/{ids['sent']}").get_data(as_text=True)
     assert "accepted by the relay: 250" in page and "accepted</td>" in page
@@ -399,64 +467,79 @@ def test_timeline_shows_history_replies_bounce_and_mail(client: FlaskClient,
     assert "user_unknown" in bounced and "5.1.1" in bounced and 'id="replay"' in bounced
     mail = client.get(f"/notices/{ids['bounced']}/mail.html")
     assert HEADLINE in mail.get_data(as_text=True) and "gone@example.net" in mail.get_data(
-        as_text=True)
+        as_text=True
+    )
     assert mail.headers["Content-Security-Policy"].startswith("sandbox;")
     assert client.get("/notices/nope").status_code == 404
 
 
-def test_replay_without_confirm_asks_first(client: FlaskClient, pipeline: Pipeline,
-                                           rec: Recorder) -> None:
+def test_replay_without_confirm_asks_first(
+    client: FlaskClient, pipeline: Pipeline, rec: Recorder
+) -> None:
     ids = seed(pipeline)
     token = csrf(client, f"/notices/{ids['failed']}")
-    response = client.post(f"/notices/{ids['failed']}/replay",
-                           data={"csrf_token": token, "reason": "relay fixed"})
+    response = client.post(
+        f"/notices/{ids['failed']}/replay", data={"csrf_token": token, "reason": "relay fixed"}
+    )
     assert response.status_code == 200
     assert 'name="confirm" value="yes"' in response.get_data(as_text=True)
     assert rec.enqueued == []
     assert pipeline.tracker.get(ids["failed"])["status"] == "failed"  # type: ignore[index]
 
 
-def test_replay_post_calls_replayer_and_requeues(client: FlaskClient, pipeline: Pipeline,
-                                                 rec: Recorder) -> None:
+def test_replay_post_calls_replayer_and_requeues(
+    client: FlaskClient, pipeline: Pipeline, rec: Recorder
+) -> None:
     ids = seed(pipeline)
     token = csrf(client, f"/notices/{ids['failed']}")
-    response = client.post(f"/notices/{ids['failed']}/replay", data={
-        "csrf_token": token, "confirm": "yes", "reason": "relay fixed"}, follow_redirects=True)
+    response = client.post(
+        f"/notices/{ids['failed']}/replay",
+        data={"csrf_token": token, "confirm": "yes", "reason": "relay fixed"},
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     replayed = pipeline.tracker.history(ids["failed"])[-1]
     assert replayed["status"] == "queued" and replayed["reason"] == "relay fixed"
     assert "to" not in replayed and replayed["by"].startswith("web")
     assert rec.enqueued == [ids["failed"]]
     page = response.get_data(as_text=True)
-    assert "queued (failed → queued)" in page and '<span class="status" id="status">queued' \
-        in page
+    assert "queued (failed → queued)" in page and '<span class="status" id="status">queued' in page
 
 
-def test_replay_with_real_replay_module(settings: Settings, pipeline: Pipeline,
-                                        rec: Recorder) -> None:
+def test_replay_with_real_replay_module(
+    settings: Settings, pipeline: Pipeline, rec: Recorder
+) -> None:
     from worker.notices.replay import replay_notice
 
     ids = seed(pipeline)
     client = build_app(settings, pipeline, rec, replayer=replay_notice).test_client()
     token = csrf(client, f"/notices/{ids['failed']}")
-    page = client.post(f"/notices/{ids['failed']}/replay", data={
-        "csrf_token": token, "confirm": "yes", "reason": "relay fixed"},
-        follow_redirects=True).get_data(as_text=True)
+    page = client.post(
+        f"/notices/{ids['failed']}/replay",
+        data={"csrf_token": token, "confirm": "yes", "reason": "relay fixed"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert rec.enqueued == [ids["failed"]], page
     assert '<span class="status" id="status">queued' in page
     # A bounced notice needs a new address: the replayer's refusal is shown, nothing queued.
-    page = client.post(f"/notices/{ids['bounced']}/replay", data={
-        "csrf_token": token, "confirm": "yes"}, follow_redirects=True).get_data(as_text=True)
+    page = client.post(
+        f"/notices/{ids['bounced']}/replay",
+        data={"csrf_token": token, "confirm": "yes"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "corrected address" in page and rec.enqueued == [ids["failed"]]
-    page = client.post(f"/notices/{ids['bounced']}/replay", data={
-        "csrf_token": token, "confirm": "yes", "to": "fixed@example.com"},
-        follow_redirects=True).get_data(as_text=True)
+    page = client.post(
+        f"/notices/{ids['bounced']}/replay",
+        data={"csrf_token": token, "confirm": "yes", "to": "fixed@example.com"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert rec.enqueued == [ids["failed"], ids["bounced"]], page
     assert pipeline.tracker.get(ids["bounced"])["to"] == "fixed@example.com"  # type: ignore[index]
 
 
-def test_dead_letter_list_show_requeue_and_drop(client: FlaskClient, pipeline: Pipeline,
-                                                rec: Recorder) -> None:
+def test_dead_letter_list_show_requeue_and_drop(
+    client: FlaskClient, pipeline: Pipeline, rec: Recorder
+) -> None:
     bad = make_event(event_id="evt-dead", amount=10)
     pipeline.accept(bad)
     pipeline.accept({"event_id": "evt-dead-2"})
@@ -465,8 +548,9 @@ def test_dead_letter_list_show_requeue_and_drop(client: FlaskClient, pipeline: P
     assert first in listing and second in listing and "amount: must be a decimal" in listing
     token = csrf(client, f"/dead/{second}")
     # Still invalid: kept, reason shown, nothing published.
-    page = client.post(f"/dead/{second}/requeue", data={"csrf_token": token},
-                       follow_redirects=True).get_data(as_text=True)
+    page = client.post(
+        f"/dead/{second}/requeue", data={"csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "still invalid: amount" in page and rec.published == []
     assert pipeline.dead.get(second) is not None
     # Corrected in the form: published, then dropped.
@@ -497,18 +581,18 @@ def test_healthz_reports_redis(client: FlaskClient, settings: Settings, rec: Rec
 
 
 def test_ops_pages_explain_unreachable_redis_and_previews_still_work(
-        settings: Settings, rec: Recorder) -> None:
-    client = build_app(settings.with_(redis_url="redis://127.0.0.1:1/0"), None,
-                       rec).test_client()
+    settings: Settings, rec: Recorder
+) -> None:
+    client = build_app(settings.with_(redis_url="redis://127.0.0.1:1/0"), None, rec).test_client()
     for page in ("/notices", "/notices/abc", "/dead"):
         response = client.get(page)
         assert response.status_code == 503
         assert "tracking store at redis://127.0.0.1:1/0 is not reachable" in response.get_data(
-            as_text=True)
+            as_text=True
+        )
     assert "tracking_store_up 0.0" in client.get("/metrics").get_data(as_text=True)
     assert client.get("/preview/card_declined/zh_TW").status_code == 200
-    assert HEADLINE in client.get("/preview/card_declined/zh_TW/mail.html").get_data(
-        as_text=True)
+    assert HEADLINE in client.get("/preview/card_declined/zh_TW/mail.html").get_data(as_text=True)
 
 
 def test_memory_store_url_works_without_a_pipeline(settings: Settings, rec: Recorder) -> None:
@@ -521,4 +605,3 @@ def test_timeline_escapes_event_data(client: FlaskClient, pipeline: Pipeline) ->
     result = pipeline.accept(make_event(event_id="evt-xss", admin_name="<script>x()</script>"))
     page = client.get(f"/notices/{result.notice_id}").get_data(as_text=True)
     assert "<script>x()" not in page and "&lt;script&gt;x()" in page
-

@@ -15,7 +15,8 @@ from worker.intake import cards
 from worker.intake.addresses import mask
 
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
-    "log_context", default=None)
+    "log_context", default=None
+)
 _ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
@@ -56,9 +57,11 @@ class JSONFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ids = " ".join(f"{k}={v}" for k, v in (_context.get() or {}).items())
-        return scrub(f"{record.levelname:<7} {record.name}: {record.getMessage()}"
-                     + (f" [{ids}]" if ids else "")
-                     + (("\n" + self.formatException(record.exc_info)) if record.exc_info else ""))
+        return scrub(
+            f"{record.levelname:<7} {record.name}: {record.getMessage()}"
+            + (f" [{ids}]" if ids else "")
+            + (("\n" + self.formatException(record.exc_info)) if record.exc_info else "")
+        )
 
 
 def setup(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
@@ -74,6 +77,13 @@ def setup(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
     # Third-party chatter that would otherwise print addresses and SMTP dialogue, and
     # Celery's two lines per task ("received", "succeeded"), which our own notice lines
     # (with the ids) make redundant and which cost as much CPU as the rest of the logging.
-    for noisy in ("aiosmtplib", "mail.log", "mail.debug", "cssutils", "premailer",
-                  "celery.app.trace", "celery.worker.strategy"):
+    for noisy in (
+        "aiosmtplib",
+        "mail.log",
+        "mail.debug",
+        "cssutils",
+        "premailer",
+        "celery.app.trace",
+        "celery.worker.strategy",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

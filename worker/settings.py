@@ -98,8 +98,9 @@ class Settings:
     smtp_allow_plain_auth: bool = False
     smtp_dsn: bool = True
     smtp_helo_name: str | None = None  #: None: the machine's fully qualified name
-    mail_from: Address = field(default_factory=lambda: _address(
-        "Billing <billing@example.com>", "MAIL_FROM"))
+    mail_from: Address = field(
+        default_factory=lambda: _address("Billing <billing@example.com>", "MAIL_FROM")
+    )
     reply_to: str | None = None
     bounce_address: Address | None = None
     secret_key: str | None = None
@@ -170,7 +171,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         profile_url=get("PROFILE_URL") or d.brand.profile_url,
         reactivate_url=get("REACTIVATE_URL") or d.brand.reactivate_url,
         remittance_address=(get("REMITTANCE_ADDRESS") or d.brand.remittance_address).replace(
-            "\\n", "\n"),
+            "\\n", "\n"
+        ),
         company_address=(get("COMPANY_ADDRESS") or "").replace("\\n", "\n"),
     )
     bounce = get("BOUNCE_ADDRESS")
@@ -183,8 +185,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         smtp_pool_size=_int(get("SMTP_POOL_SIZE") or "8", "SMTP_POOL_SIZE", 1),
         smtp_tls_verify=_bool(get("SMTP_TLS_VERIFY") or "true", "SMTP_TLS_VERIFY"),
         smtp_ca_file=get("SMTP_CA_FILE"),
-        smtp_allow_plain_auth=_bool(get("SMTP_ALLOW_PLAIN_AUTH") or "false",
-                                    "SMTP_ALLOW_PLAIN_AUTH"),
+        smtp_allow_plain_auth=_bool(
+            get("SMTP_ALLOW_PLAIN_AUTH") or "false", "SMTP_ALLOW_PLAIN_AUTH"
+        ),
         smtp_dsn=_bool(get("SMTP_DSN") or "true", "SMTP_DSN"),
         smtp_helo_name=get("SMTP_HELO_NAME"),
         mail_from=_address(get("MAIL_FROM") or "Billing <billing@example.com>", "MAIL_FROM"),
@@ -195,21 +198,25 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         retry_jitter=_float(get("RETRY_JITTER") or "0.1", "RETRY_JITTER"),
         visibility_timeout=_int(get("VISIBILITY_TIMEOUT") or "3600", "VISIBILITY_TIMEOUT", 10),
         sweep_interval=_float(get("SWEEP_INTERVAL") or "5", "SWEEP_INTERVAL", 0.05),
-        notice_retention_days=_int(get("NOTICE_RETENTION_DAYS") or "90",
-                                   "NOTICE_RETENTION_DAYS", 1),
-        dead_letter_retention_days=_int(get("DEAD_LETTER_RETENTION_DAYS") or "90",
-                                        "DEAD_LETTER_RETENTION_DAYS", 1),
+        notice_retention_days=_int(
+            get("NOTICE_RETENTION_DAYS") or "90", "NOTICE_RETENTION_DAYS", 1
+        ),
+        dead_letter_retention_days=_int(
+            get("DEAD_LETTER_RETENTION_DAYS") or "90", "DEAD_LETTER_RETENTION_DAYS", 1
+        ),
         timezone=get("TIMEZONE") or d.timezone,
         brand=brand,
         ops_token=get("OPS_TOKEN"),
         log_level=(get("LOG_LEVEL") or "INFO").upper(),
         log_format=(get("LOG_FORMAT") or "json").lower(),
         capture_dir=get("CAPTURE_DIR") or d.capture_dir,
-        bounce_max_bytes=_int(get("BOUNCE_MAX_BYTES") or str(d.bounce_max_bytes),
-                              "BOUNCE_MAX_BYTES", 1024),
+        bounce_max_bytes=_int(
+            get("BOUNCE_MAX_BYTES") or str(d.bounce_max_bytes), "BOUNCE_MAX_BYTES", 1024
+        ),
         suppress_soft_count=_int(get("SUPPRESS_SOFT_COUNT") or "3", "SUPPRESS_SOFT_COUNT", 0),
-        suppress_soft_window_days=_int(get("SUPPRESS_SOFT_WINDOW_DAYS") or "30",
-                                       "SUPPRESS_SOFT_WINDOW_DAYS", 1),
+        suppress_soft_window_days=_int(
+            get("SUPPRESS_SOFT_WINDOW_DAYS") or "30", "SUPPRESS_SOFT_WINDOW_DAYS", 1
+        ),
         replay_rate=_float(get("REPLAY_RATE") or "5", "REPLAY_RATE", 0.01),
         metrics_host=get("METRICS_HOST") or d.metrics_host,
         metrics_port=_int(get("METRICS_PORT") or "0", "METRICS_PORT", 0),

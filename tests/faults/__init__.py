@@ -26,8 +26,13 @@ from worker.notices.status import SETTLED
 N = int(os.environ.get("FAULTS_N", "200"))
 #: Worker settings that keep every scenario short: quick retries, a fast sweeper, a short
 #: SMTP timeout (the lease of a lost worker is SMTP_TIMEOUT * 8 + 30 s).
-FAST = {"SEND_RETRY_DELAYS": "0.5,1,1,2,2", "RETRY_JITTER": "0", "SWEEP_INTERVAL": "0.2",
-        "SMTP_TIMEOUT": "2", "LOG_LEVEL": "WARNING"}
+FAST = {
+    "SEND_RETRY_DELAYS": "0.5,1,1,2,2",
+    "RETRY_JITTER": "0",
+    "SWEEP_INTERVAL": "0.2",
+    "SMTP_TIMEOUT": "2",
+    "LOG_LEVEL": "WARNING",
+}
 
 #: One row per scenario, printed by ``terminal_summary`` (hooked in tests/conftest.py).
 ROWS: list[dict[str, Any]] = []
@@ -36,20 +41,29 @@ ROWS: list[dict[str, Any]] = []
 def batch(prefix: str, n: int = N, **overrides: Any) -> list[dict[str, Any]]:
     from tests.support.events import make_event
 
-    return [make_event(event_id=f"{prefix}-{i}", admin_email=f"{prefix}-{i}@example.com",
-                       subscription_id=f"sub-{prefix}-{i}", **overrides) for i in range(n)]
+    return [
+        make_event(
+            event_id=f"{prefix}-{i}",
+            admin_email=f"{prefix}-{i}@example.com",
+            subscription_id=f"sub-{prefix}-{i}",
+            **overrides,
+        )
+        for i in range(n)
+    ]
 
 
 def ids(events: list[dict[str, Any]]) -> list[str]:
     return [notice_id_for(e["event_id"]) for e in events]
 
 
-def publish(events: list[dict[str, Any]], env: dict[str, str],
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def publish(
+    events: list[dict[str, Any]], env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     from tests.support.processes import run_cli
 
-    return run_cli("publish", "-", env=env, timeout=timeout,
-                   stdin="\n".join(json.dumps(e) for e in events))
+    return run_cli(
+        "publish", "-", env=env, timeout=timeout, stdin="\n".join(json.dumps(e) for e in events)
+    )
 
 
 def statuses(client: redis.Redis, notice_ids: list[str]) -> dict[str, str | None]:
@@ -84,22 +98,37 @@ class Row:
 
     def line(self) -> str:
         states = ", ".join(f"{k}={v}" for k, v in sorted(self.states.items()))
-        return (f"{self.scenario:<34} {self.events:>6} {self.sent:>6} {self.duplicates:>5} "
-                f"{self.lost:>5} {self.seconds:>6.1f}  {states}"
-                + (f"  [{self.notes}]" if self.notes else ""))
+        return (
+            f"{self.scenario:<34} {self.events:>6} {self.sent:>6} {self.duplicates:>5} "
+            f"{self.lost:>5} {self.seconds:>6.1f}  {states}"
+            + (f"  [{self.notes}]" if self.notes else "")
+        )
 
 
-def record(scenario: str, client: redis.Redis, notice_ids: list[str], server: Any,
-           started: float, events: int | None = None, notes: str = "") -> Row:
+def record(
+    scenario: str,
+    client: redis.Redis,
+    notice_ids: list[str],
+    server: Any,
+    started: float,
+    events: int | None = None,
+    notes: str = "",
+) -> Row:
     """Measure the end state: mails the server accepted (distinct Message-IDs), duplicates
     (the same Message-ID accepted twice), lost (no notice, or a notice never settled)."""
     states = statuses(client, notice_ids)
     lost = sum(1 for s in states.values() if s not in SETTLED)
     mids = server.message_ids() if server is not None else Counter()
-    row = Row(scenario, len(notice_ids) if events is None else events, len(mids),
-              sum(n - 1 for n in mids.values() if n > 1), lost,
-              Counter(s or "missing" for s in states.values()), time.monotonic() - started,
-              notes)
+    row = Row(
+        scenario,
+        len(notice_ids) if events is None else events,
+        len(mids),
+        sum(n - 1 for n in mids.values() if n > 1),
+        lost,
+        Counter(s or "missing" for s in states.values()),
+        time.monotonic() - started,
+        notes,
+    )
     ROWS.append({"line": row.line()})
     print(row.line())
     return row
@@ -110,8 +139,10 @@ def terminal_summary(terminalreporter: Any) -> None:
         return
     tr = terminalreporter
     tr.section("fault scenarios")
-    tr.write_line(f"{'scenario':<34} {'events':>6} {'mails':>6} {'dupes':>5} {'lost':>5} "
-                  f"{'secs':>6}  final states")
+    tr.write_line(
+        f"{'scenario':<34} {'events':>6} {'mails':>6} {'dupes':>5} {'lost':>5} "
+        f"{'secs':>6}  final states"
+    )
     for row in ROWS:
         tr.write_line(row["line"])
 
@@ -154,11 +185,28 @@ class OwnRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--appendonly", "yes", "--appendfsync", "everysec",
-             "--maxmemory-policy", "noeviction", "--dir", str(self.folder),
-             "--save", "", "--logfile", str(self.folder / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--maxmemory-policy",
+                "noeviction",
+                "--dir",
+                str(self.folder),
+                "--save",
+                "",
+                "--logfile",
+                str(self.folder / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
         while True:

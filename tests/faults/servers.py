@@ -69,8 +69,9 @@ class Faults:
 
 
 class FaultSMTPServer:
-    def __init__(self, faults: Faults | None = None, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+    def __init__(
+        self, faults: Faults | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.faults = faults or Faults()
         self.host = host
         self.port = port or free_port(host)
@@ -100,8 +101,9 @@ class FaultSMTPServer:
         def run() -> None:
             loop = self._loop = asyncio.new_event_loop()
             try:
-                self._server = loop.run_until_complete(asyncio.start_server(
-                    self._client, self.host, self.port, reuse_address=True))
+                self._server = loop.run_until_complete(
+                    asyncio.start_server(self._client, self.host, self.port, reuse_address=True)
+                )
             except BaseException as exc:
                 errors.append(exc)
                 ready.set()
@@ -195,8 +197,7 @@ class FaultSMTPServer:
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 verb = line[:4].upper()
                 if verb == "EHLO":
-                    await reply("250-fault.test\r\n250-8BITMIME\r\n250-SIZE 10485760\r\n"
-                                "250 HELP")
+                    await reply("250-fault.test\r\n250-8BITMIME\r\n250-SIZE 10485760\r\n250 HELP")
                 elif verb == "HELO":
                     await reply("250 fault.test")
                 elif verb in ("RSET", "NOOP"):
@@ -212,9 +213,12 @@ class FaultSMTPServer:
                         self.seen["mail"][notice_id] += 1
                         answer = self._rule_reply("mail", notice_id)
                         if answer is None and (
-                                (self.faults.per_connection
-                                 and mails_here >= self.faults.per_connection)
-                                or self._over_window()):
+                            (
+                                self.faults.per_connection
+                                and mails_here >= self.faults.per_connection
+                            )
+                            or self._over_window()
+                        ):
                             self.rate_limited += 1
                             answer = "451 4.7.0 Too many messages, slow down"
                     await reply(answer or "250 OK")
@@ -258,13 +262,16 @@ class FaultSMTPServer:
         finally:
             writer.close()
 
-    async def _read_data(self, reader: asyncio.StreamReader, notice_id: str,
-                         writer: asyncio.StreamWriter) -> bytes | None:
+    async def _read_data(
+        self, reader: asyncio.StreamReader, notice_id: str, writer: asyncio.StreamWriter
+    ) -> bytes | None:
         lines: list[bytes] = []
         drop = False
         with self.lock:
-            if notice_id in self.faults.drop_mid_data and not self._fired.get(-1, Counter())[
-                    notice_id]:
+            if (
+                notice_id in self.faults.drop_mid_data
+                and not self._fired.get(-1, Counter())[notice_id]
+            ):
                 self._fired.setdefault(-1, Counter())[notice_id] += 1
                 drop = True
         while True:
@@ -280,19 +287,29 @@ class FaultSMTPServer:
                 return b"".join(lines)
             lines.append(raw[1:] if raw.startswith(b"..") else raw)
 
-    async def _end_of_data(self, notice_id: str, rcpt: str, data: bytes,
-                           send: Callable[[str], Awaitable[None]]) -> None:
+    async def _end_of_data(
+        self, notice_id: str, rcpt: str, data: bytes, send: Callable[[str], Awaitable[None]]
+    ) -> None:
         match = _MESSAGE_ID.search(data)
         with self.lock:
             self.seen["data_end"][notice_id] += 1
             answer = self._rule_reply("data_end", notice_id)
             stall = False
             if answer is None:
-                self.accepted.append(Accepted(notice_id, match.group(1).decode() if match
-                                              else "", rcpt, len(data), time.time()))
+                self.accepted.append(
+                    Accepted(
+                        notice_id,
+                        match.group(1).decode() if match else "",
+                        rcpt,
+                        len(data),
+                        time.time(),
+                    )
+                )
                 self._recent.append(time.monotonic())
-                if notice_id in self.faults.stall_after_data and not self._fired.get(
-                        -2, Counter())[notice_id]:
+                if (
+                    notice_id in self.faults.stall_after_data
+                    and not self._fired.get(-2, Counter())[notice_id]
+                ):
                     self._fired.setdefault(-2, Counter())[notice_id] += 1
                     self.stalls += 1
                     stall = True

@@ -6,10 +6,17 @@ from worker.bounces.ingest import BounceProcessor
 from worker.notices.pipeline import Pipeline
 
 
-def make_dsn(*, to: str, recipient: str, action: str = "failed", status: str = "5.1.1",
-             diagnostic: str = "smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User "
-                               "unknown in local recipient table",
-             envid: str | None = None, message_id: str | None = None) -> bytes:
+def make_dsn(
+    *,
+    to: str,
+    recipient: str,
+    action: str = "failed",
+    status: str = "5.1.1",
+    diagnostic: str = "smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User "
+    "unknown in local recipient table",
+    envid: str | None = None,
+    message_id: str | None = None,
+) -> bytes:
     """An RFC 3464 report as Postfix writes one, addressed to ``to`` (our return path)."""
     boundary = "dsn-boundary-1"
     per_message = "Reporting-MTA: dns; mx.example.net\r\n"
@@ -17,18 +24,21 @@ def make_dsn(*, to: str, recipient: str, action: str = "failed", status: str = "
         per_message = f"Original-Envelope-Id: {envid}\r\n" + per_message
     diag = f"Diagnostic-Code: {diagnostic.format(rcpt=recipient)}\r\n" if diagnostic else ""
     returned = (f"Message-ID: {message_id}\r\n" if message_id else "") + (
-        "From: Billing <billing@example.com>\r\nSubject: notice\r\n")
-    text = (f"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n"
-            f"To: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-            f"Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
-            f"Content-Type: multipart/report; report-type=delivery-status; "
-            f"boundary=\"{boundary}\"\r\n\r\n"
-            f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nDelivery report.\r\n"
-            f"--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n{per_message}\r\n"
-            f"Final-Recipient: rfc822; {recipient}\r\nOriginal-Recipient: rfc822;{recipient}\r\n"
-            f"Action: {action}\r\nStatus: {status}\r\n{diag}\r\n"
-            f"--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned}\r\n"
-            f"--{boundary}--\r\n")
+        "From: Billing <billing@example.com>\r\nSubject: notice\r\n"
+    )
+    text = (
+        f"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n"
+        f"To: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: multipart/report; report-type=delivery-status; "
+        f'boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nDelivery report.\r\n"
+        f"--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n{per_message}\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nOriginal-Recipient: rfc822;{recipient}\r\n"
+        f"Action: {action}\r\nStatus: {status}\r\n{diag}\r\n"
+        f"--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned}\r\n"
+        f"--{boundary}--\r\n"
+    )
     return text.encode()
 
 

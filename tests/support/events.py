@@ -12,10 +12,17 @@ SECRET = "test-secret-0123456789abcdef"
 
 def make_event(**overrides: Any) -> dict[str, Any]:
     event: dict[str, Any] = {
-        "event_id": "evt-1", "subscription_id": "sub-1", "admin_email": "admin@example.com",
-        "amount": "1234.50", "currency": "TWD", "payment_method": "credit_card",
-        "locale": "zh-TW", "reason": "card_declined", "card_brand": "Visa",
-        "card_last4": "4242", "subscription_name": "Team plan",
+        "event_id": "evt-1",
+        "subscription_id": "sub-1",
+        "admin_email": "admin@example.com",
+        "amount": "1234.50",
+        "currency": "TWD",
+        "payment_method": "credit_card",
+        "locale": "zh-TW",
+        "reason": "card_declined",
+        "card_brand": "Visa",
+        "card_last4": "4242",
+        "subscription_name": "Team plan",
         "failed_at": "2026-11-20T08:30:00Z",
     }
     event.update(overrides)

@@ -28,32 +28,65 @@ def redis_available(url: str = TEST_REDIS_URL) -> bool:
 
 def worker_env(smtp_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "REDIS_"))}
-    env.update({
-        "REDIS_URL": TEST_REDIS_URL, "SMTP_URL": smtp_url, "SECRET_KEY": SECRET,
-        "MAIL_FROM": "Billing <billing@example.com>", "SEND_RETRY_DELAYS": "1,1,1",
-        "RETRY_JITTER": "0", "SWEEP_INTERVAL": "0.2", "SMTP_TIMEOUT": "5",
-        "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "REDIS_URL": TEST_REDIS_URL,
+            "SMTP_URL": smtp_url,
+            "SECRET_KEY": SECRET,
+            "MAIL_FROM": "Billing <billing@example.com>",
+            "SEND_RETRY_DELAYS": "1,1,1",
+            "RETRY_JITTER": "0",
+            "SWEEP_INTERVAL": "0.2",
+            "SMTP_TIMEOUT": "5",
+            "LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.update(extra)
     return env
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], concurrency: int = 2, pool: str = "prefork",
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        concurrency: int = 2,
+        pool: str = "prefork",
+        log_path: Path | None = None,
+    ) -> None:
         self.env = env
         self.log_path = log_path
-        self.args = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-P", pool,
-                     "-c", str(concurrency), "--loglevel=INFO", "--without-mingle",
-                     "--without-gossip", "--without-heartbeat", "-n", f"test{free_port()}@%h"]
+        self.args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker",
+            "worker",
+            "-P",
+            pool,
+            "-c",
+            str(concurrency),
+            "--loglevel=INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+            "-n",
+            f"test{free_port()}@%h",
+        ]
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         self._log = self.log_path.open("ab") if self.log_path else None
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT,
-                                     stdout=self._log or subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.args,
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
     def stop(self) -> None:
@@ -69,15 +102,24 @@ class WorkerProcess:
             self._log = None
 
 
-def run_cli(*args: str, env: dict[str, str], stdin: str | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "worker", *args], env=env, cwd=ROOT,
-                          input=stdin, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+def run_cli(
+    *args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "worker", *args],
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
-def publish_events(events: list[dict[str, Any]], env: dict[str, str]
-                   ) -> subprocess.CompletedProcess[str]:
+def publish_events(
+    events: list[dict[str, Any]], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     """``python -m worker publish -`` with the events as JSON lines."""
     return run_cli("publish", "-", env=env, stdin="\n".join(json.dumps(e) for e in events))
 

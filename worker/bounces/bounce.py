@@ -33,13 +33,24 @@ class Bounce:
         """Classify a refusal at RCPT, as the parser classifies a failure report."""
         status = next(iter(enhanced_codes(text)), None)
         reason = classify(status, code, text, "failed")
-        return cls(kind=kind_for(reason, "failed"), reason=reason, status=status, code=code,
-                   diagnostic=text[:MAX_DIAGNOSTIC] or None, reported_at=reported_at)
+        return cls(
+            kind=kind_for(reason, "failed"),
+            reason=reason,
+            status=status,
+            code=code,
+            diagnostic=text[:MAX_DIAGNOSTIC] or None,
+            reported_at=reported_at,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": str(self.kind), "reason": str(self.reason), "status": self.status,
-                "code": self.code, "diagnostic": self.diagnostic,
-                "reported_at": self.reported_at}
+        return {
+            "kind": str(self.kind),
+            "reason": str(self.reason),
+            "status": self.status,
+            "code": self.code,
+            "diagnostic": self.diagnostic,
+            "reported_at": self.reported_at,
+        }
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
@@ -49,14 +60,20 @@ class Bounce:
         """Read a stored bounce; raises ValueError for a kind or reason outside the enums."""
         when = data.get("reported_at")
         if isinstance(when, (int, float)):  # older records kept RCPT refusals as an epoch
-            when = datetime.fromtimestamp(when, tz=UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z")
+            when = (
+                datetime.fromtimestamp(when, tz=UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z")
+            )
         code = data.get("code")
-        return cls(kind=Kind(data.get("kind") or "soft"), reason=Reason(str(data.get("reason"))),
-                   status=data.get("status") or None,
-                   code=int(code) if isinstance(code, (int, str)) and str(code).isdigit()
-                   else None,
-                   diagnostic=data.get("diagnostic") or None, reported_at=str(when or ""))
+        return cls(
+            kind=Kind(data.get("kind") or "soft"),
+            reason=Reason(str(data.get("reason"))),
+            status=data.get("status") or None,
+            code=int(code) if isinstance(code, (int, str)) and str(code).isdigit() else None,
+            diagnostic=data.get("diagnostic") or None,
+            reported_at=str(when or ""),
+        )
 
     @classmethod
     def loads(cls, text: str) -> Bounce:

@@ -16,14 +16,23 @@ from worker.bounces.mta.base import ADDRESS, Detector, Found, clean, notice_only
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DETECTORS", "Detector", "Found", "complaint_findings", "context_for",
-           "failed_recipients_header", "flufl_failures", "notice_only"]
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "Found",
+    "complaint_findings",
+    "context_for",
+    "failed_recipients_header",
+    "flufl_failures",
+    "notice_only",
+]
 
 CONTEXT_LINES: Final = 16
 _PUNCT_ONLY: Final = re.compile(r"^[\s<>:()\[\]\"',;*-]*$")
 #: Our own per-family detectors, in the order parse.py tries them (names are report sources).
 DETECTORS: Final[tuple[tuple[str, Detector], ...]] = tuple(
-    (family.name, family.detect) for family in mta.FAMILIES)
+    (family.name, family.detect) for family in mta.FAMILIES
+)
 
 
 def flufl_failures(msg: Message, text: str, exclude: set[str]) -> list[Found]:

@@ -67,8 +67,9 @@ class TieBack:
     def _exists(self, notice_id: str) -> bool:
         return self.tracker.get(notice_id) is not None
 
-    def find(self, parsed: Parsed, report: Report, envelope_rcpts: Iterable[str] = ()
-             ) -> tuple[str | None, str | None]:
+    def find(
+        self, parsed: Parsed, report: Report, envelope_rcpts: Iterable[str] = ()
+    ) -> tuple[str | None, str | None]:
         """(notice id, how it was found); ("", "forged") for a token that does not verify."""
         settings = self.settings
         addresses = [*envelope_rcpts, *parsed.returned_to]
@@ -97,8 +98,13 @@ class TieBack:
 class BounceProcessor:
     """Parses inbound reports, ties each to its notice and applies it."""
 
-    def __init__(self, tracker: Tracker, suppressions: Suppressions, settings: Settings,
-                 spool_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        tracker: Tracker,
+        suppressions: Suppressions,
+        settings: Settings,
+        spool_dir: Path | None = None,
+    ) -> None:
         self.tracker = tracker
         self.suppressions = suppressions
         self.settings = settings
@@ -106,8 +112,9 @@ class BounceProcessor:
         self.unmatched_store = Unmatched(tracker.r)
         self.spool_dir = spool_dir
 
-    def process(self, data: bytes, envelope_rcpts: Iterable[str] = (),
-                source: str = "") -> list[Applied]:
+    def process(
+        self, data: bytes, envelope_rcpts: Iterable[str] = (), source: str = ""
+    ) -> list[Applied]:
         parsed = parse_bytes(data)
         if not parsed.is_bounce:
             log.info("not a bounce (%s); nothing to apply", source or "message")
@@ -126,53 +133,88 @@ class BounceProcessor:
         tracker = self.tracker
         record = tracker.get(notice_id) or {}
         status = record.get("status")
-        reported = {"action": report.action, "status": report.status,
-                    "reason": str(report.reason), "kind": str(report.kind),
-                    "diagnostic": report.diagnostic, "recipient": report.recipient,
-                    "matched_by": how}
-        detail = (f"{report.action} report from the receiving side: "
-                  f"{report.status or 'no status'} {report.reason}")
+        reported = {
+            "action": report.action,
+            "status": report.status,
+            "reason": str(report.reason),
+            "kind": str(report.kind),
+            "diagnostic": report.diagnostic,
+            "recipient": report.recipient,
+            "matched_by": how,
+        }
+        detail = (
+            f"{report.action} report from the receiving side: "
+            f"{report.status or 'no status'} {report.reason}"
+        )
         if report.action == "failed":
-            bounce = Bounce(kind=report.kind, reason=report.reason, status=report.status,
-                            code=report.smtp_code, diagnostic=report.diagnostic,
-                            reported_at=iso())
-            outcome, _ = tracker.transition(notice_id, Status.BOUNCED, detail,
-                                            unschedule=True, report=reported,
-                                            fields={"bounce": bounce.dumps(),
-                                                    "last_error": detail})
+            bounce = Bounce(
+                kind=report.kind,
+                reason=report.reason,
+                status=report.status,
+                code=report.smtp_code,
+                diagnostic=report.diagnostic,
+                reported_at=iso(),
+            )
+            outcome, _ = tracker.transition(
+                notice_id,
+                Status.BOUNCED,
+                detail,
+                unschedule=True,
+                report=reported,
+                fields={"bounce": bounce.dumps(), "last_error": detail},
+            )
             if outcome is not TransitionOutcome.OK:
                 tracker.note(notice_id, status or "", detail, report=reported)
-            apply_bounce(bounce, notice_id=notice_id,
-                         address=record.get("to") or report.recipient, tracker=tracker,
-                         suppressions=self.suppressions, settings=self.settings)
+            apply_bounce(
+                bounce,
+                notice_id=notice_id,
+                address=record.get("to") or report.recipient,
+                tracker=tracker,
+                suppressions=self.suppressions,
+                settings=self.settings,
+            )
             return "bounced"
         if report.action == "delayed":
             # A delay never undoes "delivered"; after "sent" the notice shows the delay, but
             # stays out of our retry schedule: the receiving side is still trying.
             if status == Status.SENT:
-                tracker.transition(notice_id, Status.DEFERRED, detail, report=reported,
-                                   fields={"dsn_delayed": "1"})
+                tracker.transition(
+                    notice_id, Status.DEFERRED, detail, report=reported, fields={"dsn_delayed": "1"}
+                )
                 return "deferred"
             tracker.note(notice_id, status or "", detail, report=reported)
             return "recorded"
         # delivered, relayed, expanded: the receiving side has taken the mail.
-        outcome, _ = tracker.transition(notice_id, Status.DELIVERED, detail, report=reported,
-                                        unschedule=True, fields={"dsn_delayed": ""})
+        outcome, _ = tracker.transition(
+            notice_id,
+            Status.DELIVERED,
+            detail,
+            report=reported,
+            unschedule=True,
+            fields={"dsn_delayed": ""},
+        )
         if outcome is not TransitionOutcome.OK:
             tracker.note(notice_id, status or "", detail, report=reported)
             return "recorded"
         return "delivered"
 
-    def _unmatched(self, report: Report, parsed: Parsed, how: str | None, data: bytes,
-                   source: str) -> Applied:
-        entry = {"id": uuid.uuid4().hex[:12], "at": iso(), "why": how or "no match",
-                 **report.to_json(None), "returned_to": [mask(a) for a in parsed.returned_to],
-                 "source": source}
+    def _unmatched(
+        self, report: Report, parsed: Parsed, how: str | None, data: bytes, source: str
+    ) -> Applied:
+        entry = {
+            "id": uuid.uuid4().hex[:12],
+            "at": iso(),
+            "why": how or "no match",
+            **report.to_json(None),
+            "returned_to": [mask(a) for a in parsed.returned_to],
+            "source": source,
+        }
         if self.spool_dir:
             entry["file"] = str(self.keep(data, f"unmatched-{entry['id']}"))
         self.unmatched_store.add(entry)
-        log.warning("bounce for %s could not be tied to a notice (%s)", mask(report.recipient),
-                    entry["why"])
+        log.warning(
+            "bounce for %s could not be tied to a notice (%s)", mask(report.recipient), entry["why"]
+        )
         return Applied(report, None, None, "forged" if how == "forged" else "unmatched")
 
     def keep(self, data: bytes, name: str) -> Path:

@@ -12,51 +12,116 @@ from typing import Final
 
 MAX_DEPTH: Final = 12
 MAX_TEXT: Final = 200_000
-_RETURNED_TYPES: Final = frozenset({
-    "message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers",
-    "message/partial",
-})
+_RETURNED_TYPES: Final = frozenset(
+    {
+        "message/rfc822",
+        "text/rfc822-headers",
+        "message/global",
+        "message/global-headers",
+        "message/partial",
+    }
+)
 _DSN_TYPES: Final = frozenset({"message/delivery-status", "message/global-delivery-status"})
 #: ARF (RFC 5965): the machine-readable part of a complaint.
 FEEDBACK_TYPE: Final = "message/feedback-report"
-_RETURNED_TO_HEADERS: Final = ("to", "delivered-to", "x-original-to", "envelope-to",
-                               "x-envelope-to")
+_RETURNED_TO_HEADERS: Final = (
+    "to",
+    "delivered-to",
+    "x-original-to",
+    "envelope-to",
+    "x-envelope-to",
+)
 
 # What a bounce looks like from the outside.  Local parts of daemon senders:
 _DAEMON: Final = re.compile(
     r"^(mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|mdaemon|mail[-_.]?delivery"
-    r"|microsoftexchange[0-9a-f]{0,40})@", re.IGNORECASE)
-_DAEMON_NAME: Final = re.compile(r"mail delivery (system|subsystem|service)|mailer.?daemon",
-                                 re.IGNORECASE)
+    r"|microsoftexchange[0-9a-f]{0,40})@",
+    re.IGNORECASE,
+)
+_DAEMON_NAME: Final = re.compile(
+    r"mail delivery (system|subsystem|service)|mailer.?daemon", re.IGNORECASE
+)
 # Subjects MTAs put on failure notices, in the languages our customers' servers speak.
-_BOUNCE_SUBJECTS: Final = re.compile("|".join((
-    r"undeliver(able|ed)", r"delivery status notification", r"mail delivery fail",
-    r"delivery fail", r"failure notice", r"returned mail", r"returned to sender",
-    r"could not be delivered", r"non[- ]?delivery", r"delivery has failed",
-    r"message status - undeliverable", r"delivery problem", r"delivery report",
-    r"delivery (?:status )?warning", r"delayed mail", r"warning: could not send",
-    r"delivery (?:has been |is )?delayed",
-    r"unzustellbar", r"non remis", r"non recapitabile", r"no se pudo entregar", r"onbestelbaar",
-    r"無法傳遞", r"无法投递", r"未送達", r"退信", r"退回", r"投递失败", r"傳遞失敗",
-    r"配信不能", r"配信エラー", r"전송 실패",
-)), re.IGNORECASE)
+_BOUNCE_SUBJECTS: Final = re.compile(
+    "|".join(
+        (
+            r"undeliver(able|ed)",
+            r"delivery status notification",
+            r"mail delivery fail",
+            r"delivery fail",
+            r"failure notice",
+            r"returned mail",
+            r"returned to sender",
+            r"could not be delivered",
+            r"non[- ]?delivery",
+            r"delivery has failed",
+            r"message status - undeliverable",
+            r"delivery problem",
+            r"delivery report",
+            r"delivery (?:status )?warning",
+            r"delayed mail",
+            r"warning: could not send",
+            r"delivery (?:has been |is )?delayed",
+            r"unzustellbar",
+            r"non remis",
+            r"non recapitabile",
+            r"no se pudo entregar",
+            r"onbestelbaar",
+            r"無法傳遞",
+            r"无法投递",
+            r"未送達",
+            r"退信",
+            r"退回",
+            r"投递失败",
+            r"傳遞失敗",
+            r"配信不能",
+            r"配信エラー",
+            r"전송 실패",
+        )
+    ),
+    re.IGNORECASE,
+)
 # Replies a human (or their vacation robot) sent: never bounces, however they are worded.
-_AUTO_REPLY_SUBJECTS: Final = re.compile("|".join((
-    r"out of (the )?office", r"automatic reply", r"auto(matic)?[- ]?(reply|response)",
-    r"^auto:", r"vacation", r"abwesenheit", r"r[ée]ponse automatique", r"absence",
-    r"respuesta autom[áa]tica", r"自動回覆", r"自动回复", r"自動応答", r"不在",
-    r"please confirm", r"confirm your (message|email)", r"verification required",
-)), re.IGNORECASE)
-_AUTO_REPLY_HEADERS: Final = ("x-autoreply", "x-autorespond", "x-autoresponder",
-                              "x-boxbe-challenge", "x-tmda-confirm")
-_REPLY_PREFIX: Final = re.compile(r"^\s*(re|fwd?|aw|wg|tr|sv|回覆|转发|轉寄)\s*[:：]",
-                                  re.IGNORECASE)
+_AUTO_REPLY_SUBJECTS: Final = re.compile(
+    "|".join(
+        (
+            r"out of (the )?office",
+            r"automatic reply",
+            r"auto(matic)?[- ]?(reply|response)",
+            r"^auto:",
+            r"vacation",
+            r"abwesenheit",
+            r"r[ée]ponse automatique",
+            r"absence",
+            r"respuesta autom[áa]tica",
+            r"自動回覆",
+            r"自动回复",
+            r"自動応答",
+            r"不在",
+            r"please confirm",
+            r"confirm your (message|email)",
+            r"verification required",
+        )
+    ),
+    re.IGNORECASE,
+)
+_AUTO_REPLY_HEADERS: Final = (
+    "x-autoreply",
+    "x-autorespond",
+    "x-autoresponder",
+    "x-boxbe-challenge",
+    "x-tmda-confirm",
+)
+_REPLY_PREFIX: Final = re.compile(
+    r"^\s*(re|fwd?|aw|wg|tr|sv|回覆|转发|轉寄)\s*[:：]", re.IGNORECASE
+)
 # Read receipts are reports too, but about a person reading: never bounces.  Complaints
 # (feedback-report) are parsed by parse.py before this gate is asked.
 _OTHER_REPORTS: Final = frozenset({"feedback-report", "disposition-notification"})
 _SENDER_HEADERS: Final = ("return-path", "x-original-return-path", "sender")
 _RETURN_PATH_LINE: Final = re.compile(
-    r"^[ \t>]*(?:x-original-)?return-path:[ \t]*<?([^<>\s]+@[^<>\s]+)>?", re.I | re.M)
+    r"^[ \t>]*(?:x-original-)?return-path:[ \t]*<?([^<>\s]+@[^<>\s]+)>?", re.I | re.M
+)
 _TAGS: Final = re.compile(r"<[^>]{0,2000}>")
 
 
@@ -99,7 +164,8 @@ def _codec(charset: str | None) -> str:
         return "utf-8"
     # gb2312 labels routinely carry GBK/GB18030 bytes, big5 carries cp950 (HKSCS) extensions.
     name = {"gb2312": "gb18030", "gbk": "gb18030", "big5": "cp950", "x-big5": "cp950"}.get(
-        name, name)
+        name, name
+    )
     try:
         "".encode(name)
     except (LookupError, ValueError):
@@ -192,9 +258,15 @@ def payload_text(part: Message) -> str:
 
 # Japanese servers label EUC-JP or Shift_JIS bytes as ISO-2022-JP (a 7-bit code); Chinese
 # ones label GBK as ASCII.  When the declared codec refuses the bytes, these are tried.
-_FALLBACKS: Final = {"iso2022_jp": ("euc_jp", "cp932"), "iso-2022-jp": ("euc_jp", "cp932"),
-                     "euc_jp": ("cp932",), "euc-jp": ("cp932",), "shift_jis": ("cp932",
-                     "euc_jp"), "us-ascii": ("utf-8",), "ascii": ("utf-8",)}
+_FALLBACKS: Final = {
+    "iso2022_jp": ("euc_jp", "cp932"),
+    "iso-2022-jp": ("euc_jp", "cp932"),
+    "euc_jp": ("cp932",),
+    "euc-jp": ("cp932",),
+    "shift_jis": ("cp932", "euc_jp"),
+    "us-ascii": ("utf-8",),
+    "ascii": ("utf-8",),
+}
 
 
 def decode_text(data: bytes, charset: str | None) -> str:
@@ -228,9 +300,12 @@ def part_text(part: Message) -> str:
 
 def notification_text(parts: list[Message]) -> str:
     """The human-readable notice: text/plain parts (HTML only when there is no plain text)."""
-    plain = [part_text(p) for p in parts
-             if p.get_content_type() == "text/plain" or (
-                 p.get_content_maintype() == "multipart" and isinstance(raw_payload(p), str))]
+    plain = [
+        part_text(p)
+        for p in parts
+        if p.get_content_type() == "text/plain"
+        or (p.get_content_maintype() == "multipart" and isinstance(raw_payload(p), str))
+    ]
     chosen = plain if any(t.strip() for t in plain) else [part_text(p) for p in parts]
     return "\n".join(chosen)[:MAX_TEXT]
 
@@ -331,8 +406,9 @@ def mdn_fields(msg: Message) -> dict[str, str]:
     return {}
 
 
-def original_senders(returned: list[Message], texts: list[str], parser: HeaderParser
-                     ) -> tuple[str, ...]:
+def original_senders(
+    returned: list[Message], texts: list[str], parser: HeaderParser
+) -> tuple[str, ...]:
     """Envelope senders of the returned message: Return-Path, X-Original-Return-Path and
     Sender of attached copies and header parts, else Return-Path lines quoted in the text.
     Our return path carries a signed token, so this ties a bounce to its notice."""
@@ -390,8 +466,9 @@ def looks_like_bounce(msg: Message) -> bool:
         return False
     subject = header(msg, "subject")
     null_sender = header(msg, "return-path").replace(" ", "") == "<>"
-    return daemon or bounce_subject(subject) or null_sender or (
-        report_type(msg) == "delivery-status")
+    return (
+        daemon or bounce_subject(subject) or null_sender or (report_type(msg) == "delivery-status")
+    )
 
 
 def bounce_subject(subject: str) -> bool:
@@ -403,7 +480,7 @@ def bounce_subject(subject: str) -> bool:
         return False
     rest = subject
     while (prefix := _REPLY_PREFIX.match(rest)) is not None:
-        rest = rest[prefix.end():]
+        rest = rest[prefix.end() :]
     if rest is subject:
         return True
     first = _BOUNCE_SUBJECTS.search(rest)

@@ -31,14 +31,18 @@ from worker.bounces.reasons import Kind, Reason, classify, enhanced_codes, kind_
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BounceParseError", "Parsed", "Report", "parse_bytes", "parse_message",
-           "parse_strict"]
+__all__ = ["BounceParseError", "Parsed", "Report", "parse_bytes", "parse_message", "parse_strict"]
 
 MAX_DIAGNOSTIC: Final = 500
 _ACTIONS: Final = frozenset({"failed", "delayed", "delivered", "relayed", "expanded"})
 # Non-standard Action values seen in the wild: OpenSMTPD writes "error", others "failure".
-_ACTION_ALIASES: Final = {"error": "failed", "failure": "failed", "fail": "failed",
-                          "delay": "delayed", "deliver": "delivered"}
+_ACTION_ALIASES: Final = {
+    "error": "failed",
+    "failure": "failed",
+    "fail": "failed",
+    "delay": "delayed",
+    "deliver": "delivered",
+}
 _ACTION_BY_CLASS: Final = {"2": "delivered", "4": "delayed", "5": "failed"}
 _TYPE_PREFIX: Final = re.compile(r"^\s*[a-z][\w.+-]{0,20}\s*;\s*", re.IGNORECASE)
 _LEADING_SMTP: Final = re.compile(r"^\s*([245]\d\d)(?=[\s-]|$)")
@@ -103,8 +107,9 @@ NOT_A_BOUNCE: Final = Parsed()
 # and Subject: look personal (SES's SNS JSON, fml's and James' list refusals, carriers).
 # Layouts too plain to try on a notice their family did not claim ("<rcpt>" lines).
 _CLAIMED_ONLY: Final = frozenset({"cjk_notice", "japan", "apachejames", "phquery", "imail"})
-_EVIDENT_LAYOUTS: Final = frozenset({"amazon", "fml", "apachejames", "japan", "verizon",
-                                     "sendmail", "dragonfly", "opensmtpd"})
+_EVIDENT_LAYOUTS: Final = frozenset(
+    {"amazon", "fml", "apachejames", "japan", "verizon", "sendmail", "dragonfly", "opensmtpd"}
+)
 _NO_FAMILY: Final = Family("", lambda msg, text: False, lambda msg, text, exclude: [])
 
 
@@ -142,9 +147,22 @@ def _parse(msg: Message, depth: int = 0) -> Parsed:
     tie = _Tie(tuple(message_ids), returned_to, senders)
     feedback = [p for p in parts if p.get_content_type() == mime.FEEDBACK_TYPE]
     if feedback or mime.report_type(msg) == "feedback-report":
-        reports = [Report(f.address, "complaint", None, Reason.FEEDBACK, Kind.NONE,
-                          f.diagnostic, None, f.address, None, None, "arf")
-                   for f in complaint_findings(feedback, returned_parts)]
+        reports = [
+            Report(
+                f.address,
+                "complaint",
+                None,
+                Reason.FEEDBACK,
+                Kind.NONE,
+                f.diagnostic,
+                None,
+                f.address,
+                None,
+                None,
+                "arf",
+            )
+            for f in complaint_findings(feedback, returned_parts)
+        ]
         return tie.parsed(reports, (), is_complaint=True)
     text = mime.notification_text(parts)
     if mime.report_type(msg) == "disposition-notification":
@@ -154,8 +172,7 @@ def _parse(msg: Message, depth: int = 0) -> Parsed:
     envelope_ids: list[str] = []
     # RFC 3464 fields are the only machine-readable account; when present they win outright.
     for part in dsn_parts:
-        reports.extend(_dsn_reports(mime.dsn_blocks(part), envelope_ids, message_ids, text,
-                                    family))
+        reports.extend(_dsn_reports(mime.dsn_blocks(part), envelope_ids, message_ids, text, family))
     if not reports and mime.looks_like_bounce(msg):
         # DSN fields pasted into the text (Amazon WorkMail, PMDF, gateways that flatten the
         # report, a multipart/report whose boundary broke): the same fields, read from text.
@@ -170,24 +187,38 @@ def _parse(msg: Message, depth: int = 0) -> Parsed:
         for inner in _returned_bounces(returned_parts):
             nested = _parse(inner, depth + 1)
             if nested.reports:
-                return _Tie(tuple(message_ids) + nested.original_message_ids, returned_to,
-                            senders + nested.original_senders).parsed(
-                    list(nested.reports), nested.envelope_ids)
+                return _Tie(
+                    tuple(message_ids) + nested.original_message_ids,
+                    returned_to,
+                    senders + nested.original_senders,
+                ).parsed(list(nested.reports), nested.envelope_ids)
     # Everything below is heuristic, and flufl.bounce's LLNL detector alone turns any
     # ", someone@example.net," in a customer's reply into a "permanent failure": gate first.
-    if not (mime.looks_like_bounce(msg) or (
-            family.name in _EVIDENT_LAYOUTS and not mime.is_auto_reply(msg))):
+    if not (
+        mime.looks_like_bounce(msg)
+        or (family.name in _EVIDENT_LAYOUTS and not mime.is_auto_reply(msg))
+    ):
         return Parsed(returned_to=returned_to, original_senders=senders)
     # The layouts name recipients in fixed places, so only the notice's own sender is
     # excluded there; the loose fallbacks also skip every address the bounce was sent to.
     senders_of_notice = set(mime.sender_addresses(msg))
     # X-Original-To is left out: gateways that forward a notice copy the failed
     # recipient there, and where the bounce went is in To: and Delivered-To: anyway.
-    exclude = set(mime.addresses([v for name in ("to", "delivered-to", "envelope-to",
-                                                "x-envelope-to")
-                                  for v in mime.header_all(msg, name)])) | senders_of_notice
+    exclude = (
+        set(
+            mime.addresses(
+                [
+                    v
+                    for name in ("to", "delivered-to", "envelope-to", "x-envelope-to")
+                    for v in mime.header_all(msg, name)
+                ]
+            )
+        )
+        | senders_of_notice
+    )
     detected_by, findings = _with_expansions(
-        *_family_findings(msg, text, senders_of_notice, family), senders_of_notice)
+        *_family_findings(msg, text, senders_of_notice, family), senders_of_notice
+    )
     reports = [_text_report(item, text, detected_by.name, detected_by) for item in findings]
     if not reports:
         found = flufl_failures(msg, text, exclude) or failed_recipients_header(msg, exclude)
@@ -212,16 +243,23 @@ class _Tie:
     returned_to: tuple[str, ...]
     original_senders: tuple[str, ...]
 
-    def parsed(self, reports: list[Report], envelope_ids: tuple[str, ...], *,
-               is_complaint: bool = False) -> Parsed:
-        return Parsed(tuple(_dedupe(reports)), envelope_ids, self.original_message_ids,
-                      self.returned_to, bool(reports), self.original_senders, is_complaint)
+    def parsed(
+        self, reports: list[Report], envelope_ids: tuple[str, ...], *, is_complaint: bool = False
+    ) -> Parsed:
+        return Parsed(
+            tuple(_dedupe(reports)),
+            envelope_ids,
+            self.original_message_ids,
+            self.returned_to,
+            bool(reports),
+            self.original_senders,
+            is_complaint,
+        )
 
 
 # RFC 5429: a Sieve "reject" (Dovecot's LDA answers an over-quota mailbox the same way)
 # sends an MDN whose disposition is "deleted"; a read receipt says "displayed".
-_DELETED: Final = re.compile(r"automatic-action\s*/\s*mdn-sent-automatically\s*;\s*deleted",
-                             re.I)
+_DELETED: Final = re.compile(r"automatic-action\s*/\s*mdn-sent-automatically\s*;\s*deleted", re.I)
 
 
 def _refusal_reports(msg: Message, text: str) -> list[Report]:
@@ -229,7 +267,8 @@ def _refusal_reports(msg: Message, text: str) -> list[Report]:
     if not _DELETED.search(fields.get("disposition", "")):
         return []
     recipient = _address(fields.get("original-recipient")) or _address(
-        fields.get("final-recipient"))
+        fields.get("final-recipient")
+    )
     if recipient is None:
         return []
     why = fields.get("disposition", "")
@@ -244,8 +283,9 @@ def _claiming_family(msg: Message, text: str) -> Family:
     return _NO_FAMILY
 
 
-def _family_findings(msg: Message, text: str, exclude: set[str], first: Family
-                     ) -> tuple[Family, list[Found]]:
+def _family_findings(
+    msg: Message, text: str, exclude: set[str], first: Family
+) -> tuple[Family, list[Found]]:
     """Recipients from the family that claims the message, else from any family whose
     layout matches (relays rewrite the headers that would have named the MTA)."""
     if first is not _NO_FAMILY:
@@ -273,8 +313,9 @@ def _returned_bounces(returned: list[Message]) -> list[Message]:
         payload = mime.raw_payload(part)
         for inner in payload if isinstance(payload, list) else []:
             if isinstance(inner, Message) and (
-                    mime.report_type(inner) == "delivery-status"
-                    or (mime.is_daemon(inner) and mime.looks_like_bounce(inner))):
+                mime.report_type(inner) == "delivery-status"
+                or (mime.is_daemon(inner) and mime.looks_like_bounce(inner))
+            ):
                 out.append(inner)
     return out
 
@@ -290,8 +331,9 @@ def _notice_summary(text: str) -> str | None:
 _EXPANDED: Final = re.compile(r"\(expanded from:?\s*<?([^\s<>()]+@[^\s<>()]+?)>?\s*\)", re.I)
 
 
-def _with_expansions(family: Family, found: list[Found], exclude: set[str]
-                     ) -> tuple[Family, list[Found]]:
+def _with_expansions(
+    family: Family, found: list[Found], exclude: set[str]
+) -> tuple[Family, list[Found]]:
     out = list(found)
     for item in found:
         for alias in _EXPANDED.findall(item.diagnostic or ""):
@@ -341,8 +383,13 @@ def _action(raw: str | None, status: str | None) -> str:
     return _ACTION_BY_CLASS.get((status or "x")[0], "failed")
 
 
-def _dsn_reports(blocks: list[dict[str, str]], envelope_ids: list[str],
-                 message_ids: list[str], text: str, family: Family) -> list[Report]:
+def _dsn_reports(
+    blocks: list[dict[str, str]],
+    envelope_ids: list[str],
+    message_ids: list[str],
+    text: str,
+    family: Family,
+) -> list[Report]:
     if not blocks:
         return []
     per_message = blocks[0]
@@ -359,7 +406,8 @@ def _dsn_reports(blocks: list[dict[str, str]], envelope_ids: list[str],
         # may be the site's internal alias (Sun's "user@ims-ms-daemon", a forward target).
         original = _address(fields.get("original-recipient"))
         final = _address(fields.get("final-recipient")) or _address(
-            fields.get("x-actual-recipient"))
+            fields.get("x-actual-recipient")
+        )
         recipient = original or final
         if recipient is None:
             continue
@@ -374,17 +422,32 @@ def _dsn_reports(blocks: list[dict[str, str]], envelope_ids: list[str],
         evidence = diagnostic or one_line(context)
         # SendGrid and others write "Action: expired": given up after the retries.
         expired = (fields.get("action") or "").strip().lower().startswith("expired")
-        reason = classify(status, smtp_code, evidence, action, command=command, host=remote,
-                          domain=recipient.rpartition("@")[2],
-                          told="expired" if expired else verdict(family.phrases, evidence),
-                          diagnostic_type=_diagnostic_type(raw_diag))
-        out.append(Report(
-            recipient=recipient, action=action, status=status, reason=reason,
-            kind=kind_for(reason, action), diagnostic=diagnostic, smtp_code=smtp_code,
-            original_recipient=original, envelope_id=one_line(
-                fields.get("original-envelope-id"), 200) or envid,
-            remote_mta=remote, source="rfc3464",
-        ))
+        reason = classify(
+            status,
+            smtp_code,
+            evidence,
+            action,
+            command=command,
+            host=remote,
+            domain=recipient.rpartition("@")[2],
+            told="expired" if expired else verdict(family.phrases, evidence),
+            diagnostic_type=_diagnostic_type(raw_diag),
+        )
+        out.append(
+            Report(
+                recipient=recipient,
+                action=action,
+                status=status,
+                reason=reason,
+                kind=kind_for(reason, action),
+                diagnostic=diagnostic,
+                smtp_code=smtp_code,
+                original_recipient=original,
+                envelope_id=one_line(fields.get("original-envelope-id"), 200) or envid,
+                remote_mta=remote,
+                source="rfc3464",
+            )
+        )
     return out
 
 
@@ -394,13 +457,28 @@ def _text_report(item: Found, text: str, source: str, family: Family) -> Report:
     smtp_code = _smtp_code(diagnostic)
     told = item.reason or verdict(family.phrases, diagnostic)
     command = item.command or command_in(diagnostic)
-    reason = classify(status, smtp_code, diagnostic, item.action, command=command,
-                      host=item.remote_host, told=told,
-                      domain=item.address.rpartition("@")[2])
+    reason = classify(
+        status,
+        smtp_code,
+        diagnostic,
+        item.action,
+        command=command,
+        host=item.remote_host,
+        told=told,
+        domain=item.address.rpartition("@")[2],
+    )
     return Report(
-        recipient=item.address, action=item.action, status=status, reason=reason,
-        kind=kind_for(reason, item.action), diagnostic=diagnostic, smtp_code=smtp_code,
-        original_recipient=None, envelope_id=None, remote_mta=item.remote_host, source=source,
+        recipient=item.address,
+        action=item.action,
+        status=status,
+        reason=reason,
+        kind=kind_for(reason, item.action),
+        diagnostic=diagnostic,
+        smtp_code=smtp_code,
+        original_recipient=None,
+        envelope_id=None,
+        remote_mta=item.remote_host,
+        source=source,
     )
 
 
@@ -436,8 +514,9 @@ def _diagnostic_type(raw: str | None) -> str | None:
     return found.group(0).strip(" ;\t").lower() if found else None
 
 
-_MESSAGE_ID_LINE: Final = re.compile(r"^[ \t>]*message-id:[ \t]*(<[^<>\s]{3,250}>)",
-                                     re.IGNORECASE | re.MULTILINE)
+_MESSAGE_ID_LINE: Final = re.compile(
+    r"^[ \t>]*message-id:[ \t]*(<[^<>\s]{3,250}>)", re.IGNORECASE | re.MULTILINE
+)
 
 
 def _original_message_ids(returned: list[Message], parts: list[Message]) -> list[str]:
@@ -455,10 +534,9 @@ def _original_message_ids(returned: list[Message], parts: list[Message]) -> list
     return ids
 
 
-
-
-def _returned_recipients(msg: Message, returned: list[Message], text: str,
-                         exclude: set[str]) -> list[Found]:
+def _returned_recipients(
+    msg: Message, returned: list[Message], text: str, exclude: set[str]
+) -> list[Found]:
     """The To: of the returned message (attached, or quoted after the notice) as a failure
     explained by the whole notice and its subject, when the notice itself names nobody.
     Only a message to one person: with several, the notice does not say which failed."""
@@ -470,12 +548,11 @@ def _returned_recipients(msg: Message, returned: list[Message], text: str,
     if not values:
         marker = ORIGINAL_MARKER.search(text)
         if marker is not None:
-            quoted = text[marker.end():].split("\n", 1)[-1].lstrip("\n")
+            quoted = text[marker.end() :].split("\n", 1)[-1].lstrip("\n")
             values.extend(mime.header_all(parser.parsestr(quoted[:20_000]), "to"))
     found = [a for a in mime.addresses(values) if a not in exclude]
     if len(found) != 1:
         return []
     subject = mime.header(msg, "subject")
-    diagnostic = one_line(" ".join(x for x in (notice_only(text), subject and f"({subject})")
-                                   if x))
+    diagnostic = one_line(" ".join(x for x in (notice_only(text), subject and f"({subject})") if x))
     return [Found(found[0], "failed", diagnostic)]

@@ -126,10 +126,23 @@ _ANY: Final[frozenset[Reason]] = frozenset(Reason)
 _NONE: Final[frozenset[Reason]] = frozenset()
 # Reasons the text may substitute for a precise x.1.1: other failures quoted with 5.1.1
 # (vpopmail's "user over quota (#5.1.1)", "mailbox disabled", relay refusals ...).
-_NOT_THE_ADDRESS: Final = frozenset({
-    R.MAILBOXFULL, R.SUSPEND, R.FILTERED, R.MAILERERROR, R.NORELAYING, R.BLOCKED, R.HASMOVED,
-    R.NOTACCEPT, R.MESGTOOBIG, R.EXCEEDLIMIT, R.AUTHFAILURE, R.REQUIREPTR, R.SUPPRESSED,
-})
+_NOT_THE_ADDRESS: Final = frozenset(
+    {
+        R.MAILBOXFULL,
+        R.SUSPEND,
+        R.FILTERED,
+        R.MAILERERROR,
+        R.NORELAYING,
+        R.BLOCKED,
+        R.HASMOVED,
+        R.NOTACCEPT,
+        R.MESGTOOBIG,
+        R.EXCEEDLIMIT,
+        R.AUTHFAILURE,
+        R.REQUIREPTR,
+        R.SUPPRESSED,
+    }
+)
 
 # RFC 3463 "subject.detail" → (reason, reasons the diagnostic text may put in its place).
 # Precise codes keep their meaning (an empty override set) or give way only to the listed
@@ -193,26 +206,40 @@ _STATUS: Final[dict[str, tuple[Reason, frozenset[Reason]]]] = {
 }
 # Whole subjects whose details are not listed above.
 _STATUS_SUBJECT: Final[dict[str, tuple[Reason, frozenset[Reason]]]] = {
-    "1": (R.USERUNKNOWN, _ANY), "2": (R.FILTERED, _ANY), "3": (R.SYSTEMERROR, _ANY),
-    "4": (R.NETWORKERROR, _ANY), "5": (R.SYNTAXERROR, _ANY), "6": (R.CONTENTERROR, _ANY),
+    "1": (R.USERUNKNOWN, _ANY),
+    "2": (R.FILTERED, _ANY),
+    "3": (R.SYSTEMERROR, _ANY),
+    "4": (R.NETWORKERROR, _ANY),
+    "5": (R.SYNTAXERROR, _ANY),
+    "6": (R.CONTENTERROR, _ANY),
     "7": (R.SECURITYERROR, _ANY),
 }
 # Basic SMTP reply codes (RFC 5321, 7504), used when neither code nor text decide.
 _SMTP_AUTHORITATIVE: Final[dict[int, Reason]] = {
-    521: R.NOTACCEPT, 551: R.HASMOVED, 556: R.NOTACCEPT,
+    521: R.NOTACCEPT,
+    551: R.HASMOVED,
+    556: R.NOTACCEPT,
 }
 _SMTP_FALLBACK: Final[dict[int, Reason]] = {
-    421: R.SYSTEMERROR, 450: R.SYSTEMERROR, 451: R.SYSTEMERROR, 452: R.SYSTEMERROR,
-    500: R.SYNTAXERROR, 501: R.SYNTAXERROR, 502: R.SYNTAXERROR, 503: R.SYNTAXERROR,
-    504: R.SYNTAXERROR, 530: R.SECURITYERROR, 535: R.SECURITYERROR, 552: R.MAILBOXFULL,
+    421: R.SYSTEMERROR,
+    450: R.SYSTEMERROR,
+    451: R.SYSTEMERROR,
+    452: R.SYSTEMERROR,
+    500: R.SYNTAXERROR,
+    501: R.SYNTAXERROR,
+    502: R.SYNTAXERROR,
+    503: R.SYNTAXERROR,
+    504: R.SYNTAXERROR,
+    530: R.SECURITYERROR,
+    535: R.SECURITYERROR,
+    552: R.MAILBOXFULL,
 }
 # Where no code or table decides: (SMTP command answered, reason).  A refusal of the
 # greeting or HELO is about our host, not the customer.
 _BY_COMMAND: Final[dict[str, Reason]] = {"CONN": R.BLOCKED}
 
 _COMPILED: Final[tuple[tuple[Reason, re.Pattern[str]], ...]] = tuple(
-    (Reason(key), re.compile("|".join(f"(?:{p})" for p in patterns)))
-    for key, patterns in PHRASES
+    (Reason(key), re.compile("|".join(f"(?:{p})" for p in patterns))) for key, patterns in PHRASES
 )
 _WEAK: Final[tuple[tuple[Reason, re.Pattern[str]], ...]] = tuple(
     (Reason(key), re.compile("|".join(f"(?:{p})" for p in patterns)))
@@ -224,8 +251,9 @@ SMTP_RE: Final = re.compile(r"(?<![\d.])([245][0-5]\d)(?=[ \-]|$)")
 # "550-5.1.1 " / "550 5.1.1 " / "550-" at the start of each folded reply line.
 _CONTINUATION: Final = re.compile(r"(?:(?<=\s)|^)[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3}\s+)?")
 _SPACE: Final = re.compile(r"\s+")
-_HOST_IN_TEXT: Final = re.compile(r"\b(?:host|from|by|at)\s+\[?([a-z0-9][\w.-]*\.[a-z]{2,})",
-                                  re.IGNORECASE)
+_HOST_IN_TEXT: Final = re.compile(
+    r"\b(?:host|from|by|at)\s+\[?([a-z0-9][\w.-]*\.[a-z]{2,})", re.IGNORECASE
+)
 
 
 def normalize(text: str) -> str:
@@ -251,21 +279,26 @@ def enhanced_codes(text: str | None) -> list[str]:
     return ["{}.{}.{}".format(*m.groups()) for m in STATUS_RE.finditer(text or "")]
 
 
-def host_reason(host: str | None, text: str | None, status: str | None = None,
-                domain: str | None = None) -> Reason | None:
+def host_reason(
+    host: str | None, text: str | None, status: str | None = None, domain: str | None = None
+) -> Reason | None:
     """The receiving provider's own verdict: its documented reply wording, when the host that
     answered (or the one the text names, or else the recipient's domain) is a provider with
     a table."""
     if not text:
         return None
     # "mx.example.net (TCP|192.0.2.1|25) (banner)": the name is the first word.
-    names = [n.split()[0].strip(" .[]").lower()
-             for n in (host, *_HOST_IN_TEXT.findall(text[:600])) if n and n.split()]
+    names = [
+        n.split()[0].strip(" .[]").lower()
+        for n in (host, *_HOST_IN_TEXT.findall(text[:600]))
+        if n and n.split()
+    ]
     if not names and domain:
         names = [domain.lower()]
     for provider in mta.HOSTS:
         if any(provider.hosts.search(n) for n in names) or (
-                provider.name == "google" and "gsmtp" in text):
+            provider.name == "google" and "gsmtp" in text
+        ):
             # The status of record leads the text: some providers' tables key on it.
             found = verdict(provider.replies, f"{status or ''} {text}")
             if found is not None:
@@ -275,8 +308,7 @@ def host_reason(host: str | None, text: str | None, status: str | None = None,
 
 def _status_reason(code: str) -> tuple[Reason, frozenset[Reason]]:
     _klass, subject, detail = code.split(".")
-    return (_STATUS.get(f"{subject}.{detail}") or _STATUS_SUBJECT.get(subject)
-            or (R.UNDEFINED, _ANY))
+    return _STATUS.get(f"{subject}.{detail}") or _STATUS_SUBJECT.get(subject) or (R.UNDEFINED, _ANY)
 
 
 def _is_precise(code: str) -> bool:
@@ -312,8 +344,11 @@ def classify(
         return Reason(told)
     if (diagnostic_type or "").lower() in ("x-unix", "x-postfix") and text in (None, R.ONHOLD):
         return R.MAILERERROR
-    if text is not None and match_text(diagnostic, weak=False) is None and any(
-            _is_precise(c) for c in codes):
+    if (
+        text is not None
+        and match_text(diagnostic, weak=False) is None
+        and any(_is_precise(c) for c in codes)
+    ):
         text = None  # "rejected" alone says less than a precise status code
     reason = _decide(codes, text, command, smtp_code, action, diagnostic)
     # A delay report that ends on a network or system condition is the retry clock running
@@ -323,12 +358,19 @@ def classify(
     return reason
 
 
-_DELAY_IS_EXPIRY: Final = frozenset({R.NETWORKERROR, R.SYSTEMERROR, R.UNDEFINED, R.ONHOLD,
-                                     R.HOSTUNKNOWN})
+_DELAY_IS_EXPIRY: Final = frozenset(
+    {R.NETWORKERROR, R.SYSTEMERROR, R.UNDEFINED, R.ONHOLD, R.HOSTUNKNOWN}
+)
 
 
-def _decide(codes: list[str], text: Reason | None, command: str | None, smtp_code: int | None,
-            action: str | None, diagnostic: str | None) -> Reason:
+def _decide(
+    codes: list[str],
+    text: Reason | None,
+    command: str | None,
+    smtp_code: int | None,
+    action: str | None,
+    diagnostic: str | None,
+) -> Reason:
     precise = next((c for c in codes if _is_precise(c)), None)
     if precise is not None:
         base, overrides = _status_reason(precise)
@@ -353,15 +395,19 @@ _DIRECTORY_VERDICT: Final = re.compile(
     r"requested action not taken: mailbox unavailable \(-?\d+:\d+:-?\d+\)|"
     r"recipient address rejected: (?:access denied|user unknown in)|"
     r"not listed in (?:the )?(?:domino directory|public name)|"
-    r"user unknown in (?:local|virtual) ", re.IGNORECASE)
+    r"user unknown in (?:local|virtual) ",
+    re.IGNORECASE,
+)
 
 
-_VAGUE_AT_CONNECT: Final = frozenset({R.REJECTED, R.FILTERED, R.USERUNKNOWN, R.HOSTUNKNOWN,
-                                      R.ONHOLD, R.UNDEFINED})
+_VAGUE_AT_CONNECT: Final = frozenset(
+    {R.REJECTED, R.FILTERED, R.USERUNKNOWN, R.HOSTUNKNOWN, R.ONHOLD, R.UNDEFINED}
+)
 
 
-def _by_stage(reason: Reason, command: str | None, *, from_code: bool,
-              diagnostic: str | None = None) -> Reason:
+def _by_stage(
+    reason: Reason, command: str | None, *, from_code: bool, diagnostic: str | None = None
+) -> Reason:
     """An "unknown user" that did not answer RCPT (it answered DATA, or the report does not
     say) is a content or sender filter speaking, unless a 5.1.x code or a directory-lookup
     wording vouches for it."""
@@ -376,8 +422,13 @@ def _by_stage(reason: Reason, command: str | None, *, from_code: bool,
     return reason
 
 
-def _fallback(codes: list[str], smtp_code: int | None, command: str | None,
-              action: str | None, diagnostic: str | None) -> Reason:
+def _fallback(
+    codes: list[str],
+    smtp_code: int | None,
+    command: str | None,
+    action: str | None,
+    diagnostic: str | None,
+) -> Reason:
     if smtp_code is None and diagnostic:
         found = SMTP_RE.search(diagnostic.strip()[:8])
         smtp_code = int(found.group(1)) if found else None

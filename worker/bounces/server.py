@@ -27,8 +27,9 @@ class BounceHandler:
     4xx, so that the sending server tries again later instead of the report being lost.
     """
 
-    def __init__(self, processor: BounceProcessor, settings: Settings,
-                 rate_per_minute: int = 600) -> None:
+    def __init__(
+        self, processor: BounceProcessor, settings: Settings, rate_per_minute: int = 600
+    ) -> None:
         self.processor = processor
         self.domain = settings.envelope_base.domain.lower()
         self.rate = rate_per_minute
@@ -44,8 +45,9 @@ class BounceHandler:
         window.append(now)
         return False
 
-    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         peer = str(session.peer[0]) if session.peer else "?"
         if self._over_rate(peer):
             return "421 4.7.0 Too many messages from your address, try again later"
@@ -53,8 +55,9 @@ class BounceHandler:
         envelope.mail_options.extend(options)
         return "250 OK"
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         domain = address.rpartition("@")[2].lower()
         if domain != self.domain:
             # Not ours: refusing here is what keeps this endpoint from ever being a relay.
@@ -70,7 +73,8 @@ class BounceHandler:
         rcpts = list(envelope.rcpt_tos)
         try:
             results = await asyncio.get_running_loop().run_in_executor(
-                None, self.processor.process, data, rcpts, "smtp")
+                None, self.processor.process, data, rcpts, "smtp"
+            )
         except Exception:
             log.exception("bounce processing failed; keeping the message")
             try:
@@ -81,18 +85,29 @@ class BounceHandler:
                 return "451 4.3.0 Could not process the message now, try again later"
             return "250 2.0.0 Kept for inspection"
         for result in results:
-            log.info("bounce for %s: %s (%s)", mask(result.report.recipient), result.effect,
-                     result.matched_by or "unmatched")
+            log.info(
+                "bounce for %s: %s (%s)",
+                mask(result.report.recipient),
+                result.effect,
+                result.matched_by or "unmatched",
+            )
         return "250 2.0.0 OK"
 
 
-def make_server(processor: BounceProcessor, settings: Settings, host: str, port: int,
-                **kwargs: Any) -> ServerThread:
+def make_server(
+    processor: BounceProcessor, settings: Settings, host: str, port: int, **kwargs: Any
+) -> ServerThread:
     handler = BounceHandler(processor, settings)
-    return ServerThread(handler, hostname=host, port=port,
-                        data_size_limit=settings.bounce_max_bytes,
-                        # Bounces come from any mail server; some still send 8-bit text.
-                        decode_data=False, enable_SMTPUTF8=True, **kwargs)
+    return ServerThread(
+        handler,
+        hostname=host,
+        port=port,
+        data_size_limit=settings.bounce_max_bytes,
+        # Bounces come from any mail server; some still send 8-bit text.
+        decode_data=False,
+        enable_SMTPUTF8=True,
+        **kwargs,
+    )
 
 
 def spool_dir(settings: Settings) -> Path:

@@ -19,9 +19,9 @@ VERBS = (dev, publish, render, notices, replay, dead, bounces, suppressions, web
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m worker",
-                                     description="Email notification worker for past-due "
-                                                 "payments.")
+    parser = argparse.ArgumentParser(
+        prog="python -m worker", description="Email notification worker for past-due payments."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in VERBS:
         module.register(sub)
@@ -36,8 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     except RedisConnectionError as exc:
-        print(f"error: the tracking store at {redact_url(settings().redis_url)} is not "
-              f"reachable ({exc})", file=sys.stderr)
+        print(
+            f"error: the tracking store at {redact_url(settings().redis_url)} is not "
+            f"reachable ({exc})",
+            file=sys.stderr,
+        )
         return 3
     except KeyboardInterrupt:
         return 130

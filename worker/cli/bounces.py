@@ -18,8 +18,7 @@ from worker.smtp.returnpath import verify
 
 
 def processor(pipe: Pipeline) -> BounceProcessor:
-    return BounceProcessor(pipe.tracker, pipe.suppressions, pipe.settings,
-                           spool_dir(pipe.settings))
+    return BounceProcessor(pipe.tracker, pipe.suppressions, pipe.settings, spool_dir(pipe.settings))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -28,8 +27,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.require_secret()
     server = make_server(processor(pipe), config, args.host, args.port)
     server.start()
-    print(f"taking bounces for @{config.envelope_base.domain} on "
-          f"{args.host}:{server.port}; Ctrl-C to stop", flush=True)
+    print(
+        f"taking bounces for @{config.envelope_base.domain} on "
+        f"{args.host}:{server.port}; Ctrl-C to stop",
+        flush=True,
+    )
     try:
         while True:
             time.sleep(3600)
@@ -48,10 +50,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         messages += 1
         for result in reports.process(data, source=name):
             totals[result.effect] = totals.get(result.effect, 0) + 1
-            print(f"{name}: {mask(result.report.recipient)} {result.report.action} "
-                  f"{result.report.status or '-'} {result.report.reason} → {result.effect}"
-                  + (f" (notice {result.notice_id} by {result.matched_by})"
-                     if result.notice_id else ""))
+            print(
+                f"{name}: {mask(result.report.recipient)} {result.report.action} "
+                f"{result.report.status or '-'} {result.report.reason} → {result.effect}"
+                + (
+                    f" (notice {result.notice_id} by {result.matched_by})"
+                    if result.notice_id
+                    else ""
+                )
+            )
     summary = ", ".join(f"{n} {k}" for k, n in sorted(totals.items())) or "no reports"
     print(f"{messages} message(s): {summary}", file=sys.stderr)
     return 0
@@ -73,8 +80,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
                 found, how = tie.find(parsed, report)
                 notice_id = found if found and how != "forged" else None
             else:
-                notice_id = next((n for a in parsed.returned_to
-                                  if (n := verify(a, settings()))), None)
+                notice_id = next(
+                    (n for a in parsed.returned_to if (n := verify(a, settings()))), None
+                )
             row = report.to_json(notice_id)
             if args.json:
                 print(json.dumps(row, ensure_ascii=False))
@@ -91,7 +99,8 @@ def cmd_unmatched(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     bounces = sub.add_parser("bounces", help="bounces and DSNs").add_subparsers(
-        dest="verb", required=True)
+        dest="verb", required=True
+    )
     p = bounces.add_parser("serve", help="inbound SMTP endpoint for bounces")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2525)

@@ -38,8 +38,9 @@ def cmd_dead_show(args: argparse.Namespace) -> int:
 def cmd_dead_requeue(args: argparse.Namespace) -> int:
     corrected = Path(args.from_file).read_text(encoding="utf-8") if args.from_file else None
     app = celery_app()
-    outcome = pipeline().dead.requeue(args.id, lambda payload: producer.publish(app, payload),
-                                      corrected)
+    outcome = pipeline().dead.requeue(
+        args.id, lambda payload: producer.publish(app, payload), corrected
+    )
     if not outcome.done:
         hint = " (fix it with --from-file)" if "still invalid" in outcome.message else ""
         print(outcome.message + hint, file=sys.stderr)
@@ -58,7 +59,8 @@ def cmd_dead_drop(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     dead = sub.add_parser("dead", help="dead letters (invalid events)").add_subparsers(
-        dest="verb", required=True)
+        dest="verb", required=True
+    )
     p = dead.add_parser("list")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dead_list)

@@ -14,8 +14,11 @@ from worker.notices.record import public
 def cmd_notices_list(args: argparse.Namespace) -> int:
     tracker = pipeline().tracker
     records = tracker.records(tracker.ids(args.status, limit=args.limit))
-    emit([public(r) for r in records], args.json,
-         ["id", "event_id", "status", "attempts", "to", "updated_at", "last_error"])
+    emit(
+        [public(r) for r in records],
+        args.json,
+        ["id", "event_id", "status", "attempts", "to", "updated_at", "last_error"],
+    )
     return 0
 
 
@@ -36,14 +39,17 @@ def cmd_notices_show(args: argparse.Namespace) -> int:
     print("         history:")
     for entry in out["history"]:
         extra = {k: v for k, v in entry.items() if k not in ("at", "status", "detail")}
-        print(f"  {entry['at']}  {entry['status']:<10} {entry['detail']}"
-              + (f"  {json.dumps(extra, ensure_ascii=False)}" if extra else ""))
+        print(
+            f"  {entry['at']}  {entry['status']:<10} {entry['detail']}"
+            + (f"  {json.dumps(extra, ensure_ascii=False)}" if extra else "")
+        )
     return 0
 
 
 def register(sub: Any) -> None:
     notices = sub.add_parser("notices", help="tracked notices").add_subparsers(
-        dest="verb", required=True)
+        dest="verb", required=True
+    )
     p = notices.add_parser("list")
     p.add_argument("--status")
     p.add_argument("--limit", type=int, default=1000)

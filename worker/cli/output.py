@@ -27,12 +27,18 @@ def emit(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
     if not rows:
         print("(none)")
         return
-    widths = {c: max(len(c), *(len(str(r.get(c) if r.get(c) is not None else "")) for r in rows))
-              for c in columns}
+    widths = {
+        c: max(len(c), *(len(str(r.get(c) if r.get(c) is not None else "")) for r in rows))
+        for c in columns
+    }
     print("  ".join(c.ljust(min(widths[c], 40)) for c in columns))
     for row in rows:
-        print("  ".join(str(row.get(c) if row.get(c) is not None else "")[:60]
-                        .ljust(min(widths[c], 40)) for c in columns))
+        print(
+            "  ".join(
+                str(row.get(c) if row.get(c) is not None else "")[:60].ljust(min(widths[c], 40))
+                for c in columns
+            )
+        )
 
 
 def celery_app() -> Any:

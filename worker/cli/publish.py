@@ -29,14 +29,18 @@ def cmd_publish(args: argparse.Namespace) -> int:
             producer.publish(app, item.payload)
         except Exception as exc:
             url = settings().effective_broker_url
-            print(f"error: could not queue event #{item.index} "
-                  f"({item.payload.get('event_id')}): the broker at {redact_url(url)} is not "
-                  f"reachable ({exc.__class__.__name__}: {exc}); {queued} queued before it",
-                  file=sys.stderr)
+            print(
+                f"error: could not queue event #{item.index} "
+                f"({item.payload.get('event_id')}): the broker at {redact_url(url)} is not "
+                f"reachable ({exc.__class__.__name__}: {exc}); {queued} queued before it",
+                file=sys.stderr,
+            )
             return 3
         queued += 1
-        print(f"queued event #{item.index} {item.payload['event_id']} "
-              f"(notice {notice_id_for(item.payload['event_id'])})")
+        print(
+            f"queued event #{item.index} {item.payload['event_id']} "
+            f"(notice {notice_id_for(item.payload['event_id'])})"
+        )
     print(f"{queued} queued, {invalid} invalid", file=sys.stderr)
     return 1 if invalid else 0
 

@@ -17,8 +17,11 @@ from worker.render.renderer import Renderer
 
 def cmd_render(args: argparse.Namespace) -> int:
     config = settings()
-    text = sys.stdin.read() if args.event_file == "-" else Path(args.event_file).read_text(
-        encoding="utf-8")
+    text = (
+        sys.stdin.read()
+        if args.event_file == "-"
+        else Path(args.event_file).read_text(encoding="utf-8")
+    )
     try:
         event = parse_event(decode(text))
     except InvalidEvent as exc:
@@ -32,9 +35,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     elif args.format == "html":
         print(rendered.html)
     else:
-        sys.stdout.buffer.write(message_bytes(
-            rendered, to=event.admin_email, notice_id=notice_id_for(event.event_id),
-            generation=0, settings=config))
+        sys.stdout.buffer.write(
+            message_bytes(
+                rendered,
+                to=event.admin_email,
+                notice_id=notice_id_for(event.event_id),
+                generation=0,
+                settings=config,
+            )
+        )
     return 0
 
 

@@ -48,8 +48,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"skip {record['id']} ({record.get('event_id')}): {problem}")
     if args.dry_run:
         for record, _ in todo:
-            print(f"would replay {record['id']} ({record.get('event_id')}) "
-                  f"{record['status']} → {args.to or record.get('to')}")
+            print(
+                f"would replay {record['id']} ({record.get('event_id')}) "
+                f"{record['status']} → {args.to or record.get('to')}"
+            )
         print(f"dry run: {len(todo)} would be replayed, {len(skipped)} skipped; nothing changed")
         return 0
     if not todo:
@@ -67,9 +69,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     interval = 1.0 / config.replay_rate
     done = 0
     for n, (record, _) in enumerate(todo, 1):
-        outcome = replay_notice(pipe, record["id"], to=args.to, reason=args.reason or "",
-                                by=args.by or "",
-                                enqueue=lambda nid: enqueue_send(app, nid, force=True))
+        outcome = replay_notice(
+            pipe,
+            record["id"],
+            to=args.to,
+            reason=args.reason or "",
+            by=args.by or "",
+            enqueue=lambda nid: enqueue_send(app, nid, force=True),
+        )
         done += outcome.done
         if len(todo) > 1:
             _progress(n, len(todo))
@@ -86,8 +93,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser("replay", help="send failed (or bounced, with --to) notices again")
     p.add_argument("ids", nargs="*", help="notice ids or event ids")
-    p.add_argument("--status", default="failed",
-                   choices=["failed", "deferred", "bounced", "suppressed"])
+    p.add_argument(
+        "--status", default="failed", choices=["failed", "deferred", "bounced", "suppressed"]
+    )
     p.add_argument("--since", help="ISO 8601 time (status changed at or after)")
     p.add_argument("--until", help="ISO 8601 time (status changed at or before)")
     p.add_argument("--to", help="a corrected address (required for bounced/suppressed)")

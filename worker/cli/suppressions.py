@@ -10,8 +10,11 @@ from worker.cli.output import emit, pipeline
 
 
 def cmd_suppressions_list(args: argparse.Namespace) -> int:
-    emit(pipeline().suppressions.list(), args.json,
-         ["address", "reason", "status", "kind", "notice_id", "at"])
+    emit(
+        pipeline().suppressions.list(),
+        args.json,
+        ["address", "reason", "status", "kind", "notice_id", "at"],
+    )
     return 0
 
 
@@ -25,7 +28,8 @@ def cmd_suppressions_remove(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     sup = sub.add_parser("suppressions", help="addresses not mailed").add_subparsers(
-        dest="verb", required=True)
+        dest="verb", required=True
+    )
     p = sup.add_parser("list")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_suppressions_list)

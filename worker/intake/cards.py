@@ -25,7 +25,8 @@ def find_card_number(value: Any, path: str = "") -> str | None:
     if isinstance(value, dict):
         for k, v in value.items():
             found = find_card_number(str(k), path) or find_card_number(
-                v, f"{path}.{k}" if path else str(k))
+                v, f"{path}.{k}" if path else str(k)
+            )
             if found:
                 return found
     elif isinstance(value, list):
@@ -48,9 +49,11 @@ def redact(text: str) -> str:
 
     An event refused for carrying a card number must not leave that number in Redis.
     """
+
     def mask(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group())
         return "*" * (len(digits) - 4) + digits[-4:]
+
     return CARD_NUMBER_SHAPE.sub(mask, text)
 
 

@@ -48,14 +48,29 @@ class SubscriptionStatus(StrEnum):
 
 
 REQUIRED = ("event_id", "subscription_id", "admin_email", "amount", "currency", "payment_method")
-KNOWN = (*REQUIRED, "locale", "reason", "card_brand", "card_last4", "admin_name", "account_name",
-         "subscription_name", "subscription_status", "failed_at", "due_date", "disable_at")
+KNOWN = (
+    *REQUIRED,
+    "locale",
+    "reason",
+    "card_brand",
+    "card_last4",
+    "admin_name",
+    "account_name",
+    "subscription_name",
+    "subscription_status",
+    "failed_at",
+    "due_date",
+    "disable_at",
+)
 
 _CURRENCIES = frozenset(list_currencies())
 # ASCII digits only: \d alone also matches "١٢٣" or "１２３", which Decimal() accepts.
 _AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$", re.ASCII)
-def _text(payload: dict[str, Any], name: str, *, required: bool = False,
-          max_chars: int = MAX_NAME_CHARS) -> str | None:
+
+
+def _text(
+    payload: dict[str, Any], name: str, *, required: bool = False, max_chars: int = MAX_NAME_CHARS
+) -> str | None:
     value = payload.get(name)
     if value is None:
         if required:
@@ -74,8 +89,13 @@ def _text(payload: dict[str, Any], name: str, *, required: bool = False,
     return cleaned or None
 
 
-def _enum(payload: dict[str, Any], name: str, enum: type[StrEnum], default: StrEnum | None,
-          lenient: bool = False) -> Any:
+def _enum(
+    payload: dict[str, Any],
+    name: str,
+    enum: type[StrEnum],
+    default: StrEnum | None,
+    lenient: bool = False,
+) -> Any:
     value = payload.get(name)
     if value is None:
         if default is None:
@@ -97,14 +117,18 @@ def _amount(payload: dict[str, Any], currency: str) -> Decimal:
     if value is None:
         raise InvalidEvent("amount", "is required")
     if isinstance(value, bool) or not isinstance(value, str):
-        raise InvalidEvent("amount", 'must be a decimal string such as "1234.50" '
-                                     "(JSON numbers are refused: no floats for money)")
+        raise InvalidEvent(
+            "amount",
+            'must be a decimal string such as "1234.50" '
+            "(JSON numbers are refused: no floats for money)",
+        )
     text = value.strip()
     if text.startswith("-"):
         raise InvalidEvent("amount", "must be positive")
     if not _AMOUNT.match(text):
-        raise InvalidEvent("amount", f'must be a decimal string such as "1234.50", not '
-                                     f"{text[:40]!r}")
+        raise InvalidEvent(
+            "amount", f'must be a decimal string such as "1234.50", not {text[:40]!r}'
+        )
     try:
         amount = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern already excludes this
@@ -127,11 +151,13 @@ def _when(payload: dict[str, Any], name: str) -> datetime | date | None:
         raise InvalidEvent(name, "must be an RFC 3339 timestamp or a YYYY-MM-DD date")
     text = value.strip()
     try:
-        moment: datetime | date = (date.fromisoformat(text) if len(text) == 10
-                                   else datetime.fromisoformat(text))
+        moment: datetime | date = (
+            date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        )
     except ValueError:
-        raise InvalidEvent(name, f"must be an RFC 3339 timestamp or a YYYY-MM-DD date, not "
-                                 f"{text!r}") from None
+        raise InvalidEvent(
+            name, f"must be an RFC 3339 timestamp or a YYYY-MM-DD date, not {text!r}"
+        ) from None
     # Year 1 or 9999 is a placeholder, not a date, and overflows once shifted to the display
     # time zone or by the 90 days before deletion (OverflowError while rendering).
     if not MIN_YEAR <= moment.year <= MAX_YEAR:
@@ -180,7 +206,6 @@ class Event:
         return out
 
 
-
 def parse_event(payload: Any) -> Event:
     """Validate ``payload`` (a decoded JSON value) against the contract, or raise InvalidEvent.
 
@@ -192,8 +217,10 @@ def parse_event(payload: Any) -> Event:
         size = len(json.dumps(payload, ensure_ascii=False, default=str).encode())
     except UnicodeEncodeError:
         # JSON may escape a lone surrogate ("\ud800"): not text, and Redis refuses it.
-        raise InvalidEvent("", "the event holds a string that is not valid Unicode (a lone "
-                               "surrogate such as \\ud800)") from None
+        raise InvalidEvent(
+            "",
+            "the event holds a string that is not valid Unicode (a lone surrogate such as \\ud800)",
+        ) from None
     except (TypeError, ValueError):
         raise InvalidEvent("", "the event is not serializable JSON") from None
     if size > MAX_EVENT_BYTES:
@@ -236,15 +263,19 @@ def parse_event(payload: Any) -> Event:
         admin_name=_text(payload, "admin_name"),
         account_name=_text(payload, "account_name"),
         subscription_name=_text(payload, "subscription_name"),
-        subscription_status=_enum(payload, "subscription_status", SubscriptionStatus,
-                                  SubscriptionStatus.ACTIVE),
+        subscription_status=_enum(
+            payload, "subscription_status", SubscriptionStatus, SubscriptionStatus.ACTIVE
+        ),
         failed_at=_when(payload, "failed_at"),
         due_date=_when(payload, "due_date"),
         disable_at=_when(payload, "disable_at"),
         extra={k: v for k, v in payload.items() if k not in KNOWN}
-        | ({"reason_raw": payload["reason"]} if isinstance(payload.get("reason"), str)
-           and payload["reason"].strip().lower() not in {m.value for m in FailureReason}
-           else {}),
+        | (
+            {"reason_raw": payload["reason"]}
+            if isinstance(payload.get("reason"), str)
+            and payload["reason"].strip().lower() not in {m.value for m in FailureReason}
+            else {}
+        ),
     )
 
 

@@ -16,8 +16,7 @@ SEND = "notices.send"
 #: Kept for producers that imported the old name.
 TASK_NAME = CHARGE_FAILED
 
-_RETRY_POLICY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
-                 "interval_max": 1.0}
+_RETRY_POLICY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
 
 
 @dataclass(frozen=True)

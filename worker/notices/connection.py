@@ -39,8 +39,13 @@ def connect(url: str) -> RedisClient:
 
         return fakeredis.FakeRedis(server=memory_server(), decode_responses=True)
     return redis.Redis.from_url(
-        url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5,
-        health_check_interval=30, retry_on_timeout=True)
+        url,
+        decode_responses=True,
+        socket_timeout=10,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        retry_on_timeout=True,
+    )
 
 
 def get_redis(settings: Settings) -> RedisClient:

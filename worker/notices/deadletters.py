@@ -57,12 +57,24 @@ class DeadLetters:
         self.r = client
         self.ttl = retention_days * 86400
 
-    def add(self, payload: Any, reason: str, field: str = "", source: str = "queue",
-            event_id: str | None = None) -> str:
+    def add(
+        self,
+        payload: Any,
+        reason: str,
+        field: str = "",
+        source: str = "queue",
+        event_id: str | None = None,
+    ) -> str:
         dead_id = uuid.uuid4().hex[:12]
         now = time.time()
-        record = {"id": dead_id, "at": iso(now), "reason": reason, "field": field,
-                  "source": source, "payload": payload_text(payload)}
+        record = {
+            "id": dead_id,
+            "at": iso(now),
+            "reason": reason,
+            "field": field,
+            "source": source,
+            "payload": payload_text(payload),
+        }
         if event_id:
             record["event_id"] = _utf8(event_id[:128])
         pipe = self.r.pipeline()
@@ -99,8 +111,9 @@ class DeadLetters:
         deleted, _ = pipe.execute()
         return bool(deleted)
 
-    def requeue(self, dead_id: str, publish: Callable[[Any], Any],
-                corrected: str | None = None) -> Requeued:
+    def requeue(
+        self, dead_id: str, publish: Callable[[Any], Any], corrected: str | None = None
+    ) -> Requeued:
         """Check the dead letter's event again (or ``corrected``, a fixed copy) and, when it
         passes, put it back on the queue and drop the dead letter.
 
@@ -115,10 +128,14 @@ class DeadLetters:
             return Requeued(False, f"still invalid: {exc.reason} (the dead letter is kept)")
         reason = producer.check(producer.Item(0, payload))
         if reason:
-            return Requeued(False, f"still invalid: {reason} (the dead letter is kept; "
-                                   "correct the event and requeue it)")
+            return Requeued(
+                False,
+                f"still invalid: {reason} (the dead letter is kept; "
+                "correct the event and requeue it)",
+            )
         publish(payload)
         self.drop(dead_id)
         event_id = str(payload.get("event_id"))
-        return Requeued(True, f"requeued {dead_id} as event {event_id}", event_id,
-                        notice_id_for(event_id))
+        return Requeued(
+            True, f"requeued {dead_id} as event {event_id}", event_id, notice_id_for(event_id)
+        )

@@ -6,7 +6,6 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -21,17 +20,16 @@ from worker.errors import (
     TemplateProblem,
     TransientError,
 )
-from worker.intake.addresses import mask
 from worker.intake.events import Event, parse_event
 from worker.logs import bind
+from worker.notices.accept import Intake, accept_event
 from worker.notices.connection import RedisClient, get_redis
 from worker.notices.deadletters import DeadLetters
-from worker.notices.record import event_json, iso, merge_event, notice_id_for
+from worker.notices.record import iso, merge_event
 from worker.notices.status import ClaimOutcome, Status, TransitionOutcome
 from worker.notices.store import Tracker
 from worker.notices.suppressions import Suppressions, apply_bounce
-from worker.render.i18n import negotiate
-from worker.render.message import message_bytes, message_id
+from worker.render.message import message_bytes
 from worker.render.renderer import Renderer
 from worker.settings import Settings
 from worker.smtp.client import Transport, get_transport
@@ -41,26 +39,14 @@ from worker.smtp.returnpath import envelope_sender
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Intake:
-    """What became of one event."""
-
-    notice_id: str | None  #: None when the event was invalid
-    status: Status | None  #: the notice's status; None when the event was invalid
-    created: bool  #: False for a duplicate delivery of an event already accepted
-    dead_letter_id: str | None = None
-    reason: str | None = None
-    #: The validated event (None when invalid), so a send right after need not parse it.
-    event: Event | None = None
-
-    @property
-    def invalid(self) -> bool:
-        return self.notice_id is None
-
-
 class Pipeline:
-    def __init__(self, settings: Settings, client: RedisClient | None = None,
-                 transport: Transport | None = None, renderer: Renderer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: RedisClient | None = None,
+        transport: Transport | None = None,
+        renderer: Renderer | None = None,
+    ) -> None:
         self.settings = settings
         self.r = client if client is not None else get_redis(settings)
         self.tracker = Tracker(self.r, settings.notice_retention_days)
@@ -76,49 +62,23 @@ class Pipeline:
     # -- intake ----------------------------------------------------------------------
     def accept(self, payload: Any, source: str = "queue") -> Intake:
         """Validate and record the event: one notice per event_id, however often it comes."""
-        try:
-            event = parse_event(payload)
-        except InvalidEvent as exc:
-            event_id = payload.get("event_id") if isinstance(payload, dict) else None
-            dead_id = self.dead.add(payload, exc.reason, exc.field, source,
-                                    event_id if isinstance(event_id, str) else None)
-            metrics.DEAD_LETTERS.inc()
-            log.warning("invalid event dead-lettered as %s: %s", dead_id, exc.reason)
-            return Intake(None, None, False, dead_id, exc.reason)
-        notice_id = notice_id_for(event.event_id)
-        with bind(notice_id=notice_id, event_id=event.event_id):
-            suppressed = self.suppressions.get(event.admin_email)
-            fields = {
-                "event_id": event.event_id, "subscription_id": event.subscription_id,
-                "to": event.admin_email, "locale": negotiate(event.locale), "generation": "0",
-                "message_id": message_id(notice_id, 0, self.settings),
-            }
-            stored_event = event_json(event.to_dict())
-            if suppressed:
-                fields["last_error"] = (f"address suppressed after {suppressed.get('reason')} "
-                                        f"({suppressed.get('status') or 'no code'})")
-                created, status = self.tracker.create(
-                    notice_id, Status.SUPPRESSED, fields,
-                    f"not sent: {mask(event.admin_email)} is on the suppression list "
-                    f"({suppressed.get('reason')})", event=stored_event)
-            else:
-                created, status = self.tracker.create(
-                    notice_id, Status.QUEUED, fields, "accepted",
-                    schedule_at=time.time() + self.settings.lease_seconds, event=stored_event)
-            if created:
-                metrics.NOTICES.labels(status=status).inc()
-                log.info("notice %s created as %s", notice_id, status)
-            else:
-                log.info("duplicate event: notice %s already %s", notice_id, status)
-            return Intake(notice_id, Status(status), created, event=event)
+        return accept_event(
+            payload,
+            source,
+            tracker=self.tracker,
+            dead=self.dead,
+            suppressions=self.suppressions,
+            settings=self.settings,
+        )
 
     def handle_event(self, payload: Any) -> Intake:
         """accept(), then send at once when the notice is new or still waiting."""
         intake = self.accept(payload)
         if intake.notice_id and intake.status in (Status.QUEUED, Status.DEFERRED):
             # A redelivered event is sent as first recorded, whatever this copy says.
-            outcome, status = self._deliver(intake.notice_id, False,
-                                            intake.event if intake.created else None)
+            outcome, status = self._deliver(
+                intake.notice_id, False, intake.event if intake.created else None
+            )
             if outcome is not ClaimOutcome.OK:  # someone else has it, or it settled: look
                 current = (self.tracker.get(intake.notice_id) or {}).get("status")
                 status = Status(current) if current else None
@@ -126,8 +86,9 @@ class Pipeline:
         return intake
 
     # -- sending ---------------------------------------------------------------------
-    def deliver(self, notice_id: str, force: bool = False, event: Event | None = None
-                ) -> ClaimOutcome | TransitionOutcome:
+    def deliver(
+        self, notice_id: str, force: bool = False, event: Event | None = None
+    ) -> ClaimOutcome | TransitionOutcome:
         """Make one send attempt if the notice is due and nobody else is sending it.
 
         The claim records the attempt (its lease and ``handed_at``) before the mail goes to
@@ -136,8 +97,9 @@ class Pipeline:
         """
         return self._deliver(notice_id, force, event)[0]
 
-    def _deliver(self, notice_id: str, force: bool, event: Event | None
-                 ) -> tuple[ClaimOutcome | TransitionOutcome, Status | None]:
+    def _deliver(
+        self, notice_id: str, force: bool, event: Event | None
+    ) -> tuple[ClaimOutcome | TransitionOutcome, Status | None]:
         """(outcome, status reached): outcome ok when this call made the attempt."""
         claim = self.tracker.claim(notice_id, self.settings.lease_seconds, force=force)
         if claim.outcome is not ClaimOutcome.OK:
@@ -146,24 +108,40 @@ class Pipeline:
         with bind(notice_id=notice_id, event_id=record.get("event_id")):
             if event is None or event.admin_email != record.get("to"):
                 event = None  # parsed from the stored event, with the current address
-            return self._attempt(notice_id, record, event or merge_event(claim.event, record),
-                                 claim.attempts, claim.lease_until, claim.interrupted)
+            return self._attempt(
+                notice_id,
+                record,
+                event or merge_event(claim.event, record),
+                claim.attempts,
+                claim.lease_until,
+                claim.interrupted,
+            )
 
-    def _attempt(self, notice_id: str, record: dict[str, str], stored: Event | dict[str, Any],
-                 attempt: int, lease: str, interrupted: bool
-                 ) -> tuple[TransitionOutcome, Status]:
+    def _attempt(
+        self,
+        notice_id: str,
+        record: dict[str, str],
+        stored: Event | dict[str, Any],
+        attempt: int,
+        lease: str,
+        interrupted: bool,
+    ) -> tuple[TransitionOutcome, Status]:
         to = record["to"]
         generation = int(record.get("generation") or 0)
         if interrupted:
-            self.tracker.note(notice_id, record["status"],
-                              "previous attempt was interrupted (worker lost); its outcome is "
-                              "unknown, sending again with the same Message-ID")
+            self.tracker.note(
+                notice_id,
+                record["status"],
+                "previous attempt was interrupted (worker lost); its outcome is "
+                "unknown, sending again with the same Message-ID",
+            )
         started = time.perf_counter()
         try:
             event = stored if isinstance(stored, Event) else parse_event(stored)
             rendered = self.renderer.render(event)
-            raw = message_bytes(rendered, to=to, notice_id=notice_id, generation=generation,
-                                settings=self.settings)
+            raw = message_bytes(
+                rendered, to=to, notice_id=notice_id, generation=generation, settings=self.settings
+            )
             sender = envelope_sender(notice_id, self.settings)
             accepted = self.transport.send(raw, sender, to, envelope_id=notice_id)
         except RecipientRefused as exc:
@@ -174,8 +152,9 @@ class Pipeline:
             # The stored event no longer passes (rules tightened since it was accepted):
             # retrying cannot change that; the notice fails with the reason, for a replay
             # after a fix.
-            return self._settle(notice_id, Status.FAILED, f"invalid event: {exc.reason}",
-                                lease, None)
+            return self._settle(
+                notice_id, Status.FAILED, f"invalid event: {exc.reason}", lease, None
+            )
         except (TransientError, TemplateProblem, ConfigurationError) as exc:
             if isinstance(exc, ConfigurationError):
                 log.critical("sending is misconfigured, notices are being deferred: %s", exc)
@@ -189,49 +168,79 @@ class Pipeline:
             return self._retry_or_fail(notice_id, exc, attempt, lease)
         finally:
             metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-        metrics.SMTP_REPLIES.labels(klass=str(ReplyClass.of(accepted.code)),
-                                    code=str(accepted.code)).inc()
+        metrics.SMTP_REPLIES.labels(
+            klass=str(ReplyClass.of(accepted.code)), code=str(accepted.code)
+        ).inc()
         # The reply is kept short in the record (the history has it whole), so the record
         # stays in Redis's compact encoding.
         outcome, _ = self.tracker.transition(
-            notice_id, Status.SENT, f"accepted by the relay: {accepted.code}", lease=lease,
-            unschedule=True, smtp=f"{accepted.code} {accepted.message[:200]}",
-            fields={"last_error": "", "smtp_code": str(accepted.code),
-                    "smtp_message": accepted.message[:56], "smtp_dsn": "1" if accepted.dsn
-                    else "0"})
+            notice_id,
+            Status.SENT,
+            f"accepted by the relay: {accepted.code}",
+            lease=lease,
+            unschedule=True,
+            smtp=f"{accepted.code} {accepted.message[:200]}",
+            fields={
+                "last_error": "",
+                "smtp_code": str(accepted.code),
+                "smtp_message": accepted.message[:56],
+                "smtp_dsn": "1" if accepted.dsn else "0",
+            },
+        )
         metrics.NOTICES.labels(status="sent").inc()
         log.info("notice sent (attempt %d)", attempt)
         return outcome, Status.SENT
 
-    def _settle(self, notice_id: str, status: Status, detail: str, lease: str,
-                code: int | None, **fields: str) -> tuple[TransitionOutcome, Status]:
+    def _settle(
+        self,
+        notice_id: str,
+        status: Status,
+        detail: str,
+        lease: str,
+        code: int | None,
+        **fields: str,
+    ) -> tuple[TransitionOutcome, Status]:
         metrics.SMTP_REPLIES.labels(klass=str(ReplyClass.of(code)), code=str(code or "")).inc()
-        outcome, _ = self.tracker.transition(notice_id, status, detail, lease=lease,
-                                             unschedule=True,
-                                             fields={"last_error": detail, **fields})
+        outcome, _ = self.tracker.transition(
+            notice_id,
+            status,
+            detail,
+            lease=lease,
+            unschedule=True,
+            fields={"last_error": detail, **fields},
+        )
         metrics.NOTICES.labels(status=str(status)).inc()
         log.warning("notice %s: %s", status, detail)
         return outcome, status
 
-    def _refused(self, notice_id: str, exc: RecipientRefused, lease: str, attempt: int
-                 ) -> tuple[TransitionOutcome, Status]:
+    def _refused(
+        self, notice_id: str, exc: RecipientRefused, lease: str, attempt: int
+    ) -> tuple[TransitionOutcome, Status]:
         bounce = Bounce.from_refusal(exc.code, str(exc), iso())
-        result = self._settle(notice_id, Status.BOUNCED, str(exc), lease, exc.code,
-                              bounce=bounce.dumps())
+        result = self._settle(
+            notice_id, Status.BOUNCED, str(exc), lease, exc.code, bounce=bounce.dumps()
+        )
         record = self.tracker.get(notice_id) or {}
-        apply_bounce(bounce, notice_id=notice_id, address=record.get("to", ""),
-                     tracker=self.tracker, suppressions=self.suppressions,
-                     settings=self.settings)
+        apply_bounce(
+            bounce,
+            notice_id=notice_id,
+            address=record.get("to", ""),
+            tracker=self.tracker,
+            suppressions=self.suppressions,
+            settings=self.settings,
+        )
         return result
 
-    def _retry_or_fail(self, notice_id: str, exc: Exception, attempt: int, lease: str
-                       ) -> tuple[TransitionOutcome, Status]:
+    def _retry_or_fail(
+        self, notice_id: str, exc: Exception, attempt: int, lease: str
+    ) -> tuple[TransitionOutcome, Status]:
         delays = self.settings.retry_delays
         code = getattr(exc, "code", None)
         metrics.SMTP_REPLIES.labels(klass=str(ReplyClass.of(code)), code=str(code or "")).inc()
         if attempt > len(delays):
-            return self._settle(notice_id, Status.FAILED,
-                                f"gave up after {attempt} attempts: {exc}", lease, None)
+            return self._settle(
+                notice_id, Status.FAILED, f"gave up after {attempt} attempts: {exc}", lease, None
+            )
         jitter = self.settings.retry_jitter
         delay = delays[attempt - 1] * (1 + random.uniform(-jitter, jitter))
         when = time.time() + delay
@@ -239,8 +248,13 @@ class Pipeline:
         if getattr(exc, "unknown_outcome", False):
             detail += " (the relay may have accepted it: same Message-ID on retry)"
         outcome, _ = self.tracker.transition(
-            notice_id, Status.DEFERRED, detail, lease=lease, schedule_at=when,
-            fields={"last_error": str(exc)[:500], "next_attempt_at": repr(when)})
+            notice_id,
+            Status.DEFERRED,
+            detail,
+            lease=lease,
+            schedule_at=when,
+            fields={"last_error": str(exc)[:500], "next_attempt_at": repr(when)},
+        )
         metrics.RETRIES.inc()
         metrics.NOTICES.labels(status="deferred").inc()
         log.warning("notice deferred: %s", detail)

@@ -10,8 +10,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 #: The public record fields (JSON output of `notices list`; `show` adds history).
-RECORD_FIELDS = ("id", "event_id", "subscription_id", "to", "locale", "status", "attempts",
-                 "created_at", "updated_at", "last_error", "message_id")
+RECORD_FIELDS = (
+    "id",
+    "event_id",
+    "subscription_id",
+    "to",
+    "locale",
+    "status",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "last_error",
+    "message_id",
+)
 
 
 #: Event fields the record already holds; the stored event leaves them out.
@@ -19,9 +30,22 @@ _IN_RECORD = {"event_id": "event_id", "subscription_id": "subscription_id", "adm
 #: The stored event is a JSON array in this order (field names are most of an event's
 #: size); fields the contract adds later go at the end, and unknown fields ride along
 #: as a final object.
-STORED_ORDER = ("amount", "currency", "payment_method", "locale", "reason", "card_brand",
-                "card_last4", "admin_name", "account_name", "subscription_name",
-                "subscription_status", "failed_at", "due_date", "disable_at")
+STORED_ORDER = (
+    "amount",
+    "currency",
+    "payment_method",
+    "locale",
+    "reason",
+    "card_brand",
+    "card_last4",
+    "admin_name",
+    "account_name",
+    "subscription_name",
+    "subscription_status",
+    "failed_at",
+    "due_date",
+    "disable_at",
+)
 
 
 def event_json(event: Mapping[str, Any]) -> str:
@@ -33,8 +57,7 @@ def event_json(event: Mapping[str, Any]) -> str:
     values: list[Any] = [event.get(name) for name in STORED_ORDER]
     while values and values[-1] is None:
         values.pop()
-    extra = {k: v for k, v in event.items()
-             if k not in _IN_RECORD and k not in STORED_ORDER}
+    extra = {k: v for k, v in event.items() if k not in _IN_RECORD and k not in STORED_ORDER}
     if extra:
         values += [None] * (len(STORED_ORDER) - len(values)) + [extra]
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
@@ -67,22 +90,24 @@ def iso(epoch: float | None = None) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def history_entry(status: str, detail: str, at: float | None = None,
-                  **extra: Any) -> str:
+def history_entry(status: str, detail: str, at: float | None = None, **extra: Any) -> str:
     entry = {"at": iso(at), "status": status, "detail": detail}
     entry.update({k: v for k, v in extra.items() if v is not None})
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
 
 
-def public(record: Mapping[str, str], with_history: list[dict[str, Any]] | None = None
-           ) -> dict[str, Any]:
+def public(
+    record: Mapping[str, str], with_history: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The record as the CLI and web pages show it (public field names and types)."""
     out: dict[str, Any] = {name: record.get(name) or None for name in RECORD_FIELDS}
     out["attempts"] = int(record.get("attempts") or 0)
     if record.get("smtp_code"):
-        out["smtp_reply"] = {"code": int(record["smtp_code"]),
-                             "message": record.get("smtp_message", ""),
-                             "dsn": record.get("smtp_dsn") == "1"}
+        out["smtp_reply"] = {
+            "code": int(record["smtp_code"]),
+            "message": record.get("smtp_message", ""),
+            "dsn": record.get("smtp_dsn") == "1",
+        }
     if record.get("bounce"):
         out["bounce"] = json.loads(record["bounce"])
     if record.get("flag"):

@@ -34,8 +34,10 @@ def check_replay(pipeline: Pipeline, record: dict[str, str], to: str | None) -> 
     if status not in REPLAYABLE:
         return f"status {status} cannot be replayed"
     if record.get("dsn_delayed") and status == Status.DEFERRED:
-        return ("the receiving server reported a delay and is still trying; a replay could "
-                "deliver the notice twice")
+        return (
+            "the receiving server reported a delay and is still trying; a replay could "
+            "deliver the notice twice"
+        )
     if status in NEED_NEW_ADDRESS:
         if not to:
             return f"{status}: replay only with --to a corrected address"
@@ -46,9 +48,15 @@ def check_replay(pipeline: Pipeline, record: dict[str, str], to: str | None) -> 
     return None
 
 
-def replay_notice(pipeline: Pipeline, notice_id: str, *, to: str | None = None,
-                  reason: str = "", by: str = "", enqueue: Callable[[str], Any]
-                  ) -> ReplayOutcome:
+def replay_notice(
+    pipeline: Pipeline,
+    notice_id: str,
+    *,
+    to: str | None = None,
+    reason: str = "",
+    by: str = "",
+    enqueue: Callable[[str], Any],
+) -> ReplayOutcome:
     """Put one notice back in the queue and hand it to ``enqueue``."""
     record = pipeline.tracker.find(notice_id)
     if record is None:
@@ -64,19 +72,34 @@ def replay_notice(pipeline: Pipeline, notice_id: str, *, to: str | None = None,
     if problem:
         return ReplayOutcome(notice_id, False, problem)
     by = by or getpass.getuser()
-    fields = {"attempts": "0", "next_attempt_at": "", "last_error": "",
-              "replays": str(int(record.get("replays") or 0) + 1)}
+    fields = {
+        "attempts": "0",
+        "next_attempt_at": "",
+        "last_error": "",
+        "replays": str(int(record.get("replays") or 0) + 1),
+    }
     if new_to and address_key(new_to) != address_key(record.get("to", "")):
         generation = int(record.get("generation") or 0) + 1
         # A new address is a new mail: it gets its own Message-ID. The same address keeps
         # the old one, so that a relay or reader can spot a duplicate.
-        fields.update({"to": new_to, "generation": str(generation),
-                       "message_id": message_id(notice_id, generation, pipeline.settings)})
+        fields.update(
+            {
+                "to": new_to,
+                "generation": str(generation),
+                "message_id": message_id(notice_id, generation, pipeline.settings),
+            }
+        )
     detail = f"replayed by {by}" + (f": {reason}" if reason else "")
     outcome, previous = pipeline.tracker.transition(
-        notice_id, Status.QUEUED, detail, fields=fields,
+        notice_id,
+        Status.QUEUED,
+        detail,
+        fields=fields,
         schedule_at=time.time() + pipeline.settings.lease_seconds,
-        by=by, reason=reason or None, to=fields.get("to"))
+        by=by,
+        reason=reason or None,
+        to=fields.get("to"),
+    )
     if outcome is not TransitionOutcome.OK:
         return ReplayOutcome(notice_id, False, f"not replayed: status changed ({previous})")
     if "to" in fields:
@@ -86,8 +109,9 @@ def replay_notice(pipeline: Pipeline, notice_id: str, *, to: str | None = None,
     return ReplayOutcome(notice_id, True, f"queued ({previous} → queued)")
 
 
-def select(pipeline: Pipeline, ids: Sequence[str], status: str, since: float | None,
-           until: float | None) -> list[dict[str, str]]:
+def select(
+    pipeline: Pipeline, ids: Sequence[str], status: str, since: float | None, until: float | None
+) -> list[dict[str, str]]:
     """The records a replay is about: by id (notice or event id) or by status and window."""
     tracker = pipeline.tracker
     if ids:

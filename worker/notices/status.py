@@ -32,8 +32,9 @@ TRANSITIONS: Final[Mapping[Status, frozenset[Status]]] = {
     Status.SUPPRESSED: frozenset(),  # only ever set when the notice is created
 }
 #: Statuses in which a notice needs nothing more from the worker.
-SETTLED: Final = frozenset({Status.SENT, Status.DELIVERED, Status.BOUNCED, Status.FAILED,
-                            Status.SUPPRESSED})
+SETTLED: Final = frozenset(
+    {Status.SENT, Status.DELIVERED, Status.BOUNCED, Status.FAILED, Status.SUPPRESSED}
+)
 #: Statuses a replay may start from: exactly those TRANSITIONS allow back to queued.
 REPLAYABLE: Final = TRANSITIONS[Status.QUEUED]
 #: These bounced off the address itself: a replay needs a corrected address.

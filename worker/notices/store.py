@@ -105,25 +105,61 @@ class Tracker:
         self._sweep = client.register_script(_SWEEP)
 
     # -- writing -----------------------------------------------------------------------
-    def create(self, notice_id: str, status: Status, fields: Mapping[str, str], detail: str,
-               schedule_at: float | None = None, event: str = "{}") -> tuple[bool, str]:
+    def create(
+        self,
+        notice_id: str,
+        status: Status,
+        fields: Mapping[str, str],
+        detail: str,
+        schedule_at: float | None = None,
+        event: str = "{}",
+    ) -> tuple[bool, str]:
         """Create the record unless it exists; returns (created, current status)."""
         now = time.time()
-        record = {"id": notice_id, "status": str(status), "attempts": "0",
-                  "created_at": iso(now), "updated_at": iso(now), **fields}
+        record = {
+            "id": notice_id,
+            "status": str(status),
+            "attempts": "0",
+            "created_at": iso(now),
+            "updated_at": iso(now),
+            **fields,
+        }
         flat = [x for kv in record.items() for x in kv]
         result = self._create(
-            keys=[keys.notice(notice_id), keys.history(notice_id), keys.SCHED,
-                  keys.event(notice_id)],
-            args=[str(status), now, history_entry(status, detail, now), self.ttl, keys.PREFIX,
-                  notice_id, keys.address(record.get("to", "")),
-                  "" if schedule_at is None else schedule_at, event, *flat])
+            keys=[
+                keys.notice(notice_id),
+                keys.history(notice_id),
+                keys.SCHED,
+                keys.event(notice_id),
+            ],
+            args=[
+                str(status),
+                now,
+                history_entry(status, detail, now),
+                self.ttl,
+                keys.PREFIX,
+                notice_id,
+                keys.address(record.get("to", "")),
+                "" if schedule_at is None else schedule_at,
+                event,
+                *flat,
+            ],
+        )
         return result[0] == "created", result[1]
 
-    def transition(self, notice_id: str, target: Status, detail: str, *,
-                   fields: Mapping[str, str] | None = None, schedule_at: float | None = None,
-                   unschedule: bool = False, lease: str = "", history: bool = True,
-                   **extra: Any) -> tuple[TransitionOutcome, str]:
+    def transition(
+        self,
+        notice_id: str,
+        target: Status,
+        detail: str,
+        *,
+        fields: Mapping[str, str] | None = None,
+        schedule_at: float | None = None,
+        unschedule: bool = False,
+        lease: str = "",
+        history: bool = True,
+        **extra: Any,
+    ) -> tuple[TransitionOutcome, str]:
         """Move the notice to ``target`` if TRANSITIONS allow it from its current status.
 
         Returns (outcome, previous status): outcome is ok, refused, missing or stale (the
@@ -136,9 +172,19 @@ class Tracker:
         allowed = ",".join(sorted(TRANSITIONS[target]))
         result = self._transition(
             keys=[keys.notice(notice_id), keys.history(notice_id), keys.SCHED],
-            args=[str(target), allowed, now, entry, sched, keys.PREFIX, notice_id, lease,
-                  iso(now),
-                  *flat])
+            args=[
+                str(target),
+                allowed,
+                now,
+                entry,
+                sched,
+                keys.PREFIX,
+                notice_id,
+                lease,
+                iso(now),
+                *flat,
+            ],
+        )
         return TransitionOutcome(result[0]), result[1]
 
     def note(self, notice_id: str, status: str, detail: str, **extra: Any) -> None:
@@ -157,15 +203,23 @@ class Tracker:
     def claim(self, notice_id: str, lease_seconds: float, force: bool = False) -> Claim:
         now = time.time()
         until = repr(round(now + lease_seconds, 3))
-        result = self._claim(keys=[keys.notice(notice_id), keys.SCHED, keys.event(notice_id)],
-                             args=[now, until, notice_id, "force" if force else ""])
+        result = self._claim(
+            keys=[keys.notice(notice_id), keys.SCHED, keys.event(notice_id)],
+            args=[now, until, notice_id, "force" if force else ""],
+        )
         if result[0] != "ok":
             return Claim(outcome=ClaimOutcome(result[0]), status=result[1])
         flat = result[3]
         record = dict(zip(flat[::2], flat[1::2], strict=True))
-        return Claim(outcome=ClaimOutcome.OK, status=result[1], attempts=int(record["attempts"]),
-                     lease_until=until, interrupted=bool(result[2]), record=record,
-                     event=result[4] or None)
+        return Claim(
+            outcome=ClaimOutcome.OK,
+            status=result[1],
+            attempts=int(record["attempts"]),
+            lease_until=until,
+            interrupted=bool(result[2]),
+            record=record,
+            event=result[4] or None,
+        )
 
     def due(self, limit: int = 500, grace: float = 300.0) -> list[str]:
         """Notices whose next attempt (or expired lease) is due; each is pushed ``grace``
@@ -199,13 +253,25 @@ class Tracker:
             pipe.zcard(keys.idx_status(status))
         return {str(s): int(n) for s, n in zip(Status, pipe.execute(), strict=True)}
 
-    def ids(self, status: str | None = None, since: float | None = None,
-            until: float | None = None, offset: int = 0, limit: int | None = None) -> list[str]:
+    def ids(
+        self,
+        status: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[str]:
         """Notice ids, newest first, by status (time of last change) or all (creation time)."""
         key = keys.idx_status(status) if status else keys.IDX_ALL
-        return list(self.r.zrevrangebyscore(
-            key, "+inf" if until is None else until, "-inf" if since is None else since,
-            start=offset if limit is not None else None, num=limit))
+        return list(
+            self.r.zrevrangebyscore(
+                key,
+                "+inf" if until is None else until,
+                "-inf" if since is None else since,
+                start=offset if limit is not None else None,
+                num=limit,
+            )
+        )
 
     def records(self, ids: Iterable[str]) -> list[dict[str, str]]:
         ids = list(ids)
@@ -221,5 +287,3 @@ class Tracker:
         for status in Status:
             removed += int(self.r.zremrangebyscore(keys.idx_status(status), "-inf", cutoff))
         return removed
-
-

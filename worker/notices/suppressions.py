@@ -32,12 +32,28 @@ class Suppressions:
     def __init__(self, client: RedisClient) -> None:
         self.r = client
 
-    def add(self, address: str, *, notice_id: str | None, reason: str, status: str | None,
-            kind: str, diagnostic: str | None = None, source: str = "bounce") -> None:
+    def add(
+        self,
+        address: str,
+        *,
+        notice_id: str | None,
+        reason: str,
+        status: str | None,
+        kind: str,
+        diagnostic: str | None = None,
+        source: str = "bounce",
+    ) -> None:
         now = time.time()
-        record = {"address": address_key(address), "notice_id": notice_id or "",
-                  "reason": reason, "status": status or "", "kind": kind,
-                  "diagnostic": (diagnostic or "")[:500], "source": source, "at": iso(now)}
+        record = {
+            "address": address_key(address),
+            "notice_id": notice_id or "",
+            "reason": reason,
+            "status": status or "",
+            "kind": kind,
+            "diagnostic": (diagnostic or "")[:500],
+            "source": source,
+            "at": iso(now),
+        }
         pipe = self.r.pipeline()
         pipe.hset(keys.suppression(address), mapping=record)
         pipe.zadd(keys.SUPPRESSED, {address_key(address): now})
@@ -78,8 +94,15 @@ class Suppressions:
         return int(count)
 
 
-def apply_bounce(bounce: Bounce, *, notice_id: str, address: str, tracker: Tracker,
-                 suppressions: Suppressions, settings: Settings) -> Effect:
+def apply_bounce(
+    bounce: Bounce,
+    *,
+    notice_id: str,
+    address: str,
+    tracker: Tracker,
+    suppressions: Suppressions,
+    settings: Settings,
+) -> Effect:
     """Apply a bounce's consequences beyond its notice.
 
     Only a bad address is suppressed. Refusals that point at us (policy, spam, reputation,
@@ -90,22 +113,31 @@ def apply_bounce(bounce: Bounce, *, notice_id: str, address: str, tracker: Track
     if not address:
         return Effect.NONE
     if bounce.kind is Kind.HARD:
-        suppressions.add(address, notice_id=notice_id, reason=str(bounce.reason),
-                         status=bounce.status, kind=str(bounce.kind),
-                         diagnostic=bounce.diagnostic)
-        log.warning("address %s suppressed after a hard bounce (%s)", mask(address),
-                    bounce.reason)
+        suppressions.add(
+            address,
+            notice_id=notice_id,
+            reason=str(bounce.reason),
+            status=bounce.status,
+            kind=str(bounce.kind),
+            diagnostic=bounce.diagnostic,
+        )
+        log.warning("address %s suppressed after a hard bounce (%s)", mask(address), bounce.reason)
         return Effect.SUPPRESSED
     if bounce.reason in SENDER_SIDE:
         tracker.set_fields(notice_id, {"flag": f"sender:{bounce.reason}"})
-        log.error("our mail was refused (%s): an operator should look; address kept",
-                  bounce.reason)
+        log.error("our mail was refused (%s): an operator should look; address kept", bounce.reason)
         return Effect.FLAGGED
     if bounce.reason in MAILBOX_SOFT and settings.suppress_soft_count > 0:
         count = suppressions.soft_bounce(address, notice_id, settings.suppress_soft_window_days)
         if count >= settings.suppress_soft_count:
-            suppressions.add(address, notice_id=notice_id, reason=str(bounce.reason),
-                             status=bounce.status, kind=str(bounce.kind),
-                             diagnostic=bounce.diagnostic, source=f"{count} soft bounces")
+            suppressions.add(
+                address,
+                notice_id=notice_id,
+                reason=str(bounce.reason),
+                status=bounce.status,
+                kind=str(bounce.kind),
+                diagnostic=bounce.diagnostic,
+                source=f"{count} soft bounces",
+            )
             return Effect.SUPPRESSED
     return Effect.NONE

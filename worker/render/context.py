@@ -51,8 +51,9 @@ def _moment(value: datetime | date | None, locale: str, tz: ZoneInfo) -> str | N
     if value is None:
         return None
     if isinstance(value, datetime):
-        return format_datetime(value.astimezone(tz), format="medium", tzinfo=tz,
-                               locale=_babel_locale(locale))
+        return format_datetime(
+            value.astimezone(tz), format="medium", tzinfo=tz, locale=_babel_locale(locale)
+        )
     return format_date(value, format="long", locale=_babel_locale(locale))
 
 
@@ -61,8 +62,11 @@ def build_context(event: Event, locale: str, settings: Settings) -> dict[str, An
     tz = _tz(settings, locale)
     deletion: date | None = None
     if event.disable_at is not None:
-        base = (event.disable_at.astimezone(tz).date() if isinstance(event.disable_at, datetime)
-                else event.disable_at)
+        base = (
+            event.disable_at.astimezone(tz).date()
+            if isinstance(event.disable_at, datetime)
+            else event.disable_at
+        )
         deletion = base + timedelta(days=DATA_RETENTION_DAYS)
     brand: Brand = settings.brand
     return {
@@ -88,18 +92,35 @@ def build_context(event: Event, locale: str, settings: Settings) -> dict[str, An
         # What the notice calls the subscription: its name, else its id.
         "subscription_label": event.subscription_name or event.subscription_id,
         # Multi-line brand addresses, one entry per non-empty line ([] when not configured).
-        "remittance_lines": [ln.strip() for ln in brand.remittance_address.splitlines()
-                             if ln.strip()],
-        "company_address_lines": [ln.strip() for ln in brand.company_address.splitlines()
-                                  if ln.strip()],
+        "remittance_lines": [
+            ln.strip() for ln in brand.remittance_address.splitlines() if ln.strip()
+        ],
+        "company_address_lines": [
+            ln.strip() for ln in brand.company_address.splitlines() if ln.strip()
+        ],
     }
 
 
 #: Context keys holding text that comes from the event (or is formatted from it).
-EVENT_TEXT_KEYS = ("recipient", "amount", "failed_at", "failed_on", "due_date", "disable_at",
-                   "deletion_date")
-EVENT_TEXT_FIELDS = ("event_id", "subscription_id", "admin_email", "card_brand", "card_last4",
-                     "admin_name", "account_name", "subscription_name")
+EVENT_TEXT_KEYS = (
+    "recipient",
+    "amount",
+    "failed_at",
+    "failed_on",
+    "due_date",
+    "disable_at",
+    "deletion_date",
+)
+EVENT_TEXT_FIELDS = (
+    "event_id",
+    "subscription_id",
+    "admin_email",
+    "card_brand",
+    "card_last4",
+    "admin_name",
+    "account_name",
+    "subscription_name",
+)
 
 
 def layout_context(event: Event, context: dict[str, Any], ph: Placeholders) -> dict[str, Any]:
@@ -113,8 +134,5 @@ def layout_context(event: Event, context: dict[str, Any], ph: Placeholders) -> d
     out = dict(context, event=layout_event)
     for key in EVENT_TEXT_KEYS:
         out[key] = ph(context[key])
-    out["subscription_label"] = (layout_event.subscription_name
-                                 or layout_event.subscription_id)
+    out["subscription_label"] = layout_event.subscription_name or layout_event.subscription_id
     return out
-
-

@@ -51,16 +51,18 @@ class _OfflinePremailer(Premailer):  # type: ignore[misc]
 
 def inline_css(html: str) -> str:
     """Inline the <style> rules into style attributes (media queries stay in <style>)."""
-    return str(_OfflinePremailer(
-        strip_remote_css(html),
-        allow_network=False,
-        base_url=None,
-        keep_style_tags=False,
-        strip_important=False,
-        remove_classes=False,
-        disable_validation=True,
-        cssutils_logging_level=logging.CRITICAL,
-    ).transform(pretty_print=False))
+    return str(
+        _OfflinePremailer(
+            strip_remote_css(html),
+            allow_network=False,
+            base_url=None,
+            keep_style_tags=False,
+            strip_important=False,
+            remove_classes=False,
+            disable_validation=True,
+            cssutils_logging_level=logging.CRITICAL,
+        ).transform(pretty_print=False)
+    )
 
 
 #: premailer costs milliseconds per mail, Jinja microseconds. A notice's HTML with its

@@ -50,13 +50,23 @@ def _part(subtype: str, body: str) -> str:
     # and generator cost more than rendering the notice. QP keeps every line under 76
     # octets, as RFC 2045 asks, whatever premailer's long HTML lines hold.
     encoded = binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii")
-    return (f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
-            f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
-            + encoded.replace("\n", CRLF) + CRLF)
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
+        + encoded.replace("\n", CRLF)
+        + CRLF
+    )
 
 
-def message_bytes(rendered: Rendered, *, to: str, notice_id: str, generation: int,
-                  settings: Settings, date: datetime | None = None) -> bytes:
+def message_bytes(
+    rendered: Rendered,
+    *,
+    to: str,
+    notice_id: str,
+    generation: int,
+    settings: Settings,
+    date: datetime | None = None,
+) -> bytes:
     """The notice as sent: multipart/alternative, a text part and an HTML part.
 
     Assembled from the standard library's encoders (RFC 2047 headers with email.header,
@@ -66,7 +76,7 @@ def message_bytes(rendered: Rendered, *, to: str, notice_id: str, generation: in
     sender = settings.mail_from
     display = check_header("From", sender.display_name or settings.brand.product_name)
     check_header("To", to)
-    if "@" not in to or any(c in to for c in " <>,;\"()"):
+    if "@" not in to or any(c in to for c in ' <>,;"()'):
         raise InvalidEvent("to", "is not a single address")
     lines = [
         "From: " + formataddr((display, sender.addr_spec), charset="utf-8"),
@@ -90,18 +100,32 @@ def message_bytes(rendered: Rendered, *, to: str, notice_id: str, generation: in
     # boundary can never collide with a line of either part.
     boundary = "=_" + secrets.token_hex(16)
     lines.append(f'Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"')
-    text = (CRLF.join(lines) + CRLF + CRLF
-            + f"--{boundary}{CRLF}" + _part("plain", rendered.text)
-            + f"--{boundary}{CRLF}" + _part("html", rendered.html)
-            + f"--{boundary}--{CRLF}")
+    text = (
+        CRLF.join(lines)
+        + CRLF
+        + CRLF
+        + f"--{boundary}{CRLF}"
+        + _part("plain", rendered.text)
+        + f"--{boundary}{CRLF}"
+        + _part("html", rendered.html)
+        + f"--{boundary}--{CRLF}"
+    )
     return text.encode("ascii")
 
 
-def build_message(rendered: Rendered, *, to: str, notice_id: str, generation: int,
-                  settings: Settings, date: datetime | None = None) -> EmailMessage:
+def build_message(
+    rendered: Rendered,
+    *,
+    to: str,
+    notice_id: str,
+    generation: int,
+    settings: Settings,
+    date: datetime | None = None,
+) -> EmailMessage:
     """The notice as an EmailMessage (for previews and tests); see message_bytes."""
-    raw = message_bytes(rendered, to=to, notice_id=notice_id, generation=generation,
-                        settings=settings, date=date)
+    raw = message_bytes(
+        rendered, to=to, notice_id=notice_id, generation=generation, settings=settings, date=date
+    )
     msg = email.message_from_bytes(raw, policy=POLICY)
     assert isinstance(msg, EmailMessage)
     return msg

@@ -35,8 +35,9 @@ class Rendered:
 class Renderer:
     """Renders notices; one Jinja2 environment per locale, templates reloaded when edited."""
 
-    def __init__(self, settings: Settings, template_dir: Path | None = None,
-                 cache_layouts: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, template_dir: Path | None = None, cache_layouts: bool = True
+    ) -> None:
         self.settings = settings
         self.template_dir = template_dir or resource_dir("templates")
         #: Inline each layout once (see worker.render.inline); off, every mail goes to premailer.
@@ -54,7 +55,9 @@ class Renderer:
                     # .html is escaped; .txt is plain text, which no mail client interprets.
                     autoescape=jinja2.select_autoescape(
                         enabled_extensions=("html", "htm", "xml", "html.j2"),
-                        default_for_string=True, default=False),
+                        default_for_string=True,
+                        default=False,
+                    ),
                     undefined=jinja2.StrictUndefined,
                     extensions=["jinja2.ext.i18n"],
                     trim_blocks=True,
@@ -78,8 +81,11 @@ class Renderer:
             text = env.get_template("notice.txt").render(context)
             html = self._html(env, event, context)
         except jinja2.TemplateError as exc:
-            where = f" ({exc.name}, line {exc.lineno})" if isinstance(
-                exc, jinja2.TemplateSyntaxError) else ""
+            where = (
+                f" ({exc.name}, line {exc.lineno})"
+                if isinstance(exc, jinja2.TemplateSyntaxError)
+                else ""
+            )
             raise TemplateProblem(f"template error{where}: {exc}") from exc
         return Rendered(
             locale=chosen,

@@ -44,9 +44,16 @@ def _wrap(text: str, width: int, first: str, rest: str) -> str:
     if text.isascii():
         # Latin only: breaks fall at spaces alone, which is what textwrap does (in C-speed
         # string operations) once whitespace is collapsed as wrap_cjk collapses it.
-        return "\n".join(textwrap.wrap(" ".join(text.split()), width, initial_indent=first,
-                                        subsequent_indent=rest, break_long_words=False,
-                                        break_on_hyphens=False))
+        return "\n".join(
+            textwrap.wrap(
+                " ".join(text.split()),
+                width,
+                initial_indent=first,
+                subsequent_indent=rest,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
     return wrap_cjk(text, width, first, rest)
 
 

@@ -73,8 +73,9 @@ class MetricsStep(bootsteps.StartStopStep):
         settings = get_settings()
         if settings.metrics_port:
             serve_metrics(settings)
-            log.info("metrics on http://%s:%d/metrics", settings.metrics_host,
-                     settings.metrics_port)
+            log.info(
+                "metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port
+            )
 
 
 def serve_metrics(settings: Settings) -> None:

@@ -21,8 +21,8 @@ class Consumer(CeleryConsumer):
         try:
             body = message.body if isinstance(message.body, (bytes, str)) else repr(message.body)
             get_pipeline().dead.add(
-                body, f"undecodable message ({message.content_type}): {exc}"[:300], "",
-                "queue")
+                body, f"undecodable message ({message.content_type}): {exc}"[:300], "", "queue"
+            )
         except Exception:
             # Keeping it failed (Redis away): leave it unacknowledged so it comes back after
             # the visibility timeout, rather than losing it.
@@ -40,5 +40,6 @@ class Consumer(CeleryConsumer):
         try:
             super().on_connection_error_after_connected(exc)
         except Exception:
-            log.warning("could not close the lost broker connection cleanly; reconnecting",
-                        exc_info=True)
+            log.warning(
+                "could not close the lost broker connection cleanly; reconnecting", exc_info=True
+            )

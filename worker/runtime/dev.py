@@ -32,15 +32,21 @@ def sample_events() -> list[dict[str, Any]]:
     return events
 
 
-def run(files: list[str], sample: bool, keep_running: bool, capture_dir: str | None,
-        wait: float) -> int:
+def run(
+    files: list[str], sample: bool, keep_running: bool, capture_dir: str | None, wait: float
+) -> int:
     base = from_env()
     folder = Path(capture_dir or base.capture_dir).resolve()
     with CaptureServer(folder) as smtp:
-        settings = base.with_(redis_url=MEMORY_URL, broker_url="memory://",
-                              smtp_url=smtp.url, secret_key=base.secret_key or dev_secret(),
-                              retry_delays=(1.0, 2.0, 5.0), sweep_interval=0.5,
-                              log_level=base.log_level if "LOG_LEVEL" in _env() else "WARNING")
+        settings = base.with_(
+            redis_url=MEMORY_URL,
+            broker_url="memory://",
+            smtp_url=smtp.url,
+            secret_key=base.secret_key or dev_secret(),
+            retry_delays=(1.0, 2.0, 5.0),
+            sweep_interval=0.5,
+            log_level=base.log_level if "LOG_LEVEL" in _env() else "WARNING",
+        )
         configure(settings)
         # Imported only now: the Celery app is built from the settings when its module is
         # first imported, and these must be the embedded ones.
@@ -56,14 +62,22 @@ def run(files: list[str], sample: bool, keep_running: bool, capture_dir: str | N
             text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
             events.extend(item.payload for item in intake.read_events(text))
         if not events and not keep_running:
-            print("nothing to publish: give event files (or - for stdin), --sample for the "
-                  "shipped samples, or --keep-running to keep the embedded service up",
-                  file=sys.stderr)
+            print(
+                "nothing to publish: give event files (or - for stdin), --sample for the "
+                "shipped samples, or --keep-running to keep the embedded service up",
+                file=sys.stderr,
+            )
             configure(None)
             return 1
         pipeline = get_pipeline(settings)
-        with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False,
-                          loglevel=settings.log_level, shutdown_timeout=10):
+        with start_worker(
+            app,
+            pool="threads",
+            concurrency=4,
+            perform_ping_check=False,
+            loglevel=settings.log_level,
+            shutdown_timeout=10,
+        ):
             for payload in events:
                 intake.publish(app, payload)
             print(f"published {len(events)} event(s); SMTP capture on {smtp.url}")
@@ -95,8 +109,7 @@ def _env() -> dict[str, str]:
 def _settled(pipeline: Any, events: list[Any]) -> bool:
     counts = pipeline.tracker.counts()
     pending = counts.get("queued", 0) + counts.get("deferred", 0)
-    return bool(pending == 0
-                and sum(counts.values()) + pipeline.dead.count() >= len(events))
+    return bool(pending == 0 and sum(counts.values()) + pipeline.dead.count() >= len(events))
 
 
 def print_table(pipeline: Any) -> None:
@@ -106,5 +119,7 @@ def print_table(pipeline: Any) -> None:
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row['id']:<20}  {row['event_id'][:32]:<32}  {row['locale'] or '':<6}  "
-              f"{row['status']:<10}  {row['to']}")
+        print(
+            f"{row['id']:<20}  {row['event_id'][:32]:<32}  {row['locale'] or '':<6}  "
+            f"{row['status']:<10}  {row['to']}"
+        )

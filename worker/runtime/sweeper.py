@@ -33,8 +33,9 @@ class SweeperStep(bootsteps.StartStopStep):
 
     def start(self, parent: Any) -> None:
         self.stop_event.clear()
-        self.thread = threading.Thread(target=run_sweeper, args=(self.stop_event, parent.app),
-                                       name="sweeper", daemon=True)
+        self.thread = threading.Thread(
+            target=run_sweeper, args=(self.stop_event, parent.app), name="sweeper", daemon=True
+        )
         self.thread.start()
 
     def stop(self, parent: Any) -> None:

@@ -47,12 +47,16 @@ def charge_failed(self: Any, event: Any) -> dict[str, Any]:
         log.exception("unexpected error handling an event")
         try:
             dead_id = pipeline.dead.add(
-                event, f"internal error: {exc.__class__.__name__}: {exc}", "", "crash")
+                event, f"internal error: {exc.__class__.__name__}: {exc}", "", "crash"
+            )
         except RedisError as store_exc:
             _back_to_queue(store_exc)
         return {"status": "error", "dead_letter_id": dead_id}
-    return {"notice_id": intake.notice_id, "status": str(intake.status or "invalid"),
-            "dead_letter_id": intake.dead_letter_id}
+    return {
+        "notice_id": intake.notice_id,
+        "status": str(intake.status or "invalid"),
+        "dead_letter_id": intake.dead_letter_id,
+    }
 
 
 @app.task(name=SEND, bind=True)

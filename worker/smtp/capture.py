@@ -42,13 +42,17 @@ class CaptureHandler:
 
 
 class CaptureServer:
-    def __init__(self, folder: Path | None = None, host: str = "127.0.0.1",
-                 port: int | None = None, **smtp_kwargs: Any) -> None:
+    def __init__(
+        self,
+        folder: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        **smtp_kwargs: Any,
+    ) -> None:
         self.handler = CaptureHandler(folder)
         self.host = host
         self.port = port or free_port(host)
-        self.controller = ServerThread(self.handler, hostname=host, port=self.port,
-                                       **smtp_kwargs)
+        self.controller = ServerThread(self.handler, hostname=host, port=self.port, **smtp_kwargs)
 
     @property
     def url(self) -> str:

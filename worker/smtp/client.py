@@ -50,6 +50,7 @@ class _Loop:
     def run(self, factory: Callable[[], Awaitable[T]], timeout: float) -> T:
         async def wrapped() -> T:
             return await factory()
+
         future = asyncio.run_coroutine_threadsafe(wrapped(), self.loop)
         try:
             return future.result(timeout)
@@ -104,12 +105,15 @@ class Transport:
     async def _connect(self) -> aiosmtplib.SMTP:
         t = self.target
         client = aiosmtplib.SMTP(
-            hostname=t.host, port=t.port, timeout=self.timeout,
+            hostname=t.host,
+            port=t.port,
+            timeout=self.timeout,
             use_tls=t.mode is TLSMode.IMPLICIT,
             # aiosmtplib's default (None) upgrades only when offered and otherwise sends in
             # plain text without a word; smtp+starttls:// must refuse instead.
-            start_tls=True if t.mode is TLSMode.STARTTLS else (
-                False if t.mode is TLSMode.IMPLICIT else None),
+            start_tls=True
+            if t.mode is TLSMode.STARTTLS
+            else (False if t.mode is TLSMode.IMPLICIT else None),
             validate_certs=self.settings.smtp_tls_verify,
             tls_context=self._tls_context(),
             # Relays check the EHLO name; a container's "localhost" or random id is refused
@@ -120,8 +124,10 @@ class Transport:
             await client.connect()
             if t.username is not None:
                 check_credentials_allowed(
-                    t, client.get_transport_info("sslobject") is not None,
-                    self.settings.smtp_allow_plain_auth)
+                    t,
+                    client.get_transport_info("sslobject") is not None,
+                    self.settings.smtp_allow_plain_auth,
+                )
                 await client.login(t.username, t.password or "")
         except BaseException:
             client.close()
@@ -133,8 +139,12 @@ class Transport:
         now = time.monotonic()
         while self._idle:
             pooled = self._idle.pop()
-            if (pooled.client.is_connected and now - pooled.born < self.MAX_AGE
-                    and now - pooled.last_used < self.MAX_IDLE and pooled.used < self.MAX_MAILS):
+            if (
+                pooled.client.is_connected
+                and now - pooled.born < self.MAX_AGE
+                and now - pooled.last_used < self.MAX_IDLE
+                and pooled.used < self.MAX_MAILS
+            ):
                 return pooled, True
             await _quietly_quit(pooled.client)
         try:
@@ -147,11 +157,11 @@ class Transport:
             raise classify(exc, "connect") from exc
 
     def _release(self, pooled: _Pooled, sent: int) -> None:
-        self._idle.append(_Pooled(pooled.client, pooled.born, time.monotonic(),
-                                  pooled.used + sent))
+        self._idle.append(_Pooled(pooled.client, pooled.born, time.monotonic(), pooled.used + sent))
 
-    async def _send(self, message: bytes, sender: str, recipient: str,
-                    envelope_id: str | None) -> Accepted:
+    async def _send(
+        self, message: bytes, sender: str, recipient: str, envelope_id: str | None
+    ) -> Accepted:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.settings.smtp_pool_size)
         async with self._slots:
@@ -166,13 +176,13 @@ class Transport:
                     raise stale.error from stale.__cause__
                 pooled, _ = await self._acquire()
                 try:
-                    return await self._transaction(pooled, message, sender, recipient,
-                                                   envelope_id)
+                    return await self._transaction(pooled, message, sender, recipient, envelope_id)
                 except _StaleConnection as again:
                     raise again.error from again.__cause__
 
-    async def _transaction(self, pooled: _Pooled, message: bytes, sender: str,
-                           recipient: str, envelope_id: str | None) -> Accepted:
+    async def _transaction(
+        self, pooled: _Pooled, message: bytes, sender: str, recipient: str, envelope_id: str | None
+    ) -> Accepted:
         client = pooled.client
         phase = "mail"
         try:
@@ -183,8 +193,7 @@ class Transport:
                 # customer's business, not the relay's), tie reports to the notice
                 # (ENVID) and ask for every outcome, including success and delay.
                 mail_options = ["RET=HDRS"] + ([f"ENVID={envelope_id}"] if envelope_id else [])
-                rcpt_options = ["NOTIFY=SUCCESS,FAILURE,DELAY",
-                                f"ORCPT=rfc822;{xtext(recipient)}"]
+                rcpt_options = ["NOTIFY=SUCCESS,FAILURE,DELAY", f"ORCPT=rfc822;{xtext(recipient)}"]
             if client.supports_extension("smtputf8") and not message.isascii():
                 mail_options.append("SMTPUTF8")
             await client.mail(sender, options=mail_options)
@@ -198,14 +207,18 @@ class Transport:
             # Closed while idle: either the close arrives with our MAIL, or the relay's
             # "421 4.4.2 timeout" (Postfix says so before it hangs up) reads as MAIL's reply.
             if phase == "mail" and (
-                    isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError))
-                    or (isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421)):
+                isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError))
+                or (isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421)
+            ):
                 await _quietly_quit(client)
                 raise _StaleConnection(classify(exc, phase)) from exc
             error = classify(exc, phase)
-            if isinstance(exc, aiosmtplib.SMTPResponseException) and client.is_connected \
-                    and phase != "data" \
-                    and ReplyClass.of(exc.code) is not ReplyClass.TRANSIENT:
+            if (
+                isinstance(exc, aiosmtplib.SMTPResponseException)
+                and client.is_connected
+                and phase != "data"
+                and ReplyClass.of(exc.code) is not ReplyClass.TRANSIENT
+            ):
                 # A refused envelope leaves the session usable after RSET. Not after a
                 # 4xx: a relay that rate-limits per connection ("451 4.7.0 too many
                 # messages") would refuse every later mail on this session too.
@@ -220,24 +233,28 @@ class Transport:
         self._release(pooled, 1)
         return Accepted(code=reply.code, message=reply.message, dsn=dsn)
 
-    def send(self, message: bytes, sender: str, recipient: str,
-             envelope_id: str | None = None) -> Accepted:
+    def send(
+        self, message: bytes, sender: str, recipient: str, envelope_id: str | None = None
+    ) -> Accepted:
         """Send one mail, blocking; raises TransientError, PermanentError or ConfigurationError."""
         # Bounded overall: connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA each have a timeout.
         budget = self.timeout * 8 + 5
         try:
-            return _Loop.get().run(lambda: self._send(message, sender, recipient, envelope_id),
-                                   budget)
+            return _Loop.get().run(
+                lambda: self._send(message, sender, recipient, envelope_id), budget
+            )
         except TimeoutError as exc:
             if isinstance(exc, SMTPTimeout):
                 raise
-            raise SMTPTimeout("send took longer than its overall budget",
-                              unknown_outcome=True) from exc
+            raise SMTPTimeout(
+                "send took longer than its overall budget", unknown_outcome=True
+            ) from exc
 
     def close(self) -> None:
         async def close_all() -> None:
             while self._idle:
                 await _quietly_quit(self._idle.pop().client)
+
         with contextlib.suppress(Exception):  # closing is best effort
             _Loop.get().run(close_all, 5)
 
@@ -254,7 +271,8 @@ def xtext(value: str) -> str:
     """RFC 3461 §4: encode ``+``, ``=``, controls and non-ASCII as ``+HH``."""
     return "".join(
         c if 33 <= ord(c) <= 126 and c not in "+=" else "".join(f"+{b:02X}" for b in c.encode())
-        for c in value)
+        for c in value
+    )
 
 
 _transports: dict[tuple[int, str], Transport] = {}

@@ -30,7 +30,8 @@ class ReplyClass(enum.StrEnum):
     @classmethod
     def of(cls, code: int | None) -> ReplyClass:
         return {2: cls.SUCCESS, 4: cls.TRANSIENT, 5: cls.PERMANENT}.get(
-            (code or 0) // 100, cls.NONE)
+            (code or 0) // 100, cls.NONE
+        )
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,14 @@ class LenientSMTP(SMTP):
     rcpt_options for the handler to read.
     """
 
-    def __init__(self, handler: Any, *, advertise_dsn: bool = False,
-                 sessions: set[LenientSMTP] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        advertise_dsn: bool = False,
+        sessions: set[LenientSMTP] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
         self.advertise_dsn = advertise_dsn
         #: The server's open sessions, so that stopping it can close them (see ServerThread).
@@ -65,16 +71,27 @@ class LenientSMTP(SMTP):
 class ServerThread(Controller):
     """An aiosmtpd server in a thread, built on LenientSMTP."""
 
-    def __init__(self, handler: Any, hostname: str = "127.0.0.1", port: int = 0,
-                 advertise_dsn: bool = False, **smtp_kwargs: Any) -> None:
-        super().__init__(handler, hostname=hostname, port=port or free_port(hostname),
-                         **smtp_kwargs)
+    def __init__(
+        self,
+        handler: Any,
+        hostname: str = "127.0.0.1",
+        port: int = 0,
+        advertise_dsn: bool = False,
+        **smtp_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            handler, hostname=hostname, port=port or free_port(hostname), **smtp_kwargs
+        )
         self.advertise_dsn = advertise_dsn
         self.sessions: set[LenientSMTP] = set()
 
     def factory(self) -> SMTP:
-        return LenientSMTP(self.handler, advertise_dsn=self.advertise_dsn,
-                           sessions=self.sessions, **self.SMTP_kwargs)
+        return LenientSMTP(
+            self.handler,
+            advertise_dsn=self.advertise_dsn,
+            sessions=self.sessions,
+            **self.SMTP_kwargs,
+        )
 
     def stop(self, no_assert: bool = False) -> None:
         """Close every open session, then stop the server.

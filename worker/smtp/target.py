@@ -52,7 +52,9 @@ def parse_smtp_url(url: str) -> SMTPTarget:
     except ValueError:
         raise ConfigurationError("SMTP_URL has an invalid port") from None
     return SMTPTarget(
-        host=parts.hostname, port=port, mode=mode,
+        host=parts.hostname,
+        port=port,
+        mode=mode,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
     )
@@ -60,10 +62,8 @@ def parse_smtp_url(url: str) -> SMTPTarget:
 
 def check_credentials_allowed(target: SMTPTarget, encrypted: bool, allow_plain: bool) -> None:
     """Refuse to send a password unencrypted across a network (loopback is fine)."""
-    if target.username is not None and not encrypted and not target.is_loopback \
-            and not allow_plain:
+    if target.username is not None and not encrypted and not target.is_loopback and not allow_plain:
         raise ConfigurationError(
             f"refusing to send SMTP credentials in plain text to {target.host}: use "
-            "smtp+starttls:// or smtps://, or set SMTP_ALLOW_PLAIN_AUTH=true")
-
-
+            "smtp+starttls:// or smtps://, or set SMTP_ALLOW_PLAIN_AUTH=true"
+        )

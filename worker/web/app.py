@@ -30,18 +30,26 @@ from worker.web.state import (
 
 log = logging.getLogger(__name__)
 
+
 def session_key(settings: Settings) -> str:
     """A key for the session cookie: derived from SECRET_KEY (never SECRET_KEY itself, which
     signs Return-Path tokens), or random per process when SECRET_KEY is unset."""
     if not settings.secret_key:
         return secrets.token_hex(32)
-    return hmac.new(settings.secret_key.encode(), b"past-due-notices web session",
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        settings.secret_key.encode(), b"past-due-notices web session", hashlib.sha256
+    ).hexdigest()
 
 
-def create_app(settings: Settings, pipeline: Pipeline | None = None, *,
-               template_dir: Path | None = None, enqueue: Enqueue | None = None,
-               publish: Publish | None = None, replayer: Replayer | None = None) -> Flask:
+def create_app(
+    settings: Settings,
+    pipeline: Pipeline | None = None,
+    *,
+    template_dir: Path | None = None,
+    enqueue: Enqueue | None = None,
+    publish: Publish | None = None,
+    replayer: Replayer | None = None,
+) -> Flask:
     """The preview and ops app.
 
     ``template_dir`` overrides the notice templates folder; ``enqueue`` (notice id → send
@@ -57,12 +65,19 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, *,
         MAX_CONTENT_LENGTH=256 * 1024,
         TEMPLATES_AUTO_RELOAD=True,
     )
-    renderer = pipeline.renderer if pipeline is not None and template_dir is None else Renderer(
-        settings, template_dir=template_dir)
+    renderer = (
+        pipeline.renderer
+        if pipeline is not None and template_dir is None
+        else Renderer(settings, template_dir=template_dir)
+    )
     app.extensions[EXTENSION] = WebState(
-        settings=settings, renderer=renderer,
-        enqueue=enqueue or default_enqueue, publish=publish or default_publish,
-        replayer=replayer or replay_notice, _pipeline=pipeline)
+        settings=settings,
+        renderer=renderer,
+        enqueue=enqueue or default_enqueue,
+        publish=publish or default_publish,
+        replayer=replayer or replay_notice,
+        _pipeline=pipeline,
+    )
     security.install(app, settings)
     app.register_blueprint(preview.bp)
     app.register_blueprint(ops.bp)
@@ -72,14 +87,19 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, *,
     def store_down(exc: Exception) -> tuple[str, int]:
         log.warning("tracking store unavailable: %s", exc.__class__.__name__)
         return render_template(
-            "error.html", title="Tracking store unavailable",
-            message=(f"The tracking store at {redact_url(settings.redis_url)} is not "
-                     f"reachable ({exc.__class__.__name__}: {security.scrub(str(exc), settings)})."
-                     " The ops pages need it; the template previews work without it.")), 503
+            "error.html",
+            title="Tracking store unavailable",
+            message=(
+                f"The tracking store at {redact_url(settings.redis_url)} is not "
+                f"reachable ({exc.__class__.__name__}: {security.scrub(str(exc), settings)})."
+                " The ops pages need it; the template previews work without it."
+            ),
+        ), 503
 
     @app.errorhandler(404)
     def not_found(exc: Exception) -> tuple[str, int]:
-        return render_template("error.html", title="Not found",
-                               message="There is nothing at this address."), 404
+        return render_template(
+            "error.html", title="Not found", message="There is nothing at this address."
+        ), 404
 
     return app

@@ -46,8 +46,11 @@ def parse_time(text: str) -> float | None:
     text = text.strip()
     if not text:
         return None
-    moment = (datetime.combine(date.fromisoformat(text), datetime.min.time())
-              if len(text) == 10 else datetime.fromisoformat(text.replace("Z", "+00:00")))
+    moment = (
+        datetime.combine(date.fromisoformat(text), datetime.min.time())
+        if len(text) == 10
+        else datetime.fromisoformat(text.replace("Z", "+00:00"))
+    )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
@@ -61,8 +64,10 @@ def _epoch_text(value: str) -> str:
 
 
 def _filters() -> tuple[dict[str, str], dict[str, Any], list[str]]:
-    args = {k: request.args.get(k, "").strip() for k in
-            ("status", "since", "until", "subscription", "address")}
+    args = {
+        k: request.args.get(k, "").strip()
+        for k in ("status", "since", "until", "subscription", "address")
+    }
     errors: list[str] = []
     if args["status"] and args["status"] not in {str(s) for s in Status}:
         errors.append(f"unknown status {args['status']!r}")
@@ -89,22 +94,35 @@ def notices() -> str:
     status = args["status"] or None
     scanned = bool(args["subscription"] or args["address"])
     if scanned:
-        records = tracker.records(tracker.ids(status, window["since"], window["until"], 0,
-                                              SCAN_LIMIT))
+        records = tracker.records(
+            tracker.ids(status, window["since"], window["until"], 0, SCAN_LIMIT)
+        )
         sub, addr = args["subscription"].lower(), args["address"].lower()
-        records = [r for r in records
-                   if sub in r.get("subscription_id", "").lower()
-                   and addr in r.get("to", "").lower()]
-        rows = records[offset:offset + PAGE_SIZE + 1]
+        records = [
+            r
+            for r in records
+            if sub in r.get("subscription_id", "").lower() and addr in r.get("to", "").lower()
+        ]
+        rows = records[offset : offset + PAGE_SIZE + 1]
     else:
-        rows = tracker.records(tracker.ids(status, window["since"], window["until"], offset,
-                                           PAGE_SIZE + 1))
+        rows = tracker.records(
+            tracker.ids(status, window["since"], window["until"], offset, PAGE_SIZE + 1)
+        )
     more = len(rows) > PAGE_SIZE
     query = {k: v for k, v in args.items() if v}
     return render_template(
-        "notices.html", counts=tracker.counts(), rows=[public(r) for r in rows[:PAGE_SIZE]],
-        args=args, errors=errors, page=page, more=more, query=query, scanned=scanned,
-        scan_limit=SCAN_LIMIT, statuses=[str(s) for s in Status])
+        "notices.html",
+        counts=tracker.counts(),
+        rows=[public(r) for r in rows[:PAGE_SIZE]],
+        args=args,
+        errors=errors,
+        page=page,
+        more=more,
+        query=query,
+        scanned=scanned,
+        scan_limit=SCAN_LIMIT,
+        statuses=[str(s) for s in Status],
+    )
 
 
 def _record(notice_id: str) -> dict[str, str]:
@@ -128,13 +146,22 @@ def timeline(notice_id: str) -> str:
     record = _record(notice_id)
     tracker = state().pipeline().tracker
     out = public(record, tracker.history(record["id"]))
-    extra = {k: record[k] if k in ("generation", "flag") else _epoch_text(record[k])
-             for k in EXTRA_FIELDS if record.get(k)}
+    extra = {
+        k: record[k] if k in ("generation", "flag") else _epoch_text(record[k])
+        for k in EXTRA_FIELDS
+        if record.get(k)
+    }
     text = _event_text(record)
     preview, problem = try_preview(text, None)
-    return render_template("notice.html", notice=out, extra=extra, event_text=text,
-                           preview=preview, problem=problem,
-                           replayable=out["status"] in REPLAYABLE)
+    return render_template(
+        "notice.html",
+        notice=out,
+        extra=extra,
+        event_text=text,
+        preview=preview,
+        problem=problem,
+        replayable=out["status"] in REPLAYABLE,
+    )
 
 
 @bp.get("/notices/<notice_id>/mail.html")
@@ -151,13 +178,13 @@ def replay(notice_id: str) -> BaseResponse | str:
     to = request.form.get("to", "").strip() or None
     reason = request.form.get("reason", "").strip() or "replayed from the ops page"
     if request.form.get("confirm") != "yes":
-        return render_template("confirm.html", notice=public(record), to=to or "",
-                               reason=reason)
+        return render_template("confirm.html", notice=public(record), to=to or "", reason=reason)
     st = state()
     by = f"web ({request.remote_addr or 'unknown'})"
     try:
-        outcome = st.replayer(st.pipeline(), record["id"], to=to, reason=reason, by=by,
-                              enqueue=st.enqueue)
+        outcome = st.replayer(
+            st.pipeline(), record["id"], to=to, reason=reason, by=by, enqueue=st.enqueue
+        )
     except (redis.RedisError, StoreUnavailable):
         raise
     except Exception as exc:
@@ -197,8 +224,13 @@ def dead_requeue(dead_id: str) -> BaseResponse:
         raise
     except Exception as exc:
         log.exception("requeue of dead letter %s failed", dead_id)
-        flash(scrub(f"could not queue it: {exc.__class__.__name__}: {exc} (the dead letter "
-                    "is kept)", st.settings), "error")
+        flash(
+            scrub(
+                f"could not queue it: {exc.__class__.__name__}: {exc} (the dead letter is kept)",
+                st.settings,
+            ),
+            "error",
+        )
         return redirect(url_for("ops.dead_show", dead_id=dead_id), code=303)
     flash(outcome.message, "ok" if outcome.done else "error")
     if not outcome.done:

@@ -70,8 +70,9 @@ def build_preview(event: Event, locale: str | None) -> Preview:
     st = state()
     rendered = st.renderer.render(event, locale)
     notice_id = notice_id_for(event.event_id)
-    raw = message_bytes(rendered, to=event.admin_email, notice_id=notice_id, generation=0,
-                        settings=st.settings)
+    raw = message_bytes(
+        rendered, to=event.admin_email, notice_id=notice_id, generation=0, settings=st.settings
+    )
     msg = email.message_from_bytes(raw, policy=POLICY)
     return Preview(rendered, [(k, str(v)) for k, v in msg.items()], raw, notice_id)
 
@@ -122,8 +123,14 @@ def _one(name: str, locale: str) -> Preview:
     preview, problem = try_preview(json.dumps(case_payload(name, locale)), locale)
     if preview is None:
         assert problem is not None
-        abort(Response(render_template("error.html", title="Cannot render",
-                                       message=problem.message, problem=problem), 422))
+        abort(
+            Response(
+                render_template(
+                    "error.html", title="Cannot render", message=problem.message, problem=problem
+                ),
+                422,
+            )
+        )
     return preview
 
 
@@ -135,8 +142,15 @@ def index() -> str:
 @bp.get("/preview/<name>/<locale>")
 def show(name: str, locale: str) -> str:
     preview = _one(name, locale)
-    return render_template("preview.html", name=name, locale=locale, preview=preview,
-                           width=_width(), widths=WIDTHS, locales=LOCALES)
+    return render_template(
+        "preview.html",
+        name=name,
+        locale=locale,
+        preview=preview,
+        width=_width(),
+        widths=WIDTHS,
+        locales=LOCALES,
+    )
 
 
 @bp.get("/preview/<name>/<locale>/mail.html")
@@ -158,8 +172,9 @@ def eml_response(data: bytes, filename: str) -> Response:
 @bp.get("/preview/<name>")
 def both(name: str) -> str:
     previews = {locale: _one(name, locale) for locale in LOCALES}
-    return render_template("compare.html", name=name, previews=previews, width=_width(),
-                           widths=WIDTHS)
+    return render_template(
+        "compare.html", name=name, previews=previews, width=_width(), widths=WIDTHS
+    )
 
 
 @bp.route("/editor", methods=["GET", "POST"])
@@ -174,17 +189,30 @@ def editor() -> tuple[str, int]:
     else:
         text = request.form.get("event", "")
     preview, problem = try_preview(text, locale)
-    return render_template("editor.html", text=text, locale=locale or "", locales=LOCALES,
-                           preview=preview, problem=problem, width=_width(), widths=WIDTHS,
-                           cases=list(cases())), 200 if preview else 422
+    return render_template(
+        "editor.html",
+        text=text,
+        locale=locale or "",
+        locales=LOCALES,
+        preview=preview,
+        problem=problem,
+        width=_width(),
+        widths=WIDTHS,
+        cases=list(cases()),
+    ), 200 if preview else 422
 
 
 @bp.post("/editor/notice.eml")
 def editor_eml() -> Response | tuple[str, int]:
     locale = request.form.get("locale") or None
-    preview, problem = try_preview(request.form.get("event", ""),
-                                   locale if locale in LOCALES else None)
+    preview, problem = try_preview(
+        request.form.get("event", ""), locale if locale in LOCALES else None
+    )
     if preview is None:
-        return render_template("error.html", title="Cannot render",
-                               message=problem.message if problem else "", problem=problem), 422
+        return render_template(
+            "error.html",
+            title="Cannot render",
+            message=problem.message if problem else "",
+            problem=problem,
+        ), 422
     return eml_response(preview.eml, f"{preview.notice_id}.eml")

@@ -22,9 +22,11 @@ CSRF_HEADER = "X-CSRF-Token"
 #: no network, no forms): it is someone else's markup as far as this app is concerned.
 SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 #: The app's own pages: everything from this origin, nothing from anywhere else.
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; frame-src 'self'; frame-ancestors 'self'; "
-            "form-action 'self'; base-uri 'none'; object-src 'none'")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-src 'self'; frame-ancestors 'self'; "
+    "form-action 'self'; base-uri 'none'; object-src 'none'"
+)
 
 
 def check_bind(host: str, ops_token: str | None) -> None:
@@ -35,7 +37,8 @@ def check_bind(host: str, ops_token: str | None) -> None:
         raise ConfigurationError(
             f"refusing to listen on {host}: the ops pages can replay notices and show "
             "addresses, so binding to anything but a loopback address requires OPS_TOKEN "
-            "(every page then asks for it); or use --host 127.0.0.1")
+            "(every page then asks for it); or use --host 127.0.0.1"
+        )
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -63,7 +66,8 @@ def _cookie_value(token: str) -> str:
 def _authorized(token: str) -> bool:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer ") and hmac.compare_digest(
-            header[7:].strip().encode(), token.encode()):
+        header[7:].strip().encode(), token.encode()
+    ):
         return True
     cookie = request.cookies.get(TOKEN_COOKIE, "")
     return bool(cookie) and hmac.compare_digest(cookie.encode(), _cookie_value(token).encode())
@@ -77,8 +81,14 @@ def _token_login(token: str) -> BaseResponse | None:
     rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
     target = request.path + (f"?{urlencode(rest)}" if rest else "")
     response = redirect(target, code=303)
-    response.set_cookie(TOKEN_COOKIE, _cookie_value(token), httponly=True, samesite="Strict",
-                        secure=request.is_secure, path="/")
+    response.set_cookie(
+        TOKEN_COOKIE,
+        _cookie_value(token),
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+        path="/",
+    )
     return response
 
 
@@ -93,8 +103,11 @@ def csrf_token() -> str:
 def _csrf_ok() -> bool:
     expected = session.get("csrf")
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    return isinstance(expected, str) and bool(expected) and hmac.compare_digest(
-        given.encode(), expected.encode())
+    return (
+        isinstance(expected, str)
+        and bool(expected)
+        and hmac.compare_digest(given.encode(), expected.encode())
+    )
 
 
 def install(app: Flask, settings: Settings) -> None:
@@ -109,17 +122,20 @@ def install(app: Flask, settings: Settings) -> None:
                 return login
             if not _authorized(token):
                 return render_template(
-                    "error.html", title="Token required",
+                    "error.html",
+                    title="Token required",
                     message="Every page needs the ops token: send 'Authorization: Bearer "
-                            "<token>', or open any page once with ?token=<token>."), 401
+                    "<token>', or open any page once with ?token=<token>.",
+                ), 401
         if request.method not in ("GET", "HEAD", "OPTIONS") and not _csrf_ok():
             abort(403, "missing or wrong CSRF token; reload the page and try again")
         return None
 
     @app.errorhandler(403)
     def forbidden(exc: Exception) -> tuple[str, int]:
-        return render_template("error.html", title="Forbidden",
-                               message=getattr(exc, "description", "forbidden")), 403
+        return render_template(
+            "error.html", title="Forbidden", message=getattr(exc, "description", "forbidden")
+        ), 403
 
     @app.after_request
     def headers(response: Response) -> Response:

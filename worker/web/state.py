@@ -67,5 +67,3 @@ class WebState:
 def state() -> WebState:
     """The WebState of the current app."""
     return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
-
-

@@ -82,10 +82,12 @@ KDDI: Final = Host(
     re.compile(r"(?:^|\.)(?:ezweb\.ne\.jp|au\.com|kddi\.com|dion\.ne\.jp)$", re.I),
     # au answers "550 : User unknown" (no address) to a sender the handset blocks, and
     # "550 <rcpt>: User unknown" for a mailbox that does not exist; 5.2.0 is a refusal too.
-    compile_phrases((
-        ("filtered", (r"^5\.2\.0 .*user unknown", r"\b550 : user unknown")),
-        ("userunknown", (r">: user unknown",)),
-    )),
+    compile_phrases(
+        (
+            ("filtered", (r"^5\.2\.0 .*user unknown", r"\b550 : user unknown")),
+            ("userunknown", (r">: user unknown",)),
+        )
+    ),
 )
 DOCOMO: Final = Host(
     "nttdocomo",

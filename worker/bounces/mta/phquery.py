@@ -36,7 +36,7 @@ def detect(msg: Message, text: str, exclude: set[str]) -> list[Found]:
     if start is None or domain is None:
         return []
     found: list[Found] = []
-    for line in notice[start.end():].splitlines():
+    for line in notice[start.end() :].splitlines():
         match = _LINE.match(line)
         addr = clean(f"{match.group('name')}@{domain}", exclude) if match else None
         if match and addr and all(f.address != addr for f in found):

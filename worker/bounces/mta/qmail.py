@@ -37,8 +37,10 @@ _FORMAT: Final = Format(
 # and LDAP lookups or homedir creation that failed (their system).
 PHRASES: Final = compile_phrases(
     (
-        ("mailboxfull", (r"user over quota", r"mailbox is full", r"over quota",
-                         r"disk quota exceeded")),
+        (
+            "mailboxfull",
+            (r"user over quota", r"mailbox is full", r"over quota", r"disk quota exceeded"),
+        ),
         ("systemfull", (r"mailbox unavailable \(not enough free space\)",)),
         ("mesgtoobig", (r"exceeds my databytes limit",)),
         ("exceedlimit", (r"exee?ded the maximum size the user accepts",)),
