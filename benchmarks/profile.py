@@ -51,7 +51,7 @@ RULES: list[Rule] = [
             p.endswith("worker/smtp.py") or "/aiosmtplib/" in p or "/concurrent/futures/" in p
         ),
     ),
-    ("Return-Path (HMAC token)", lambda f, p: p.endswith("worker/returnpath.py")),
+    ("Return-Path (HMAC token)", lambda f, p: p.endswith("worker/smtp/proof.py")),
     ("logging", lambda f, p: p.endswith("worker/logs.py") or "/logging/" in p),
     (
         "metrics (prometheus_client)",

@@ -17,7 +17,7 @@ from tests.support.processes import publish_events, run_cli, show, wait_for, wor
 from tests.support.smtpd import Recorder
 from worker.net import free_port
 from worker.settings import from_env
-from worker.smtp.returnpath import verify
+from worker.smtp.proof import verify
 from worker.smtp.server import ServerThread
 
 pytestmark = pytest.mark.e2e

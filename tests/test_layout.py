@@ -30,6 +30,7 @@ RANKS: dict[str, int] = {
     "worker.notices": 6,  # the record and its life cycle
     # reports coming back: tie-back and the inbound endpoint apply reports to notices
     "worker.bounces.ingest": 7,
+    "worker.bounces.tieback": 7,
     "worker.bounces.server": 7,
     "worker.runtime": 8,  # the processes
     "worker.cli": 9,

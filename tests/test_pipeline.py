@@ -15,7 +15,7 @@ from tests.support.smtpd import Recorder
 from worker.notices.pipeline import Pipeline
 from worker.notices.status import Status
 from worker.settings import Settings
-from worker.smtp.returnpath import verify
+from worker.smtp.proof import verify, verify_envelope_id, verify_message_id
 from worker.smtp.server import ServerThread
 
 
@@ -36,10 +36,18 @@ def test_pipeline_sends_a_multipart_notice_with_signed_return_path(
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert msg.get_content_type() == "multipart/alternative"
     assert "信用卡" in str(msg["Subject"])
-    assert msg["Message-ID"] == f"<{intake.notice_id}.0@example.com>"
+    # Signed, so that a complaint quoting it proves it is about our notice.
+    assert msg["Message-ID"] == (pipeline.tracker.get(intake.notice_id or "") or {})["message_id"]
+    found = verify_message_id(msg["Message-ID"], pipeline.settings)
+    assert found is not None and found.notice_id == intake.notice_id
+    assert msg["Message-ID"].startswith(f"<{intake.notice_id}.0.")
     # DSN was offered by the server, so it was asked for.
     assert "RET=HDRS" in recorder.mail_options[0]
-    assert f"ENVID={intake.notice_id}".upper() in recorder.mail_options[0]
+    # The ENVID is signed too (a DSN repeats it as Original-Envelope-Id); relays and
+    # aiosmtpd may change its case.
+    [envid] = [o[len("ENVID=") :] for o in recorder.mail_options[0] if o.startswith("ENVID=")]
+    found = verify_envelope_id(envid, pipeline.settings)
+    assert found is not None and found.notice_id == intake.notice_id
     assert "NOTIFY=SUCCESS,FAILURE,DELAY" in recorder.rcpt_options[0]
 
 

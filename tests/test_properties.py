@@ -26,7 +26,7 @@ from worker.notices.record import notice_id_for
 from worker.render.message import build_message, to_bytes
 from worker.render.renderer import SUBJECT_MAX, Renderer
 from worker.settings import from_env
-from worker.smtp.returnpath import envelope_sender
+from worker.smtp.proof import envelope_sender
 
 SETTINGS = from_env(
     {

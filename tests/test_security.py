@@ -36,7 +36,7 @@ from tests.support.bounces import processor as make_processor
 from tests.support.events import SECRET, make_event
 from tests.support.smtpd import Recorder
 from worker.bounces.ingest import BounceProcessor
-from worker.bounces.server import BounceHandler, make_server
+from worker.bounces.server import make_server
 from worker.errors import ConfigurationError, InvalidEvent, TransientError
 from worker.intake.events import parse_event
 from worker.net import free_port
@@ -48,7 +48,7 @@ from worker.render.renderer import Renderer
 from worker.resources import resource_dir
 from worker.settings import Settings
 from worker.smtp.client import Transport
-from worker.smtp.returnpath import envelope_sender
+from worker.smtp.proof import envelope_sender
 from worker.smtp.server import ServerThread
 from worker.smtp.target import SMTPTarget, TLSMode, check_credentials_allowed
 
@@ -420,17 +420,8 @@ def bounce_rig(
     yield pipeline, make_processor(pipeline)
 
 
-def _bounce_server(processor: BounceProcessor, settings: Settings, **handler: Any) -> ServerThread:
-    if handler:
-        server = ServerThread(
-            BounceHandler(processor, settings, **handler),
-            port=free_port(),
-            data_size_limit=settings.bounce_max_bytes,
-            decode_data=False,
-            enable_SMTPUTF8=True,
-        )
-    else:
-        server = make_server(processor, settings, "127.0.0.1", free_port())
+def _bounce_server(processor: BounceProcessor, settings: Settings) -> ServerThread:
+    server = make_server(processor, settings, "127.0.0.1", free_port())
     server.start()
     return server
 
@@ -531,7 +522,7 @@ def test_security_bounce_endpoint_rate_limits_one_peer(
     bounce_rig: tuple[Pipeline, BounceProcessor],
 ) -> None:
     pipeline, processor = bounce_rig
-    server = _bounce_server(processor, pipeline.settings, rate_per_minute=3)
+    server = _bounce_server(processor, pipeline.settings.with_(bounce_rate_per_minute=3))
     codes = []
     try:
         for _ in range(5):

@@ -19,6 +19,7 @@ SMTP_REPLIES = Counter(
     "smtp_replies_total", "SMTP outcomes by reply class and code", ["klass", "code"]
 )
 BOUNCES = Counter("bounces_total", "Bounce and DSN reports, by kind and reason", ["kind", "reason"])
+COMPLAINTS = Counter("complaints_total", "Complaint reports (ARF) tied to a notice")
 RETRIES = Counter("notice_retries_total", "Send attempts that were deferred for a retry")
 DEAD_LETTERS = Counter("dead_letters_total", "Events refused as invalid and dead-lettered")
 REPLAYS = Counter("notice_replays_total", "Notices put back in the queue by a replay")

@@ -104,6 +104,9 @@ class Settings:
     reply_to: str | None = None
     bounce_address: Address | None = None
     secret_key: str | None = None
+    #: The key before a rotation: verifies (never signs) what was signed with it, for the
+    #: retry schedule plus a week (see worker.smtp.proof).
+    secret_key_previous: str | None = None
     retry_delays: tuple[float, ...] = tuple(float(d) for d in DEFAULT_RETRY_DELAYS)
     retry_jitter: float = 0.1
     visibility_timeout: int = 3600
@@ -117,6 +120,13 @@ class Settings:
     log_format: str = "json"
     capture_dir: str = "var/captured"
     bounce_max_bytes: int = 10 * 1024 * 1024
+    bounce_max_recipients: int = 100  #: reports read per message; the rest are skipped
+    bounce_max_history: int = 200  #: history entries kept per notice (the newest)
+    bounce_spool_days: int = 30  #: kept messages are deleted after this many days
+    bounce_rate_per_minute: int = 600  #: messages per minute from one peer
+    bounce_max_connections: int = 200  #: SMTP sessions open at once, all peers
+    bounce_max_connections_per_peer: int = 20  #: SMTP sessions open at once from one peer
+    bounce_idle_timeout: float = 60.0  #: seconds a session may sit silent
     suppress_soft_count: int = 3
     suppress_soft_window_days: int = 30
     replay_rate: float = 5.0
@@ -194,6 +204,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         reply_to=get("REPLY_TO"),
         bounce_address=_address(bounce, "BOUNCE_ADDRESS") if bounce else None,
         secret_key=get("SECRET_KEY"),
+        secret_key_previous=get("SECRET_KEY_PREVIOUS"),
         retry_delays=parse_delays(delays) if delays is not None else d.retry_delays,
         retry_jitter=_float(get("RETRY_JITTER") or "0.1", "RETRY_JITTER"),
         visibility_timeout=_int(get("VISIBILITY_TIMEOUT") or "3600", "VISIBILITY_TIMEOUT", 10),
@@ -212,6 +223,33 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         capture_dir=get("CAPTURE_DIR") or d.capture_dir,
         bounce_max_bytes=_int(
             get("BOUNCE_MAX_BYTES") or str(d.bounce_max_bytes), "BOUNCE_MAX_BYTES", 1024
+        ),
+        bounce_max_recipients=_int(
+            get("BOUNCE_MAX_RECIPIENTS") or str(d.bounce_max_recipients), "BOUNCE_MAX_RECIPIENTS", 1
+        ),
+        bounce_max_history=_int(
+            get("BOUNCE_MAX_HISTORY") or str(d.bounce_max_history), "BOUNCE_MAX_HISTORY", 10
+        ),
+        bounce_spool_days=_int(
+            get("BOUNCE_SPOOL_DAYS") or str(d.bounce_spool_days), "BOUNCE_SPOOL_DAYS", 1
+        ),
+        bounce_rate_per_minute=_int(
+            get("BOUNCE_RATE_PER_MINUTE") or str(d.bounce_rate_per_minute),
+            "BOUNCE_RATE_PER_MINUTE",
+            1,
+        ),
+        bounce_max_connections=_int(
+            get("BOUNCE_MAX_CONNECTIONS") or str(d.bounce_max_connections),
+            "BOUNCE_MAX_CONNECTIONS",
+            1,
+        ),
+        bounce_max_connections_per_peer=_int(
+            get("BOUNCE_MAX_CONNECTIONS_PER_PEER") or str(d.bounce_max_connections_per_peer),
+            "BOUNCE_MAX_CONNECTIONS_PER_PEER",
+            1,
+        ),
+        bounce_idle_timeout=_float(
+            get("BOUNCE_IDLE_TIMEOUT") or str(d.bounce_idle_timeout), "BOUNCE_IDLE_TIMEOUT", 1
         ),
         suppress_soft_count=_int(get("SUPPRESS_SOFT_COUNT") or "3", "SUPPRESS_SOFT_COUNT", 0),
         suppress_soft_window_days=_int(

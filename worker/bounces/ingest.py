@@ -1,20 +1,22 @@
-"""Tie bounces and DSNs back to their notices and apply them; keep what cannot be tied."""
+"""Apply inbound reports to their notices: bounces, delays, deliveries and complaints."""
 
 from __future__ import annotations
 
 import json
 import logging
-import mailbox
-import re
-import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from enum import StrEnum
 from typing import Any
 
 from worker.bounces.bounce import Bounce
 from worker.bounces.parse import Parsed, Report, parse_bytes
+from worker.bounces.reasons import Kind, Reason
+from worker.bounces.sources import read_messages
+from worker.bounces.spool import Spool
+from worker.bounces.tieback import NoProof, Proof, Tie, TieBack
+from worker.intake.addresses import key as address_key
 from worker.intake.addresses import mask
 from worker.notices import keys
 from worker.notices.connection import RedisClient
@@ -23,24 +25,36 @@ from worker.notices.status import Status, TransitionOutcome
 from worker.notices.store import Tracker
 from worker.notices.suppressions import Suppressions, apply_bounce
 from worker.settings import Settings
-from worker.smtp.returnpath import token_candidate, verify
+
+__all__ = ["Applied", "BounceProcessor", "Outcome", "Unmatched", "read_messages"]
 
 log = logging.getLogger(__name__)
 
 #: The unmatched list keeps this many of the newest entries.
 UNMATCHED_KEEP = 10_000
-_NOTICE_ID = re.compile(r"^[0-9a-f]{20}$")
-_OUR_MESSAGE_ID = re.compile(r"^<?([0-9a-f]{20})\.\d+@")
+
+
+class Outcome(StrEnum):
+    """What one report did."""
+
+    BOUNCED = "bounced"  #: a failure report: the notice bounced
+    DELIVERED = "delivered"  #: a success report: the notice was delivered
+    DEFERRED = "deferred"  #: a delay report after "sent": the receiving side still tries
+    RECORDED = "recorded"  #: kept in the notice's history, status unchanged
+    COMPLAINT = "complaint"  #: the recipient marked the notice as spam (ARF)
+    UNMATCHED = "unmatched"  #: no proof we sent it: listed for an operator, not applied
+    FORGED = "forged"  #: a signed value that does not verify: listed, never applied
+    SKIPPED = "skipped"  #: one report too many in one message (BOUNCE_MAX_RECIPIENTS)
 
 
 @dataclass(frozen=True)
 class Applied:
-    """What one report did."""
+    """What one report did, and how its notice was found."""
 
     report: Report
     notice_id: str | None
-    matched_by: str | None  #: token, envid, message-id, address, or None
-    effect: str  #: bounced, delivered, deferred, recorded, unmatched or forged
+    matched_by: str | None  #: the Proof that tied it, or None
+    effect: Outcome
 
 
 class Unmatched:
@@ -57,60 +71,30 @@ class Unmatched:
         return [json.loads(x) for x in self.r.lrange(keys.UNMATCHED, 0, limit - 1)]
 
 
-class TieBack:
-    """Finds the notice a bounce is about, most trustworthy clue first."""
-
-    def __init__(self, tracker: Tracker, settings: Settings) -> None:
-        self.tracker = tracker
-        self.settings = settings
-
-    def _exists(self, notice_id: str) -> bool:
-        return self.tracker.get(notice_id) is not None
-
-    def find(
-        self, parsed: Parsed, report: Report, envelope_rcpts: Iterable[str] = ()
-    ) -> tuple[str | None, str | None]:
-        """(notice id, how it was found); ("", "forged") for a token that does not verify."""
-        settings = self.settings
-        addresses = [*envelope_rcpts, *parsed.returned_to]
-        candidates = [a for a in addresses if token_candidate(a, settings)]
-        for address in candidates:
-            notice_id = verify(address, settings)
-            if notice_id:
-                return notice_id, "token"
-        if candidates:
-            # A token in our bounce domain that does not verify: forged or tampered with.
-            # It is never applied, whatever else the message says.
-            return "", "forged"
-        for envid in [report.envelope_id, *parsed.envelope_ids]:
-            if envid and _NOTICE_ID.match(envid.lower()) and self._exists(envid.lower()):
-                return envid.lower(), "envid"
-        for mid in parsed.original_message_ids:
-            match = _OUR_MESSAGE_ID.match(mid.lower())
-            if match and self._exists(match.group(1)):
-                return match.group(1), "message-id"
-        latest = self.tracker.latest_for_address(report.recipient)
-        if latest and self._exists(latest):
-            return latest, "address"
-        return None, None
+def _recipient_matches(report: Report, address: str) -> bool:
+    """The report is about the notice's own address (Final- or Original-Recipient)."""
+    want = address_key(address)
+    return bool(want) and want in {
+        address_key(a) for a in (report.recipient, report.original_recipient) if a
+    }
 
 
 class BounceProcessor:
-    """Parses inbound reports, ties each to its notice and applies it."""
+    """Parses inbound reports, ties each to its notice by proof, and applies it."""
 
     def __init__(
         self,
         tracker: Tracker,
         suppressions: Suppressions,
         settings: Settings,
-        spool_dir: Path | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.tracker = tracker
         self.suppressions = suppressions
         self.settings = settings
         self.tie = TieBack(tracker, settings)
         self.unmatched_store = Unmatched(tracker.r)
-        self.spool_dir = spool_dir
+        self.spool = spool
 
     def process(
         self, data: bytes, envelope_rcpts: Iterable[str] = (), source: str = ""
@@ -119,20 +103,48 @@ class BounceProcessor:
         if not parsed.is_bounce:
             log.info("not a bounce (%s); nothing to apply", source or "message")
             return []
-        rcpts = list(envelope_rcpts)
-        results = []
-        for report in parsed.reports:
-            notice_id, how = self.tie.find(parsed, report, rcpts)
-            if not notice_id:
-                results.append(self._unmatched(report, parsed, how, data, source))
+        tie = self.tie.find(parsed, envelope_rcpts)
+        limit = self.settings.bounce_max_recipients
+        results: list[Applied] = []
+        kept: str | None = None
+        applied: set[tuple[str, str]] = set()
+        record = self.tracker.get(tie.notice_id) if tie.notice_id else None
+        for n, report in enumerate(parsed.reports):
+            if n >= limit:
+                results.append(Applied(report, None, None, Outcome.SKIPPED))
                 continue
-            results.append(Applied(report, notice_id, how, self.apply(notice_id, report, how)))
+            why: str | None = None
+            if tie.notice_id is None:
+                why = str(tie.why or NoProof.UNSIGNED)
+            elif record is None:
+                why = "proof for a notice that does not exist (expired or never sent)"
+            elif not _recipient_matches(report, record.get("to", "")):
+                why = "recipient is not the notice's address"
+            elif (report.action, address_key(report.recipient)) in applied:
+                continue  # the same recipient twice in one report: once is enough
+            if why is not None:
+                if kept is None and self.spool is not None:
+                    kept = str(self.spool.keep(data, "unmatched"))
+                results.append(self._unmatched(report, parsed, tie, why, source, kept))
+                continue
+            assert tie.notice_id is not None and record is not None
+            applied.add((report.action, address_key(report.recipient)))
+            effect = self.apply(tie.notice_id, record, report, tie.proof)
+            results.append(Applied(report, tie.notice_id, str(tie.proof), effect))
+        skipped = sum(r.effect is Outcome.SKIPPED for r in results)
+        if skipped:
+            log.warning(
+                "a report named %d recipients; the last %d were not read",
+                len(parsed.reports),
+                skipped,
+            )
         return results
 
-    def apply(self, notice_id: str, report: Report, how: str | None) -> str:
+    def apply(
+        self, notice_id: str, record: dict[str, str], report: Report, proof: Proof | None
+    ) -> Outcome:
         tracker = self.tracker
-        record = tracker.get(notice_id) or {}
-        status = record.get("status")
+        status = record.get("status") or ""
         reported = {
             "action": report.action,
             "status": report.status,
@@ -140,12 +152,14 @@ class BounceProcessor:
             "kind": str(report.kind),
             "diagnostic": report.diagnostic,
             "recipient": report.recipient,
-            "matched_by": how,
+            "matched_by": str(proof) if proof else None,
         }
         detail = (
             f"{report.action} report from the receiving side: "
             f"{report.status or 'no status'} {report.reason}"
         )
+        if report.action == "complaint":
+            return self._complaint(notice_id, record, report, reported)
         if report.action == "failed":
             bounce = Bounce(
                 kind=report.kind,
@@ -164,16 +178,17 @@ class BounceProcessor:
                 fields={"bounce": bounce.dumps(), "last_error": detail},
             )
             if outcome is not TransitionOutcome.OK:
-                tracker.note(notice_id, status or "", detail, report=reported)
+                tracker.note(notice_id, status, detail, report=reported)
+            # The notice's own address, never the report's: a report names whom it likes.
             apply_bounce(
                 bounce,
                 notice_id=notice_id,
-                address=record.get("to") or report.recipient,
+                address=record.get("to", ""),
                 tracker=tracker,
                 suppressions=self.suppressions,
                 settings=self.settings,
             )
-            return "bounced"
+            return Outcome.BOUNCED
         if report.action == "delayed":
             # A delay never undoes "delivered"; after "sent" the notice shows the delay, but
             # stays out of our retry schedule: the receiving side is still trying.
@@ -181,10 +196,17 @@ class BounceProcessor:
                 tracker.transition(
                     notice_id, Status.DEFERRED, detail, report=reported, fields={"dsn_delayed": "1"}
                 )
-                return "deferred"
-            tracker.note(notice_id, status or "", detail, report=reported)
-            return "recorded"
-        # delivered, relayed, expanded: the receiving side has taken the mail.
+                return Outcome.DEFERRED
+            tracker.note(notice_id, status, detail, report=reported)
+            return Outcome.RECORDED
+        # delivered, relayed, expanded: the receiving side has taken the mail. From queued or
+        # deferred only when a worker has handed it to the relay (its "sent" was never
+        # written): a success report for a notice nobody sent is not believed.
+        if status in (Status.QUEUED, Status.DEFERRED) and not record.get("handed_at"):
+            tracker.note(
+                notice_id, status, detail + " (ignored: never handed to the relay)", report=reported
+            )
+            return Outcome.RECORDED
         outcome, _ = tracker.transition(
             notice_id,
             Status.DELIVERED,
@@ -194,65 +216,63 @@ class BounceProcessor:
             fields={"dsn_delayed": ""},
         )
         if outcome is not TransitionOutcome.OK:
-            tracker.note(notice_id, status or "", detail, report=reported)
-            return "recorded"
-        return "delivered"
+            tracker.note(notice_id, status, detail, report=reported)
+            return Outcome.RECORDED
+        return Outcome.DELIVERED
+
+    def _complaint(
+        self, notice_id: str, record: dict[str, str], report: Report, reported: dict[str, Any]
+    ) -> Outcome:
+        """The recipient marked the notice as spam: it was delivered, so its status stays;
+        the address is suppressed (mailing someone who complains hurts every later mail)."""
+        self.tracker.note(
+            notice_id,
+            record.get("status") or "",
+            "complaint: the recipient reported this notice as spam",
+            kind="complaint",
+            report=reported,
+        )
+        bounce = Bounce(
+            kind=Kind.NONE,
+            reason=Reason.FEEDBACK,
+            status=None,
+            code=None,
+            diagnostic=report.diagnostic,
+            reported_at=iso(),
+        )
+        apply_bounce(
+            bounce,
+            notice_id=notice_id,
+            address=record.get("to", ""),
+            tracker=self.tracker,
+            suppressions=self.suppressions,
+            settings=self.settings,
+        )
+        return Outcome.COMPLAINT
 
     def _unmatched(
-        self, report: Report, parsed: Parsed, how: str | None, data: bytes, source: str
+        self, report: Report, parsed: Parsed, tie: Tie, why: str, source: str, kept: str | None
     ) -> Applied:
-        entry = {
+        entry: dict[str, Any] = {
             "id": uuid.uuid4().hex[:12],
             "at": iso(),
-            "why": how or "no match",
+            "why": why,
             **report.to_json(None),
             "returned_to": [mask(a) for a in parsed.returned_to],
             "source": source,
         }
-        if self.spool_dir:
-            entry["file"] = str(self.keep(data, f"unmatched-{entry['id']}"))
+        if tie.candidate:
+            entry.update(candidate=tie.candidate, candidate_by=tie.candidate_by)
+        if kept:
+            entry["file"] = kept
         self.unmatched_store.add(entry)
-        log.warning(
-            "bounce for %s could not be tied to a notice (%s)", mask(report.recipient), entry["why"]
-        )
-        return Applied(report, None, None, "forged" if how == "forged" else "unmatched")
+        log.warning("report for %s not applied (%s)", mask(report.recipient), why)
+        forged = tie.why is NoProof.FORGED and tie.notice_id is None
+        return Applied(report, None, None, Outcome.FORGED if forged else Outcome.UNMATCHED)
 
-    def keep(self, data: bytes, name: str) -> Path:
-        """Write a message to the spool folder for inspection."""
-        assert self.spool_dir is not None
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        path = self.spool_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}.eml"
-        path.write_bytes(data)
-        return path
+    def keep(self, data: bytes, why: str) -> str | None:
+        """Write a message to the spool folder for inspection (None without a spool)."""
+        return str(self.spool.keep(data, why)) if self.spool is not None else None
 
     def unmatched(self, limit: int = 1000) -> list[dict[str, Any]]:
         return self.unmatched_store.list(limit)
-
-
-def read_messages(path: str, stdin: Any = None) -> Iterator[tuple[str, bytes]]:
-    """Messages from a .eml file, a folder of them, a Maildir, an mbox, or ``-`` (stdin)."""
-    if path == "-":
-        yield "<stdin>", (stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read())
-        return
-    p = Path(path)
-    if p.is_dir():
-        if (p / "cur").is_dir() and (p / "new").is_dir():
-            box = mailbox.Maildir(str(p), factory=None, create=False)
-            for key in box.iterkeys():
-                yield f"{p}:{key}", box.get_bytes(key)
-            return
-        for child in sorted(p.iterdir()):
-            if child.is_file() and not child.name.startswith("."):
-                yield from read_messages(str(child))
-        return
-    with p.open("rb") as fh:
-        head = fh.read(5)
-    if head == b"From ":
-        mbox = mailbox.mbox(str(p), create=False)
-        try:
-            for n, key in enumerate(mbox.iterkeys()):
-                yield f"{p}#{n}", mbox.get_bytes(key)
-        finally:
-            mbox.close()
-        return
-    yield str(p), p.read_bytes()

@@ -8,24 +8,30 @@ import sys
 import time
 from typing import Any
 
-from worker.bounces.ingest import BounceProcessor, TieBack, read_messages
+from worker.bounces.ingest import BounceProcessor, read_messages
 from worker.bounces.parse import parse_bytes
 from worker.bounces.server import make_server, spool_dir
+from worker.bounces.spool import Spool
+from worker.bounces.tieback import TieBack
 from worker.cli.output import emit, pipeline, settings
 from worker.intake.addresses import mask
 from worker.notices.pipeline import Pipeline
-from worker.smtp.returnpath import verify
 
 
 def processor(pipe: Pipeline) -> BounceProcessor:
-    return BounceProcessor(pipe.tracker, pipe.suppressions, pipe.settings, spool_dir(pipe.settings))
+    config = pipe.settings
+    spool = Spool(spool_dir(config), config.bounce_spool_days)
+    return BounceProcessor(pipe.tracker, pipe.suppressions, config, spool)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     pipe = pipeline()
     config = pipe.settings
     config.require_secret()
-    server = make_server(processor(pipe), config, args.host, args.port)
+    reports = processor(pipe)
+    if reports.spool is not None:
+        reports.spool.prune()
+    server = make_server(reports, config, args.host, args.port)
     server.start()
     print(
         f"taking bounces for @{config.envelope_base.domain} on "
@@ -65,24 +71,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    tie: TieBack | None = None
-    try:
-        pipe = pipeline()
-        pipe.r.ping()
-        tie = TieBack(pipe.tracker, pipe.settings)  # finding a notice only reads the store
-    except Exception:  # parse works without the store; only tie-back needs it
-        tie = None
+    # A notice id is printed only when the message proves it (a value we signed): parsing
+    # needs no store.
+    tie = TieBack(None, settings())
     for _name, data in read_messages(args.file, sys.stdin):
         parsed = parse_bytes(data)
+        notice_id = tie.find(parsed).notice_id
         for report in parsed.reports:
-            notice_id = None
-            if tie is not None:
-                found, how = tie.find(parsed, report)
-                notice_id = found if found and how != "forged" else None
-            else:
-                notice_id = next(
-                    (n for a in parsed.returned_to if (n := verify(a, settings()))), None
-                )
             row = report.to_json(notice_id)
             if args.json:
                 print(json.dumps(row, ensure_ascii=False))

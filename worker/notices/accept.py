@@ -18,8 +18,8 @@ from worker.notices.status import Status
 from worker.notices.store import Tracker
 from worker.notices.suppressions import Suppressions
 from worker.render.i18n import negotiate
-from worker.render.message import message_id
 from worker.settings import Settings
+from worker.smtp.proof import message_id
 
 log = logging.getLogger(__name__)
 

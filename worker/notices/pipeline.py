@@ -33,8 +33,8 @@ from worker.render.message import message_bytes
 from worker.render.renderer import Renderer
 from worker.settings import Settings
 from worker.smtp.client import Transport, get_transport
+from worker.smtp.proof import envelope_id, envelope_sender
 from worker.smtp.replies import ReplyClass
-from worker.smtp.returnpath import envelope_sender
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.r = client if client is not None else get_redis(settings)
-        self.tracker = Tracker(self.r, settings.notice_retention_days)
+        self.tracker = Tracker(self.r, settings.notice_retention_days, settings.bounce_max_history)
         self.dead = DeadLetters(self.r, settings.dead_letter_retention_days)
         self.suppressions = Suppressions(self.r)
         self._transport = transport
@@ -140,10 +140,16 @@ class Pipeline:
             event = stored if isinstance(stored, Event) else parse_event(stored)
             rendered = self.renderer.render(event)
             raw = message_bytes(
-                rendered, to=to, notice_id=notice_id, generation=generation, settings=self.settings
+                rendered,
+                to=to,
+                notice_id=notice_id,
+                generation=generation,
+                settings=self.settings,
+                message_id=record.get("message_id") or None,
             )
             sender = envelope_sender(notice_id, self.settings)
-            accepted = self.transport.send(raw, sender, to, envelope_id=notice_id)
+            envid = envelope_id(notice_id, self.settings)
+            accepted = self.transport.send(raw, sender, to, envelope_id=envid)
         except RecipientRefused as exc:
             return self._refused(notice_id, exc, lease, attempt)
         except PermanentError as exc:

@@ -14,7 +14,7 @@ from worker.intake.addresses import key as address_key
 from worker.intake.addresses import mask, normalize_address
 from worker.notices.pipeline import Pipeline
 from worker.notices.status import NEED_NEW_ADDRESS, REPLAYABLE, Status, TransitionOutcome
-from worker.render.message import message_id
+from worker.smtp.proof import message_id
 
 
 @dataclass(frozen=True)

@@ -10,71 +10,9 @@ from typing import Any
 
 from worker.notices import keys
 from worker.notices.connection import RedisClient
+from worker.notices.lua import CLAIM, CREATE, SWEEP, TRANSITION
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
 from worker.notices.status import TRANSITIONS, ClaimOutcome, Status, TransitionOutcome
-
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {'exists', redis.call('HGET', KEYS[1], 'status')}
-end
-local status, now, entry, ttl, prefix, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local fields = {}
-for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('RPUSH', KEYS[2], entry)
-redis.call('SET', KEYS[4], ARGV[9], 'EX', ttl)
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[2], ttl)
-redis.call('ZADD', prefix .. 'idx:all', now, id)
-redis.call('ZADD', prefix .. 'idx:st:' .. status, now, id)
-if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], ARGV[8], id) end
-redis.call('SET', ARGV[7], id, 'EX', ttl)
-return {'created', status}
-"""
-
-_TRANSITION = """
-local cur = redis.call('HGET', KEYS[1], 'status')
-if not cur then return {'missing', ''} end
-local allowed = false
-for s in string.gmatch(ARGV[2], '[^,]+') do if s == cur then allowed = true end end
-if not allowed then return {'refused', cur} end
-local to, now, entry, sched, prefix, id = ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-if ARGV[8] ~= '' and redis.call('HGET', KEYS[1], 'lease_until') ~= ARGV[8] then
-  return {'stale', cur}
-end
-local fields = {'status', to, 'updated_at', ARGV[9]}
-for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('HDEL', KEYS[1], 'lease_until')
-if entry ~= '' then redis.call('RPUSH', KEYS[2], entry) end
-redis.call('ZREM', prefix .. 'idx:st:' .. cur, id)
-redis.call('ZADD', prefix .. 'idx:st:' .. to, now, id)
-if sched == 'remove' then redis.call('ZREM', KEYS[3], id)
-elseif sched ~= 'keep' then redis.call('ZADD', KEYS[3], sched, id) end
-return {'ok', cur}
-"""
-
-_CLAIM = """
-local st = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'next_attempt_at')
-if not st[1] then return {'missing', ''} end
-if st[1] ~= 'queued' and st[1] ~= 'deferred' then return {'settled', st[1]} end
-if not redis.call('ZSCORE', KEYS[2], ARGV[3]) then return {'settled', st[1]} end
-local now = tonumber(ARGV[1])
-local lease = tonumber(st[2] or '') or 0
-local due = tonumber(st[3] or '') or 0
-if lease > now then return {'busy', st[1]} end
-if ARGV[4] ~= 'force' and due > now then return {'notdue', st[1]} end
-redis.call('HSET', KEYS[1], 'lease_until', ARGV[2], 'handed_at', ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-return {'ok', st[1], st[2] or '', redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[3])}
-"""
-
-_SWEEP = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
-return ids
-"""
 
 
 @dataclass(frozen=True)
@@ -96,13 +34,18 @@ class Claim:
 class Tracker:
     """Reads and changes notice records; every change is atomic (a Lua script)."""
 
-    def __init__(self, client: RedisClient, retention_days: int = 90) -> None:
+    def __init__(
+        self, client: RedisClient, retention_days: int = 90, history_cap: int = 200
+    ) -> None:
         self.r = client
         self.ttl = retention_days * 86400
-        self._create = client.register_script(_CREATE)
-        self._transition = client.register_script(_TRANSITION)
-        self._claim = client.register_script(_CLAIM)
-        self._sweep = client.register_script(_SWEEP)
+        #: History entries kept per notice (the newest): one report naming a notice
+        #: thousands of times must not grow its record without bound.
+        self.history_cap = history_cap
+        self._create = client.register_script(CREATE)
+        self._transition = client.register_script(TRANSITION)
+        self._claim = client.register_script(CLAIM)
+        self._sweep = client.register_script(SWEEP)
 
     # -- writing -----------------------------------------------------------------------
     def create(
@@ -182,6 +125,7 @@ class Tracker:
                 notice_id,
                 lease,
                 iso(now),
+                self.history_cap,
                 *flat,
             ],
         )
@@ -190,7 +134,10 @@ class Tracker:
     def note(self, notice_id: str, status: str, detail: str, **extra: Any) -> None:
         """Add a history entry without changing the status."""
         if self.r.exists(keys.notice(notice_id)):
-            self.r.rpush(keys.history(notice_id), history_entry(status, detail, **extra))
+            pipe = self.r.pipeline()
+            pipe.rpush(keys.history(notice_id), history_entry(status, detail, **extra))
+            pipe.ltrim(keys.history(notice_id), -self.history_cap, -1)
+            pipe.execute()
 
     def set_fields(self, notice_id: str, fields: Mapping[str, str]) -> None:
         if fields and self.r.exists(keys.notice(notice_id)):

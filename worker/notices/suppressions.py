@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from worker import metrics
 from worker.bounces.bounce import Bounce
-from worker.bounces.reasons import MAILBOX_SOFT, SENDER_SIDE, Kind
+from worker.bounces.reasons import MAILBOX_SOFT, SENDER_SIDE, Kind, Reason
 from worker.intake.addresses import key as address_key
 from worker.intake.addresses import mask
 from worker.notices import keys
@@ -112,6 +112,21 @@ def apply_bounce(
     metrics.BOUNCES.labels(kind=str(bounce.kind), reason=str(bounce.reason)).inc()
     if not address:
         return Effect.NONE
+    if bounce.reason is Reason.FEEDBACK:
+        # A complaint: the mailbox works, but its owner calls our mail spam. Mailing it
+        # again would hurt every later mail's delivery (providers count complaints).
+        metrics.COMPLAINTS.inc()
+        suppressions.add(
+            address,
+            notice_id=notice_id,
+            reason=str(bounce.reason),
+            status=None,
+            kind="complaint",
+            diagnostic=bounce.diagnostic,
+            source="complaint",
+        )
+        log.warning("address %s suppressed after a complaint", mask(address))
+        return Effect.SUPPRESSED
     if bounce.kind is Kind.HARD:
         suppressions.add(
             address,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import email
 import email.policy
+import re
 import secrets
 from datetime import UTC, datetime
 from email.header import Header
@@ -31,12 +32,16 @@ def check_header(name: str, value: str) -> str:
     return value
 
 
-def message_id(notice_id: str, generation: int, settings: Settings) -> str:
-    """Stable across retries: a relay (or the reader) can recognise a duplicate by it.
+#: A Message-ID is one "<...@...>" of printable ASCII without spaces.
+_MESSAGE_ID = re.compile(r"^<[!-;=?-~]{1,250}@[!-;=?-~]{1,250}>$")
 
-    A replay (a new generation, maybe to a corrected address) gets a new one.
-    """
-    return f"<{notice_id}.{generation}@{settings.mail_from.domain}>"
+
+def _message_id(given: str | None, notice_id: str, generation: int, settings: Settings) -> str:
+    if given is None:
+        return f"<{notice_id}.{generation}@{settings.mail_from.domain}>"
+    if not _MESSAGE_ID.match(given):
+        raise InvalidEvent("message_id", "is not a single <local@domain> Message-ID")
+    return given
 
 
 def _encoded(name: str, value: str) -> str:
@@ -66,8 +71,12 @@ def message_bytes(
     generation: int,
     settings: Settings,
     date: datetime | None = None,
+    message_id: str | None = None,
 ) -> bytes:
     """The notice as sent: multipart/alternative, a text part and an HTML part.
+
+    ``message_id`` is the one the notice's record keeps (signed, see worker.smtp.proof);
+    without it (a preview of an unsaved event) an unsigned one is made up.
 
     Assembled from the standard library's encoders (RFC 2047 headers with email.header,
     quoted-printable with binascii); ``build_message`` parses it back when an
@@ -87,7 +96,7 @@ def message_bytes(
     lines += [
         _encoded("Subject", check_header("Subject", rendered.subject)),
         "Date: " + (format_datetime(date.astimezone(UTC)) if date else formatdate(usegmt=True)),
-        f"Message-ID: {message_id(notice_id, generation, settings)}",
+        f"Message-ID: {_message_id(message_id, notice_id, generation, settings)}",
         f"Content-Language: {rendered.lang}",
         # RFC 3834: automatic mail; well-behaved auto-responders do not answer it, and
         # Exchange honours its own X-Auto-Response-Suppress for out-of-office replies.
@@ -121,10 +130,17 @@ def build_message(
     generation: int,
     settings: Settings,
     date: datetime | None = None,
+    message_id: str | None = None,
 ) -> EmailMessage:
     """The notice as an EmailMessage (for previews and tests); see message_bytes."""
     raw = message_bytes(
-        rendered, to=to, notice_id=notice_id, generation=generation, settings=settings, date=date
+        rendered,
+        to=to,
+        notice_id=notice_id,
+        generation=generation,
+        settings=settings,
+        date=date,
+        message_id=message_id,
     )
     msg = email.message_from_bytes(raw, policy=POLICY)
     assert isinstance(msg, EmailMessage)

@@ -77,16 +77,18 @@ class ServerThread(Controller):
         hostname: str = "127.0.0.1",
         port: int = 0,
         advertise_dsn: bool = False,
+        smtp_class: type[LenientSMTP] | None = None,
         **smtp_kwargs: Any,
     ) -> None:
         super().__init__(
             handler, hostname=hostname, port=port or free_port(hostname), **smtp_kwargs
         )
         self.advertise_dsn = advertise_dsn
+        self.smtp_class = smtp_class or LenientSMTP
         self.sessions: set[LenientSMTP] = set()
 
     def factory(self) -> SMTP:
-        return LenientSMTP(
+        return self.smtp_class(
             self.handler,
             advertise_dsn=self.advertise_dsn,
             sessions=self.sessions,

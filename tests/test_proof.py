@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.settings import Settings
-from worker.smtp.returnpath import envelope_sender, verify
+from worker.smtp.proof import envelope_sender, verify
 
 
 def test_returnpath_round_trip(settings: Settings) -> None:
