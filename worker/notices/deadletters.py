@@ -67,16 +67,18 @@ class DeadLetters:
     ) -> str:
         dead_id = uuid.uuid4().hex[:12]
         now = time.time()
+        # Every field is masked, not only the payload: a card number can be the event id,
+        # or a key, and so part of the reason and the field's path.
         record = {
             "id": dead_id,
             "at": iso(now),
-            "reason": reason,
-            "field": field,
+            "reason": redact(_utf8(reason)),
+            "field": redact(_utf8(field)),
             "source": source,
             "payload": payload_text(payload),
         }
         if event_id:
-            record["event_id"] = _utf8(event_id[:128])
+            record["event_id"] = redact(_utf8(event_id[:128]))
         pipe = self.r.pipeline()
         pipe.hset(keys.dead_letter(dead_id), mapping=record)
         pipe.expire(keys.dead_letter(dead_id), self.ttl)
