@@ -1,10 +1,12 @@
-"""Who may use the web app: the binding rule, the ops token, CSRF and response headers."""
+"""Who may use the web app: binding, Host names, cross-site refusal, ops token, CSRF, headers."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+from collections.abc import Iterable
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, abort, redirect, render_template, request, session
@@ -17,6 +19,10 @@ from worker.settings import Settings
 #: The cookie that remembers a valid ``?token=`` (an HMAC of the token, never the token).
 TOKEN_COOKIE = "pdn_ops"  # noqa: S105  (a cookie name, not a secret)
 CSRF_FIELD = "csrf_token"
+#: Methods that change nothing; every other one needs the CSRF token and a same-origin request.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: ``name[:port]`` of a Host header (Werkzeug has already refused invalid characters).
+_HOST = re.compile(r"(?P<name>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
 CSRF_HEADER = "X-CSRF-Token"
 #: The notice HTML may style itself and show inline images, nothing else (no script,
 #: no network, no forms): it is someone else's markup as far as this app is concerned.
@@ -39,6 +45,70 @@ def check_bind(host: str, ops_token: str | None) -> None:
             "addresses, so binding to anything but a loopback address requires OPS_TOKEN "
             "(every page then asks for it); or use --host 127.0.0.1"
         )
+
+
+def host_allowed(host: str, allowed: Iterable[str]) -> bool:
+    """Whether ``host`` (a Host header, any port) is one of ``allowed`` (``*.`` = any subdomain).
+
+    The DNS rebinding defence: a page at evil.example that rebinds its name to 127.0.0.1
+    still makes the browser send ``Host: evil.example``, which no allowed name matches.
+    """
+    match = _HOST.fullmatch(host.lower())
+    if match is None or (match["port"] and not 1 <= int(match["port"]) <= 65535):
+        return False
+    name = match["name"]
+    for pattern in allowed:
+        if pattern.startswith("*."):
+            if name.endswith(pattern[1:]) and len(name) > len(pattern) - 1:
+                return True
+        elif name == pattern:
+            return True
+    return False
+
+
+def _own_origin(origin: str) -> bool:
+    """Whether ``origin`` is this app's: the Host the request came to, same scheme.
+
+    An ``https`` origin for an ``http`` request is this app behind its TLS proxy (the
+    README's advice); the reverse, a plain-HTTP page posting to a TLS app, is not.
+    """
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    scheme_ok = parts.scheme == request.scheme or (
+        parts.scheme == "https" and request.scheme == "http"
+    )
+    return (
+        scheme_ok
+        and bool(request.host)
+        and parts.netloc.lower() == request.host.lower()
+        and not (parts.path or parts.query or parts.fragment)
+    )
+
+
+def cross_site_refusal() -> str | None:
+    """Why this (state-changing) request looks cross-site, or None when it does not.
+
+    ``Sec-Fetch-Site`` is what browsers say about the initiator; ``Origin`` covers browsers
+    without it. The pages send ``Referrer-Policy: no-referrer``, under which a browser sends
+    ``Origin: null`` even for our own forms, so ``null`` passes only when ``Sec-Fetch-Site``
+    says same-origin or is absent (the CSRF token is still checked after this).
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    site_value = site.strip().lower() if site is not None else None
+    if site_value is not None and site_value not in ("same-origin", "none"):
+        return f"refused a cross-site request (Sec-Fetch-Site: {site_value})"
+    if origin is None:
+        return None
+    if origin.strip() == "null":
+        if site_value not in (None, "same-origin"):
+            return f"refused a request from an opaque origin (Sec-Fetch-Site: {site_value})"
+        return None
+    if not _own_origin(origin.strip()):
+        return "refused a request from another origin (Origin does not match this page)"
+    return None
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -113,6 +183,26 @@ def _csrf_ok() -> bool:
 def install(app: Flask, settings: Settings) -> None:
     """Register the token check, the CSRF check and the security headers on ``app``."""
     token = settings.ops_token
+    allowed_hosts = settings.web_allowed_hosts
+
+    # Registered first, so nothing else (not even the token login) sees a foreign Host.
+    @app.before_request
+    def known_host() -> tuple[str, int] | None:
+        if host_allowed(request.host, allowed_hosts):
+            return None
+        return render_template(
+            "error.html",
+            title="Unknown host",
+            message=f"This server does not answer to the host name {request.host!r}: "
+            f"it answers only to {', '.join(allowed_hosts)} (set WEB_ALLOWED_HOSTS to "
+            "the names you browse to). A name that is not on that list can be a DNS "
+            "rebinding attack.",
+        ), 400
+
+    @app.before_request
+    def same_origin() -> None:
+        if request.method not in SAFE_METHODS and (why := cross_site_refusal()):
+            abort(403, f"{why}: forms here may only be sent from this app's own pages")
 
     @app.before_request
     def guard() -> BaseResponse | tuple[str, int] | None:
@@ -127,7 +217,7 @@ def install(app: Flask, settings: Settings) -> None:
                     message="Every page needs the ops token: send 'Authorization: Bearer "
                     "<token>', or open any page once with ?token=<token>.",
                 ), 401
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not _csrf_ok():
+        if request.method not in SAFE_METHODS and not _csrf_ok():
             abort(403, "missing or wrong CSRF token; reload the page and try again")
         return None
 
