@@ -13,6 +13,7 @@ from flask import Flask, Response, abort, redirect, render_template, request, se
 from werkzeug.wrappers import Response as BaseResponse
 
 from worker.errors import ConfigurationError
+from worker.logs import mask_secrets
 from worker.net import is_loopback
 from worker.settings import Settings
 
@@ -124,9 +125,7 @@ def secrets_of(settings: Settings) -> list[str]:
 
 def scrub(text: str, settings: Settings) -> str:
     """``text`` with every secret of ``settings`` replaced by ***."""
-    for secret in secrets_of(settings):
-        text = text.replace(secret, "***")
-    return text
+    return mask_secrets(text, secrets_of(settings))
 
 
 def _cookie_value(token: str) -> str:
