@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from urllib.parse import urlencode, urlsplit
 
@@ -17,8 +18,12 @@ from worker.logs import mask_secrets
 from worker.net import is_loopback
 from worker.settings import Settings
 
-#: The cookie that remembers a valid ``?token=`` (an HMAC of the token, never the token).
+#: The cookie that remembers a valid ``?token=`` for WEB_SESSION_HOURS: its issue time and
+#: an HMAC over it keyed by the token, never the token.
 TOKEN_COOKIE = "pdn_ops"  # noqa: S105  (a cookie name, not a secret)
+_COOKIE_PURPOSE = "past-due-notices ops cookie"
+#: Seconds a cookie's issue time may lie ahead of the clock (the clock stepped back).
+COOKIE_CLOCK_SLACK = 300
 CSRF_FIELD = "csrf_token"
 #: Methods that change nothing; every other one needs the CSRF token and a same-origin request.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -128,21 +133,44 @@ def scrub(text: str, settings: Settings) -> str:
     return mask_secrets(text, secrets_of(settings))
 
 
-def _cookie_value(token: str) -> str:
-    return hmac.new(token.encode(), b"past-due-notices ops cookie", hashlib.sha256).hexdigest()
+def now() -> int:
+    """The clock the ops cookie's expiry reads (a function of its own, so tests can move it)."""
+    return int(time.time())
 
 
-def _authorized(token: str) -> bool:
+def cookie_value(token: str, issued: int) -> str:
+    """``<issued>.<HMAC-SHA256 keyed by the token over the issue time>``: never the token.
+
+    Keyed by the token, so a cookie from before a token change matches nothing.
+    """
+    mac = hmac.new(token.encode(), f"{_COOKIE_PURPOSE}|{issued}".encode(), hashlib.sha256)
+    return f"{issued}.{mac.hexdigest()}"
+
+
+def cookie_valid(cookie: str, token: str, hours: int) -> bool:
+    """Whether ``cookie`` was issued for ``token`` less than ``hours`` ago."""
+    issued_text, dot, _ = cookie.partition(".")
+    if not (dot and issued_text.isascii() and issued_text.isdigit() and len(issued_text) <= 12):
+        return False
+    issued = int(issued_text)
+    age = now() - issued
+    # A little slack for a clock stepped back; a cookie from further ahead is not ours.
+    if not -COOKIE_CLOCK_SLACK <= age < hours * 3600:
+        return False
+    return hmac.compare_digest(cookie.encode(), cookie_value(token, issued).encode())
+
+
+def _authorized(token: str, hours: int) -> bool:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer ") and hmac.compare_digest(
         header[7:].strip().encode(), token.encode()
     ):
         return True
     cookie = request.cookies.get(TOKEN_COOKIE, "")
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), _cookie_value(token).encode())
+    return bool(cookie) and cookie_valid(cookie, token, hours)
 
 
-def _token_login(token: str) -> BaseResponse | None:
+def _token_login(token: str, hours: int) -> BaseResponse | None:
     """``?token=`` once: set the cookie and come back without the token in the URL."""
     given = request.args.get("token")
     if given is None or not hmac.compare_digest(given.encode(), token.encode()):
@@ -152,7 +180,8 @@ def _token_login(token: str) -> BaseResponse | None:
     response = redirect(target, code=303)
     response.set_cookie(
         TOKEN_COOKIE,
-        _cookie_value(token),
+        cookie_value(token, now()),
+        max_age=hours * 3600,
         httponly=True,
         samesite="Strict",
         secure=request.is_secure,
@@ -182,6 +211,7 @@ def _csrf_ok() -> bool:
 def install(app: Flask, settings: Settings) -> None:
     """Register the token check, the CSRF check and the security headers on ``app``."""
     token = settings.ops_token
+    hours = settings.web_session_hours
     allowed_hosts = settings.web_allowed_hosts
 
     # Registered first, so nothing else (not even the token login) sees a foreign Host.
@@ -206,15 +236,16 @@ def install(app: Flask, settings: Settings) -> None:
     @app.before_request
     def guard() -> BaseResponse | tuple[str, int] | None:
         if token:
-            login = _token_login(token)
+            login = _token_login(token, hours)
             if login is not None:
                 return login
-            if not _authorized(token):
+            if not _authorized(token, hours):
                 return render_template(
                     "error.html",
                     title="Token required",
                     message="Every page needs the ops token: send 'Authorization: Bearer "
-                    "<token>', or open any page once with ?token=<token>.",
+                    "<token>', or open any page once with ?token=<token> (remembered for "
+                    f"{hours} hours, WEB_SESSION_HOURS).",
                 ), 401
         if request.method not in SAFE_METHODS and not _csrf_ok():
             abort(403, "missing or wrong CSRF token; reload the page and try again")
