@@ -114,12 +114,13 @@ def rec() -> Recorder:
 
 
 # -- the command line ------------------------------------------------------------------------
+@pytest.mark.parametrize("verb", ["web", "preview"])
 @pytest.mark.parametrize("port", ["0", "65536", "-1", "eighty"])
 def test_cli_web_port_outside_range_is_a_usage_error(
-    port: str, capsys: pytest.CaptureFixture[str]
+    verb: str, port: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["web", "--port", port])
+        main([verb, "--port", port])
     assert info.value.code == 2
     assert "--port" in capsys.readouterr().err
 
@@ -232,3 +233,12 @@ def test_cli_web_real_server_logs_neither_token_nor_address(tmp_path: Path) -> N
     assert access[0].startswith("GET /notices?token=***&address=a***%40example.com 303 ")
     assert access[1].startswith("GET /notices?address=a***%40example.com 200 ")
     assert len(access) == 3 and access[2].startswith("GET /nope?address=a***")
+
+
+def test_secrets_of_holds_url_passwords_encoded_and_decoded(settings: Settings) -> None:
+    from worker.web.security import secrets_of
+
+    found = secrets_of(
+        settings.with_(ops_token=TOKEN, smtp_url="smtp://u:p%40ss-w0rd-1@relay.example.com:587")
+    )
+    assert {TOKEN, settings.secret_key, "p%40ss-w0rd-1", "p@ss-w0rd-1"} <= set(found)

@@ -8,7 +8,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from flask import Flask, Response, abort, redirect, render_template, request, session
 from werkzeug.wrappers import Response as BaseResponse
@@ -118,14 +118,16 @@ def cross_site_refusal() -> str | None:
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every secret the settings hold: none of them may ever appear in a page."""
+    """Every secret the settings hold: none of them may ever appear in a page or a log."""
     found = [settings.secret_key or "", settings.ops_token or ""]
     for url in (settings.smtp_url, settings.redis_url, settings.broker_url):
         try:
-            found.append(urlsplit(url).password or "")
+            password = urlsplit(url).password or ""
         except ValueError:
             continue
-    return [s for s in found if s]
+        # As written in the URL (percent-encoded) and as sent to the server.
+        found += [password, unquote(password)]
+    return list(dict.fromkeys(s for s in found if s))
 
 
 def scrub(text: str, settings: Settings) -> str:
