@@ -25,11 +25,11 @@ _COOKIE_PURPOSE = "past-due-notices ops cookie"
 #: Seconds a cookie's issue time may lie ahead of the clock (the clock stepped back).
 COOKIE_CLOCK_SLACK = 300
 CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
 #: Methods that change nothing; every other one needs the CSRF token and a same-origin request.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: ``name[:port]`` of a Host header (Werkzeug has already refused invalid characters).
 _HOST = re.compile(r"(?P<name>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
-CSRF_HEADER = "X-CSRF-Token"
 #: The notice HTML may style itself and show inline images, nothing else (no script,
 #: no network, no forms): it is someone else's markup as far as this app is concerned.
 SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
