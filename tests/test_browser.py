@@ -44,13 +44,24 @@ def need_chromium() -> None:
 
 
 class Served:
-    """The app on a free loopback port, in a thread, with what it enqueued."""
+    """The app on a free loopback port, in a thread, with what it enqueued and the
+    ``(Origin, Sec-Fetch-Site)`` of every POST it was sent."""
 
     def __init__(self, app: Any, enqueued: list[str]) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.posts: list[tuple[str | None, str | None]] = []
+        self.server = make_server("127.0.0.1", 0, self._recording(app), threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
         self.enqueued = enqueued
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _recording(self, app: Any) -> Any:
+        def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+            if environ["REQUEST_METHOD"] == "POST":
+                self.posts.append((environ.get("HTTP_ORIGIN"), environ.get("HTTP_SEC_FETCH_SITE")))
+            return app(environ, start_response)
+
+        return wsgi
 
     def __enter__(self) -> Served:
         self.thread.start()
@@ -74,19 +85,28 @@ def served(settings: Settings, pipeline: Pipeline) -> Iterator[Served]:
         yield server
 
 
+#: The attacker's site: a name the browser resolves to the app's loopback address (what a
+#: DNS rebinding attack achieves), or, for cross-site forms, a page served by the test.
+EVIL = "evil.example"
+
+
 @pytest.fixture
 def page(served: Served) -> Iterator[Any]:
     need_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=[*ARGS, f"--host-resolver-rules=MAP {EVIL} 127.0.0.1"]
+        )
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        # Nothing but the app: any other request would be an external fetch.
+        # Nothing but the app (under its own name or the rebound one): any other request
+        # would be an external fetch.
+        ours = (served.url, f"http://{EVIL}:{served.port}/")
         context.route(
             "**/*",
             lambda route: (
-                route.continue_() if route.request.url.startswith(served.url) else route.abort()
+                route.continue_() if route.request.url.startswith(ours) else route.abort()
             ),
         )
         tab = context.new_page()
@@ -206,6 +226,68 @@ def test_browser_replay_dismissed_confirm_sends_nothing(
     page.locator("#replay").get_by_role("button", name="Replay").click()
     page.wait_for_timeout(300)
     assert served.enqueued == [] and page.locator("#status").inner_text() == "failed"
+
+
+def failed_notice(pipeline: Pipeline) -> str:
+    notice_id = pipeline.accept(make_event(event_id="evt-attacked")).notice_id or ""
+    pipeline.tracker.transition(notice_id, Status.FAILED, "gave up")
+    return notice_id
+
+
+def test_browser_own_form_posts_origin_null_same_origin_and_is_accepted(
+    page: Any, served: Served, pipeline: Pipeline
+) -> None:
+    notice_id = failed_notice(pipeline)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{served.url}/notices/{notice_id}")
+    page.locator("#replay").get_by_role("button", name="Replay").click()
+    page.locator(".flash.ok").wait_for()
+    assert served.enqueued == [notice_id]
+    # Under Referrer-Policy: no-referrer the browser hides our own origin: Origin: null,
+    # with Sec-Fetch-Site saying same-origin; that pair is what the app lets through.
+    assert served.posts == [("null", "same-origin")]
+
+
+def test_browser_cross_site_form_cannot_replay(
+    page: Any, served: Served, pipeline: Pipeline
+) -> None:
+    notice_id = failed_notice(pipeline)
+    page.goto(f"{served.url}/notices/{notice_id}")  # the operator has the pages open
+    attack = (
+        f'<form id="f" method="post" action="{served.url}/notices/{notice_id}/replay">'
+        '<input name="confirm" value="yes"></form><script>f.submit()</script>'
+    )
+    page.route(
+        f"http://attacker.{EVIL}/",
+        lambda route: route.fulfill(status=200, content_type="text/html", body=attack),
+    )
+    page.goto(f"http://attacker.{EVIL}/")
+    page.wait_for_url(f"{served.url}/notices/{notice_id}/replay")
+    assert "refused a cross-site request" in page.locator(".problem").inner_text()
+    assert served.posts == [(f"http://attacker.{EVIL}", "cross-site")]
+    assert served.enqueued == []
+    assert (pipeline.tracker.get(notice_id) or {})["status"] == "failed"
+
+
+def test_browser_dns_rebinding_reaches_nothing(
+    page: Any, served: Served, pipeline: Pipeline
+) -> None:
+    notice_id = failed_notice(pipeline)
+    rebound = f"http://{EVIL}:{served.port}"
+    # evil.example now resolves to 127.0.0.1: the attacker's page and the app share an
+    # origin as far as the browser knows, so same-origin scripts could read and post...
+    response = page.goto(f"{rebound}/notices/{notice_id}")
+    assert response.status == 400
+    assert "Unknown host" in page.locator("h1").inner_text()
+    status = page.evaluate(
+        f"""async () => (await fetch("/notices/{notice_id}/replay", {{
+            method: "POST", body: new URLSearchParams({{confirm: "yes"}})
+        }})).status"""
+    )
+    # ...but the Host header still names the attacker's site, and that gets 400.
+    assert status == 400
+    assert served.enqueued == []
+    assert (pipeline.tracker.get(notice_id) or {})["status"] == "failed"
 
 
 def test_browser_missing_chromium_skips_locally_and_fails_under_ci(

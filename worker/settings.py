@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -61,6 +62,28 @@ def parse_delays(value: str) -> tuple[float, ...]:
     if any(d < 0 for d in delays):
         raise ConfigurationError("SEND_RETRY_DELAYS must not contain negative delays")
     return delays
+
+
+#: A host name (``ops.example.com``), optionally ``*.``-prefixed, an IPv4 address or a
+#: bracketed IPv6 address; never a port (every port of an allowed name is allowed).
+_HOST_PATTERN = re.compile(
+    r"(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+    r"|\[[0-9a-f:.]+\]"
+)
+
+
+def parse_hosts(value: str) -> tuple[str, ...]:
+    """Parse WEB_ALLOWED_HOSTS: comma-separated host names, e.g. ``ops.example.com,*.corp``."""
+    hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    if not hosts:
+        raise ConfigurationError("WEB_ALLOWED_HOSTS must name at least one host")
+    for host in hosts:
+        if not _HOST_PATTERN.fullmatch(host):
+            raise ConfigurationError(
+                f"WEB_ALLOWED_HOSTS takes host names (optionally '*.example.com'; IPv6 in "
+                f"brackets; no port, every port is allowed), not {host!r}"
+            )
+    return hosts
 
 
 def _address(value: str, name: str) -> Address:
@@ -132,6 +155,9 @@ class Settings:
     replay_rate: float = 5.0
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 0  #: 0: the worker serves no metrics
+    #: The Host names the web pages answer to (DNS rebinding defence): loopback by default.
+    web_allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    web_session_hours: int = 12  #: how long the ops cookie from ``?token=`` is honoured
 
     @property
     def envelope_base(self) -> Address:
@@ -187,6 +213,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     )
     bounce = get("BOUNCE_ADDRESS")
     delays = get("SEND_RETRY_DELAYS")
+    hosts = get("WEB_ALLOWED_HOSTS")
     return Settings(
         redis_url=get("REDIS_URL") or d.redis_url,
         broker_url=get("BROKER_URL") or "",
@@ -258,6 +285,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         replay_rate=_float(get("REPLAY_RATE") or "5", "REPLAY_RATE", 0.01),
         metrics_host=get("METRICS_HOST") or d.metrics_host,
         metrics_port=_int(get("METRICS_PORT") or "0", "METRICS_PORT", 0),
+        web_allowed_hosts=parse_hosts(hosts) if hosts is not None else d.web_allowed_hosts,
+        web_session_hours=_int(get("WEB_SESSION_HOURS") or "12", "WEB_SESSION_HOURS", 1),
     )
 
 

@@ -18,6 +18,7 @@ from worker.notices.replay import replay_notice
 from worker.render.renderer import Renderer
 from worker.settings import Settings
 from worker.web import ops, preview, security
+from worker.web.access import AccessLog
 from worker.web.state import (
     EXTENSION,
     Enqueue,
@@ -81,6 +82,8 @@ def create_app(
     security.install(app, settings)
     app.register_blueprint(preview.bp)
     app.register_blueprint(ops.bp)
+    # Our own request log, masked, whatever server runs the app (waitress logs none).
+    app.wsgi_app = AccessLog(app.wsgi_app, security.secrets_of(settings))  # type: ignore[method-assign]
 
     @app.errorhandler(StoreUnavailable)
     @app.errorhandler(redis.RedisError)
