@@ -80,7 +80,9 @@ def pipeline(settings: Settings) -> Pipeline:
 @pytest.fixture
 def served(settings: Settings, pipeline: Pipeline) -> Iterator[Served]:
     enqueued: list[str] = []
-    app = create_app(settings, pipeline, enqueue=enqueued.append, publish=lambda p: None)
+    app = create_app(
+        settings, pipeline, enqueue=enqueued.append, publish=lambda task, payload: None
+    )
     with Served(app, enqueued) as server:
         yield server
 

@@ -96,7 +96,7 @@ def test_e2e_replay_bounced_notice_only_with_a_corrected_address(
     record = wait_for(lambda: (r := show("r-bounce", env)).get("status") == "sent" and r)
     assert record["to"] == "admin@example.com"
     assert recorder.messages[-1][1] == ["admin@example.com"]
-    assert record["message_id"].startswith(f"<{record['id']}.1@")
+    assert record["message_id"].startswith(f"<{record['id']}.1.")  # generation 1, signed
 
 
 def test_e2e_replay_dead_letter_requeue_after_a_fix(

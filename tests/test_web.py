@@ -53,7 +53,11 @@ def pipeline(settings: Settings, fake_redis: fakeredis.FakeRedis) -> Pipeline:
 
 def build_app(settings: Settings, pipeline: Pipeline | None, rec: Recorder, **kwargs: Any) -> Flask:
     app = create_app(
-        settings, pipeline, enqueue=rec.enqueued.append, publish=rec.published.append, **kwargs
+        settings,
+        pipeline,
+        enqueue=rec.enqueued.append,
+        publish=lambda task, payload: rec.published.append(payload),
+        **kwargs,
     )
     app.testing = True
     return app

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
 from email.utils import parseaddr
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from worker.errors import ConfigurationError
 
@@ -186,6 +187,18 @@ class Settings:
                 "can forge a bounce; set it to a long random string"
             )
         return self.secret_key
+
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold: none may appear in a page or a log line."""
+        found = [self.secret_key or "", self.secret_key_previous or "", self.ops_token or ""]
+        for url in (self.smtp_url, self.redis_url, self.broker_url):
+            try:
+                password = urlsplit(url).password or ""
+            except ValueError:
+                continue
+            # As written in the URL (percent-encoded) and as sent to the server.
+            found += [password, unquote(password)]
+        return list(dict.fromkeys(s for s in found if s))
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

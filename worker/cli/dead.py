@@ -39,7 +39,7 @@ def cmd_dead_requeue(args: argparse.Namespace) -> int:
     corrected = Path(args.from_file).read_text(encoding="utf-8") if args.from_file else None
     app = celery_app()
     outcome = pipeline().dead.requeue(
-        args.id, lambda payload: producer.publish(app, payload), corrected
+        args.id, lambda task, payload: producer.publish_to(app, task, payload), corrected
     )
     if not outcome.done:
         hint = " (fix it with --from-file)" if "still invalid" in outcome.message else ""

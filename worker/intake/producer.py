@@ -71,6 +71,11 @@ def publish(app: Any, payload: Any) -> None:
     app.send_task(CHARGE_FAILED, args=[payload], retry=True, retry_policy=_RETRY_POLICY)
 
 
+def publish_to(app: Any, task: str, payload: Any) -> None:
+    """Put ``payload`` on the queue for the task named ``task`` (a dead letter's requeue)."""
+    app.send_task(task, args=[payload], retry=True, retry_policy=_RETRY_POLICY)
+
+
 def enqueue_send(app: Any, notice_id: str, force: bool = False) -> None:
     """Hand one notice to a worker for a send attempt (a retry, a replay or a re-drive)."""
     app.send_task(SEND, args=[notice_id, force] if force else [notice_id])

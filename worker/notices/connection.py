@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 
 from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Our clients always decode responses to str, which redis-py's annotations cannot express
 #: (they type every reply as bytes | str), so the client is typed loosely in one place.
@@ -58,3 +64,26 @@ def get_redis(settings: Settings) -> RedisClient:
         with _lock:
             _clients[key] = client
     return client
+
+
+def until_reachable(call: Callable[[], T], deadline: float, what: str) -> T:
+    """``call()``, tried again while Redis is unreachable, until ``deadline`` (epoch).
+
+    A worker that holds something only it knows — an event it took from the queue, or the
+    relay's answer to a send — keeps it while Redis restarts, and writes it once Redis is
+    back, instead of giving up and leaving the outcome to chance.
+    """
+    pause = 0.2
+    while True:
+        try:
+            return call()
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+            if time.time() + pause > deadline:
+                raise
+            log.warning(
+                "tracking store unreachable while %s (%s); trying again",
+                what,
+                exc.__class__.__name__,
+            )
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)

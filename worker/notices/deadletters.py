@@ -64,6 +64,7 @@ class DeadLetters:
         field: str = "",
         source: str = "queue",
         event_id: str | None = None,
+        task: str | None = None,
     ) -> str:
         dead_id = uuid.uuid4().hex[:12]
         now = time.time()
@@ -79,6 +80,10 @@ class DeadLetters:
         }
         if event_id:
             record["event_id"] = redact(_utf8(event_id[:128]))
+        if task and task != producer.CHARGE_FAILED:
+            # The task the message named: a requeue delivers it there (an event type an
+            # older worker did not know yet, once every worker is upgraded).
+            record["task"] = _utf8(task[:128])
         pipe = self.r.pipeline()
         pipe.hset(keys.dead_letter(dead_id), mapping=record)
         pipe.expire(keys.dead_letter(dead_id), self.ttl)
@@ -114,30 +119,38 @@ class DeadLetters:
         return bool(deleted)
 
     def requeue(
-        self, dead_id: str, publish: Callable[[Any], Any], corrected: str | None = None
+        self,
+        dead_id: str,
+        publish: Callable[[str, Any], Any],
+        corrected: str | None = None,
     ) -> Requeued:
         """Check the dead letter's event again (or ``corrected``, a fixed copy) and, when it
-        passes, put it back on the queue and drop the dead letter.
+        passes, put it back on the queue (``publish(task name, payload)``) and drop the
+        dead letter.
 
         Still invalid, or the queue away: the dead letter is kept and the reason says why.
         """
         record = self.get(dead_id)
         if record is None:
             return Requeued(False, f"no dead letter {dead_id!r}")
+        task = record.get("task") or producer.CHARGE_FAILED
         try:
             payload = decode(corrected if corrected is not None else record.get("payload", ""))
         except InvalidEvent as exc:
             return Requeued(False, f"still invalid: {exc.reason} (the dead letter is kept)")
-        reason = producer.check(producer.Item(0, payload))
-        if reason:
-            return Requeued(
-                False,
-                f"still invalid: {reason} (the dead letter is kept; "
-                "correct the event and requeue it)",
-            )
-        publish(payload)
+        if task == producer.CHARGE_FAILED:
+            reason = producer.check(producer.Item(0, payload))
+            if reason:
+                return Requeued(
+                    False,
+                    f"still invalid: {reason} (the dead letter is kept; "
+                    "correct the event and requeue it)",
+                )
+        publish(task, payload)
         self.drop(dead_id)
-        event_id = str(payload.get("event_id"))
+        event_id = payload.get("event_id") if isinstance(payload, dict) else None
+        if not isinstance(event_id, str):
+            return Requeued(True, f"requeued {dead_id} to {task}")
         return Requeued(
             True, f"requeued {dead_id} as event {event_id}", event_id, notice_id_for(event_id)
         )

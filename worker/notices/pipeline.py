@@ -23,7 +23,7 @@ from worker.errors import (
 from worker.intake.events import Event, parse_event
 from worker.logs import bind
 from worker.notices.accept import Intake, accept_event
-from worker.notices.connection import RedisClient, get_redis
+from worker.notices.connection import RedisClient, get_redis, until_reachable
 from worker.notices.deadletters import DeadLetters
 from worker.notices.record import iso, merge_event
 from worker.notices.status import ClaimOutcome, Status, TransitionOutcome
@@ -179,7 +179,7 @@ class Pipeline:
         ).inc()
         # The reply is kept short in the record (the history has it whole), so the record
         # stays in Redis's compact encoding.
-        outcome, _ = self.tracker.transition(
+        outcome, _ = self._outcome(
             notice_id,
             Status.SENT,
             f"accepted by the relay: {accepted.code}",
@@ -197,6 +197,19 @@ class Pipeline:
         log.info("notice sent (attempt %d)", attempt)
         return outcome, Status.SENT
 
+    def _outcome(
+        self, notice_id: str, target: Status, detail: str, *, lease: str, **kwargs: Any
+    ) -> tuple[TransitionOutcome, str]:
+        """Record what the relay said. The relay's answer exists only in this process: while
+        Redis restarts it is kept and written once Redis is back, as long as the lease holds
+        (past it, another worker may already have taken the notice over)."""
+        deadline = float(lease) - 5 if lease else time.time()
+        return until_reachable(
+            lambda: self.tracker.transition(notice_id, target, detail, lease=lease, **kwargs),
+            deadline,
+            "recording a send's outcome",
+        )
+
     def _settle(
         self,
         notice_id: str,
@@ -207,7 +220,7 @@ class Pipeline:
         **fields: str,
     ) -> tuple[TransitionOutcome, Status]:
         metrics.SMTP_REPLIES.labels(klass=str(ReplyClass.of(code)), code=str(code or "")).inc()
-        outcome, _ = self.tracker.transition(
+        outcome, _ = self._outcome(
             notice_id,
             status,
             detail,
@@ -253,7 +266,7 @@ class Pipeline:
         detail = f"attempt {attempt} failed: {exc}; next attempt in {delay:.0f} s"
         if getattr(exc, "unknown_outcome", False):
             detail += " (the relay may have accepted it: same Message-ID on retry)"
-        outcome, _ = self.tracker.transition(
+        outcome, _ = self._outcome(
             notice_id,
             Status.DEFERRED,
             detail,

@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery, bootsteps, signals
 
@@ -40,8 +41,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
         "task_send_sent_event": False,
-        # Our consumer dead-letters messages it cannot decode instead of dropping them.
+        # Our consumer dead-letters messages it cannot run instead of dropping them, and
+        # our Redis transport hands on queue items it cannot read instead of dying of them.
         "worker_consumer": "worker.runtime.consumer:Consumer",
+        **(
+            {"broker_transport": "worker.runtime.transport:Transport"}
+            if urlsplit(settings.effective_broker_url).scheme in ("redis", "rediss")
+            else {}
+        ),
     }
 
 
@@ -103,7 +110,7 @@ def _process_gone(pid: int | None = None, **_: Any) -> None:
 @signals.setup_logging.connect
 def _setup_logging(**_: Any) -> None:
     settings = get_settings()
-    setup(settings.log_level, settings.log_format)
+    setup(settings.log_level, settings.log_format, secrets=settings.secret_values())
 
 
 prepare_metrics(get_settings())

@@ -10,18 +10,23 @@ from celery.exceptions import Reject
 from redis.exceptions import RedisError
 
 from worker.intake.producer import CHARGE_FAILED, SEND
+from worker.notices.connection import until_reachable
 from worker.runtime.celery_app import app
+from worker.runtime.poison import ARITY
 from worker.runtime.wiring import get_pipeline
+from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-#: Seconds a task waits before handing its message back while Redis (the store) is away:
-#: long enough not to spin, short enough to catch up quickly once it is back.
-STORE_BACKOFF = 2.0
+
+def _store_deadline() -> float:
+    """How long a task keeps its message while the store is away: half the visibility
+    timeout, after which Redis would hand the message to another worker anyway."""
+    return time.time() + get_settings().visibility_timeout / 2
 
 
 def _back_to_queue(exc: RedisError) -> NoReturn:
-    """Give the message back to the broker: Redis (the tracking store) is unreachable.
+    """Give the message back to the broker: the store stayed away too long.
 
     Not Celery's retry: it publishes a new message, and when the broker is the same Redis
     that publish fails and Celery then rejects the original without requeueing it — the
@@ -30,16 +35,32 @@ def _back_to_queue(exc: RedisError) -> NoReturn:
     after the visibility timeout. Nothing was recorded, so running it again is safe.
     """
     log.warning("tracking store unreachable (%s); the message goes back to the queue", exc)
-    time.sleep(STORE_BACKOFF)
     raise Reject(exc, requeue=True)
 
 
+def _wrong_arguments(task: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    return ARITY[task](list(args), kwargs)
+
+
 @app.task(name=CHARGE_FAILED, bind=True)
-def charge_failed(self: Any, event: Any) -> dict[str, Any]:
+def charge_failed(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Accept one failed-charge event (any JSON value; invalid ones are dead-lettered)."""
     pipeline = get_pipeline()
+    problem = _wrong_arguments(CHARGE_FAILED, args, kwargs)
+    event: Any = args[0] if len(args) == 1 else {"args": list(args), "kwargs": kwargs}
     try:
-        intake = pipeline.handle_event(event)
+        if problem:
+            dead_id = until_reachable(
+                lambda: pipeline.dead.add(event, problem, "", "queue"),
+                _store_deadline(),
+                "dead-lettering a message",
+            )
+            return {"status": "invalid", "dead_letter_id": dead_id}
+        # The event exists only in this message until it is recorded: while Redis restarts
+        # the task keeps it (kombu may not have recorded it as unacknowledged yet).
+        intake = until_reachable(
+            lambda: pipeline.handle_event(event), _store_deadline(), "accepting an event"
+        )
     except RedisError as exc:
         _back_to_queue(exc)
     except Exception as exc:
@@ -60,9 +81,25 @@ def charge_failed(self: Any, event: Any) -> dict[str, Any]:
 
 
 @app.task(name=SEND, bind=True)
-def send(self: Any, notice_id: str, force: bool = False) -> str:
+def send(self: Any, *args: Any, **kwargs: Any) -> str:
     """Make one send attempt for a notice that is due (a retry, a replay or a re-drive)."""
+    pipeline = get_pipeline()
+    problem = _wrong_arguments(SEND, args, kwargs)
     try:
-        return str(get_pipeline().deliver(str(notice_id), force=bool(force)))
+        if problem:
+            pipeline.dead.add(
+                {"args": list(args), "kwargs": kwargs}, problem, "", "queue", task=SEND
+            )
+            return "invalid"
+        notice_id, force = str(args[0]), bool(args[1] if len(args) > 1 else kwargs.get("force"))
+        # Nothing is lost if this gives up: the notice is in the schedule, and the sweeper
+        # hands it out again once Redis is back.
+        return str(
+            until_reachable(
+                lambda: pipeline.deliver(notice_id, force=force),
+                _store_deadline(),
+                "sending a notice",
+            )
+        )
     except RedisError as exc:
         _back_to_queue(exc)

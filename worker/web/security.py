@@ -8,7 +8,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, abort, redirect, render_template, request, session
 from werkzeug.wrappers import Response as BaseResponse
@@ -119,15 +119,7 @@ def cross_site_refusal() -> str | None:
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret the settings hold: none of them may ever appear in a page or a log."""
-    found = [settings.secret_key or "", settings.ops_token or ""]
-    for url in (settings.smtp_url, settings.redis_url, settings.broker_url):
-        try:
-            password = urlsplit(url).password or ""
-        except ValueError:
-            continue
-        # As written in the URL (percent-encoded) and as sent to the server.
-        found += [password, unquote(password)]
-    return list(dict.fromkeys(s for s in found if s))
+    return settings.secret_values()
 
 
 def scrub(text: str, settings: Settings) -> str:

@@ -21,7 +21,8 @@ from worker.settings import Settings
 EXTENSION = "notices_web"
 
 Enqueue = Callable[[str], Any]
-Publish = Callable[[Any], Any]
+#: (task name, payload) -> put it on the queue.
+Publish = Callable[[str, Any], Any]
 Replayer = Callable[..., Any]
 
 
@@ -37,8 +38,8 @@ def default_enqueue(notice_id: str) -> None:
     producer.enqueue_send(_celery(), notice_id, force=True)
 
 
-def default_publish(payload: Any) -> None:
-    producer.publish(_celery(), payload)
+def default_publish(task: str, payload: Any) -> None:
+    producer.publish_to(_celery(), task, payload)
 
 
 @dataclass
