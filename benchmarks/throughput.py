@@ -118,6 +118,8 @@ def worker_env(cfg: Config, smtp_url: str, extra: dict[str, str] | None = None) 
             "SECRET_KEY": SECRET,
             "MAIL_FROM": MAIL_FROM,
             "LOG_LEVEL": "INFO",
+            # The benchmark's Redis is a throwaway: it need not keep anything on disk.
+            "ALLOW_VOLATILE_REDIS": "true",
         }
     )
     env.update(extra or {})

@@ -10,6 +10,7 @@ the end of the run (``pytest -m faults``).
 from __future__ import annotations
 
 import os
+import random
 import signal
 import time
 from collections import Counter
@@ -304,6 +305,59 @@ def test_faults_redis_restart_mid_batch_loses_nothing(rig: Rig) -> None:
     assert row.sent == N
     # A send whose "sent" could not be recorded while Redis was away is sent again
     # (same Message-ID): at most one per pool process.
+    assert row.duplicates <= 2
+
+
+# -- 5b. Redis killed or stopped again and again, at random points ------------------------
+#: Runs of the scenario (alternating SIGKILL and SIGTERM); raise with FAULTS_REDIS_RUNS.
+REDIS_RUNS = int(os.environ.get("FAULTS_REDIS_RUNS", "6"))
+REDIS_N = min(N, 80)
+
+
+@pytest.mark.parametrize("run", range(REDIS_RUNS))
+def test_faults_redis_killed_at_random_points_loses_nothing(rig: Rig, run: int) -> None:
+    how = "SIGKILL" if run % 2 == 0 else "SIGTERM"
+    rng = random.Random(run)
+    at = rng.uniform(0.05, 0.8)  # the share of mails sent when Redis goes away
+    down = rng.uniform(0.2, 3.0)  # seconds it stays away
+    events = batch(f"rk{run}", REDIS_N)
+    notice_ids = ids(events)
+    srv = rig.smtp(Faults(data_delay=0.01))
+    started = time.monotonic()
+    worker = rig.worker(srv.url, VISIBILITY_TIMEOUT="10")
+    assert publish(events, rig.env(srv.url)).returncode == 0
+    deadline = time.monotonic() + 60
+    while len(srv.accepted) < REDIS_N * at and time.monotonic() < deadline:
+        time.sleep(0.005)
+    (rig.redis.kill if how == "SIGKILL" else rig.redis.stop)()
+    time.sleep(down)
+    rig.redis.start()
+    settled = wait_settled(rig.client, notice_ids, 90)
+    states = statuses(rig.client, notice_ids)
+    lost = sum(s is None for s in states.values())
+    stuck = sum(s is not None and s not in ("sent",) for s in states.values())
+    exited = worker.proc.poll() is not None
+    row = record(
+        f"5b Redis {how} at {at:.0%}, {down:.1f} s",
+        rig.client,
+        notice_ids,
+        srv,
+        started,
+        notes=f"lost={lost} stuck={stuck} exits={int(exited)}",
+    )
+    assert not exited, tail_logs(rig.tmp)
+    if lost and os.environ.get("FAULTS_DIAGNOSE"):
+        missing = [
+            e["event_id"] for e, nid in zip(events, notice_ids, strict=True) if states[nid] is None
+        ]
+        aof = b"".join(p.read_bytes() for p in (rig.tmp / "redis").rglob("*.aof*"))
+        for event_id in missing:
+            print(event_id, "in AOF:", aof.count(event_id.encode()))
+        print(tail_logs(rig.tmp, 20000))
+    assert lost == 0 and stuck == 0 and settled, rig.explain(notice_ids)
+    assert row.sent == REDIS_N
+    # A send whose "sent" could not be written is resent only if the worker gave up on it:
+    # at most one per pool process.
     assert row.duplicates <= 2
 
 

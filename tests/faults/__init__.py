@@ -227,6 +227,12 @@ class OwnRedis:
                 self.proc.kill()
                 self.proc.wait(5)
 
+    def kill(self) -> None:
+        """SIGKILL: Redis dies at once, with whatever its AOF holds."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
 
 def own_redis_server(folder: Path) -> OwnRedis:
     if not shutil.which("redis-server"):

@@ -39,6 +39,8 @@ def worker_env(smtp_url: str, **extra: str) -> dict[str, str]:
             "SWEEP_INTERVAL": "0.2",
             "SMTP_TIMEOUT": "5",
             "LOG_LEVEL": "INFO",
+            # The suite's Redis keeps nothing on disk; a throwaway store is what it is.
+            "ALLOW_VOLATILE_REDIS": "true",
             "PYTHONPATH": str(ROOT),
         }
     )

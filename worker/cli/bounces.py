@@ -13,7 +13,7 @@ from worker.bounces.parse import parse_bytes
 from worker.bounces.server import make_server, spool_dir
 from worker.bounces.spool import Spool
 from worker.bounces.tieback import TieBack
-from worker.cli.output import emit, pipeline, settings
+from worker.cli.output import SIGNS, STORE, emit, pipeline, settings
 from worker.intake.addresses import mask
 from worker.notices.pipeline import Pipeline
 
@@ -99,14 +99,14 @@ def register(sub: Any) -> None:
     p = bounces.add_parser("serve", help="inbound SMTP endpoint for bounces")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2525)
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=cmd_serve, needs=SIGNS)
     p = bounces.add_parser("ingest", help="process .eml files, a folder, Maildir, mbox or -")
     p.add_argument("path")
-    p.set_defaults(func=cmd_ingest)
+    p.set_defaults(func=cmd_ingest, needs=SIGNS)
     p = bounces.add_parser("parse", help="parse only; change nothing")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_parse)
     p = bounces.add_parser("unmatched", help="bounces that could not be tied to a notice")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_unmatched)
+    p.set_defaults(func=cmd_unmatched, needs=STORE)

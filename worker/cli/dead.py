@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from worker.cli.output import celery_app, emit, pipeline
+from worker.cli.output import STORE, celery_app, emit, pipeline
 from worker.intake import producer
 
 
@@ -63,15 +63,15 @@ def register(sub: Any) -> None:
     )
     p = dead.add_parser("list")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_dead_list)
+    p.set_defaults(func=cmd_dead_list, needs=STORE)
     p = dead.add_parser("show")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_dead_show)
+    p.set_defaults(func=cmd_dead_show, needs=STORE)
     p = dead.add_parser("requeue")
     p.add_argument("id")
     p.add_argument("--from-file", help="a corrected event to queue instead")
-    p.set_defaults(func=cmd_dead_requeue)
+    p.set_defaults(func=cmd_dead_requeue, needs=STORE)
     p = dead.add_parser("drop")
     p.add_argument("id")
-    p.set_defaults(func=cmd_dead_drop)
+    p.set_defaults(func=cmd_dead_drop, needs=STORE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from worker.cli.output import celery_app, pipeline
+from worker.cli.output import STORE, celery_app, pipeline
 from worker.intake.producer import enqueue_send
 
 
@@ -33,4 +33,4 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser("sweep", help="hand due retries to the workers now")
-    p.set_defaults(func=cmd_sweep)
+    p.set_defaults(func=cmd_sweep, needs=STORE)

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from worker.cli.output import emit, pipeline
+from worker.cli.output import STORE, emit, pipeline
 from worker.notices.record import public
 
 
@@ -54,8 +54,8 @@ def register(sub: Any) -> None:
     p.add_argument("--status")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_notices_list)
+    p.set_defaults(func=cmd_notices_list, needs=STORE)
     p = notices.add_parser("show")
     p.add_argument("id", help="notice id or event id")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_notices_show)
+    p.set_defaults(func=cmd_notices_show, needs=STORE)

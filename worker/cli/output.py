@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from worker.notices.pipeline import Pipeline
@@ -16,6 +17,18 @@ def settings() -> Settings:
 
 def pipeline() -> Pipeline:
     return get_pipeline(get_settings())
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a command needs before it starts (checked by ``main``, README per command)."""
+
+    secret: bool = False  #: SECRET_KEY: it signs or verifies what ties reports to notices
+    store: bool = False  #: a tracking store that answers and keeps its data
+
+
+STORE = Needs(store=True)
+SIGNS = Needs(secret=True, store=True)
 
 
 def emit(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:

@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from worker.cli.output import celery_app, pipeline, settings
+from worker.cli.output import SIGNS, celery_app, pipeline, settings
 from worker.intake.producer import enqueue_send
 from worker.notices.replay import check_replay, replay_notice, select
 
@@ -103,4 +103,4 @@ def register(sub: Any) -> None:
     p.add_argument("--by", help="who, recorded in history (default: the OS user)")
     p.add_argument("--dry-run", action="store_true", help="list what would be sent")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.set_defaults(func=cmd_replay)
+    p.set_defaults(func=cmd_replay, needs=SIGNS)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from worker.cli.output import emit, pipeline
+from worker.cli.output import STORE, emit, pipeline
 
 
 def cmd_suppressions_list(args: argparse.Namespace) -> int:
@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
     )
     p = sup.add_parser("list")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_suppressions_list)
+    p.set_defaults(func=cmd_suppressions_list, needs=STORE)
     p = sup.add_parser("remove")
     p.add_argument("address")
-    p.set_defaults(func=cmd_suppressions_remove)
+    p.set_defaults(func=cmd_suppressions_remove, needs=STORE)

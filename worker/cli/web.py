@@ -10,7 +10,9 @@ from types import FrameType
 from typing import Any
 
 from worker import logs
+from worker.errors import StoreUnavailable
 from worker.net import is_loopback
+from worker.runtime.preflight import check_store
 from worker.settings import Settings, get_settings
 from worker.web.app import create_app
 from worker.web.security import check_bind, secrets_of
@@ -52,6 +54,12 @@ def cmd_web(args: argparse.Namespace) -> int:
     check_bind(args.host, settings.ops_token)  # ConfigurationError → exit code 2
     # Every line of this process (ours, Flask's, waitress's) through the masking formatter.
     logs.setup(settings.log_level, settings.log_format, secrets=secrets_of(settings))
+    try:
+        for warning in check_store(settings):
+            log.warning("%s (allowed by ALLOW_VOLATILE_REDIS)", warning)
+    except StoreUnavailable as exc:
+        # The previews need no store; the ops pages say it is away until it answers.
+        log.warning("%s: the ops pages wait for it, the previews work", exc)
     server = make_server(create_app(settings), args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from typing import Any
 from urllib.parse import urlsplit
 
 from celery import Celery, bootsteps, signals
 
+from worker.errors import ConfigurationError, StoreUnavailable
 from worker.logs import setup
 from worker.settings import Settings, get_settings
 
@@ -113,5 +115,37 @@ def _setup_logging(**_: Any) -> None:
     setup(settings.log_level, settings.log_format, secrets=settings.secret_values())
 
 
-prepare_metrics(get_settings())
+@signals.worker_init.connect
+def _preflight(**_: Any) -> None:
+    """The worker checks what it needs before it takes anything from the queue: a wrong
+    setting stops it with one line (exit 2), not days of deferred notices."""
+    # After the app is built (see make_app): the checks reach the store's modules.
+    from worker.runtime.preflight import check_store, require
+
+    settings = get_settings()
+    try:
+        require(settings, secret=True, relay=True)
+        for warning in check_store(settings):
+            log.warning("%s (allowed by ALLOW_VOLATILE_REDIS)", warning)
+    except ConfigurationError as exc:
+        _refuse(f"configuration error: {exc}", 2)
+    except StoreUnavailable as exc:
+        _refuse(f"error: {exc}", 3)
+
+
+def _refuse(line: str, code: int) -> None:
+    print(line, file=sys.stderr, flush=True)
+    # os._exit: Celery turns SystemExit from a signal handler into a traceback and goes on.
+    os._exit(code)
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        _refuse(f"configuration error: {exc}", 2)
+        raise  # unreachable: _refuse exits
+
+
+prepare_metrics(_settings_or_exit())
 app = make_app(get_settings())

@@ -14,17 +14,25 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import logging
+import threading
 import uuid
 from typing import Any, Final
 
 from kombu.transport import redis as kombu_redis
 from kombu.utils.json import loads as kombu_loads
 
+log = logging.getLogger(__name__)
+
 #: The content type of a poison envelope; the consumer never decodes its body.
 POISON_TYPE: Final = "application/x-pdn-poison"
 #: The header that says why an item could not be read.
 POISON_REASON: Final = "pdn-poison-reason"
 
+#: The queue a message is being delivered from (see Transport._deliver).
+_delivering_from: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "pdn_delivering_from", default=""
+)
 _reading_queue: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pdn_reading_queue", default=False
 )
@@ -85,8 +93,63 @@ def _loads(text: str) -> Any:
 setattr(kombu_redis, "loads", _loads)  # noqa: B010 (the module attribute, on purpose)
 
 
+#: Messages popped from the queue whose unacked record could not be written (Redis went
+#: away between the two): only this process holds them, until a channel puts them back.
+_rescued: list[tuple[Any, str, str]] = []
+_rescued_lock = threading.Lock()
+
+
+class QoS(kombu_redis.QoS):
+    """kombu pops a message (BRPOP), then records it as unacknowledged in a second round
+    trip. When Redis goes away between the two, the message is in no list at all: the
+    process keeps it and puts it back on the queue once Redis answers again."""
+
+    def append(self, message: Any, delivery_tag: Any) -> None:
+        try:
+            super().append(message, delivery_tag)
+        except self.channel.connection_errors:
+            delivery = message.delivery_info
+            # The queue it came from when the envelope names none (default exchange).
+            routing_key = delivery.get("routing_key") or _delivering_from.get()
+            with _rescued_lock:
+                _rescued.append((message._raw, delivery.get("exchange") or "", routing_key))
+            log.warning(
+                "broker went away as a message was taken; it is kept and will be "
+                "put back on the queue"
+            )
+            raise
+
+
 class Channel(kombu_redis.Channel):
-    """A Redis channel whose queue reads never raise on what was pushed onto the list."""
+    """A Redis channel whose queue reads never raise on what was pushed onto the list, and
+    that puts back messages taken while the broker went away (see QoS)."""
+
+    QoS = QoS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.put_back_rescued()
+
+    def put_back_rescued(self) -> int:
+        """Push kept messages back to the front of their queue; returns how many."""
+        with _rescued_lock:
+            pending = list(_rescued)
+            _rescued.clear()
+        done = 0
+        try:
+            for payload, exchange, routing_key in pending:
+                with self.conn_or_acquire() as client, client.pipeline() as pipe:
+                    # Rightmost: BRPOP takes from the right, so it is the next one taken.
+                    self._do_restore_message(payload, exchange, routing_key, pipe)
+                    pipe.execute()
+                done += 1
+        except self.connection_errors:
+            with _rescued_lock:
+                _rescued[:0] = pending[done:]
+            return done
+        if done:
+            log.warning("%d message(s) taken while the broker was away put back on the queue", done)
+        return done
 
     def _brpop_read(self, **options: Any) -> Any:
         token = _reading_queue.set(True)
@@ -105,3 +168,10 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+    def _deliver(self, message: Any, queue: str) -> Any:
+        token = _delivering_from.set(queue)
+        try:
+            return super()._deliver(message, queue)
+        finally:
+            _delivering_from.reset(token)

@@ -1,0 +1,183 @@
+"""How each kind of setting is read from its text, with an error that names the variable."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from email.headerregistry import Address
+from email.utils import parseaddr
+from typing import Any, Final
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from worker.errors import ConfigurationError
+
+#: A parser: (the variable's text, the variable's name) -> the value.
+Parser = Callable[[str, str], Any]
+
+
+def text(value: str, name: str) -> str:
+    if any(c in value for c in "\r\n\0"):
+        raise ConfigurationError(f"{name} must be one line")
+    return value
+
+
+def lines(value: str, name: str) -> str:
+    """Multi-line text written with ``\\n`` between the lines."""
+    return value.replace("\\n", "\n")
+
+
+def boolean(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {value!r}")
+
+
+def integer(minimum: int = 0, maximum: int | None = None) -> Parser:
+    def parse(value: str, name: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            bound = (
+                f"between {minimum} and {maximum}"
+                if maximum is not None
+                else (f"at least {minimum}")
+            )
+            raise ConfigurationError(f"{name} must be {bound}, not {number}")
+        return number
+
+    return parse
+
+
+def number(minimum: float = 0.0) -> Parser:
+    def parse(value: str, name: str) -> float:
+        try:
+            result = float(value.strip())
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number, not {value!r}") from None
+        if not result >= minimum or result == float("inf"):  # also refuses NaN
+            raise ConfigurationError(f"{name} must be a number of at least {minimum}")
+        return result
+
+    return parse
+
+
+def choice(*allowed: str, upper: bool = False) -> Parser:
+    def parse(value: str, name: str) -> str:
+        cleaned = value.strip().upper() if upper else value.strip().lower()
+        if cleaned not in allowed:
+            raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        return cleaned
+
+    return parse
+
+
+def delays(value: str, name: str) -> tuple[float, ...]:
+    """Comma-separated seconds, e.g. ``"60,300,1800"``."""
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    try:
+        result = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be comma-separated seconds, not {value!r}") from None
+    if any(not d >= 0 or d == float("inf") for d in result):
+        raise ConfigurationError(f"{name} must not contain negative or endless delays")
+    return result
+
+
+def address(value: str, name: str) -> Address:
+    display, addr = parseaddr(value)
+    if "@" not in addr or any(c in value for c in "\r\n\0"):
+        raise ConfigurationError(f"{name} must be an address like 'Billing <billing@example.com>'")
+    local, _, domain = addr.rpartition("@")
+    return Address(display_name=display, username=local, domain=domain)
+
+
+def zone(value: str, name: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"{name} must be an IANA time zone such as Asia/Taipei or UTC, not {value!r}"
+        ) from None
+    return value.strip()
+
+
+#: A host name (``ops.example.com``), optionally ``*.``-prefixed, an IPv4 address or a
+#: bracketed IPv6 address; never a port (every port of an allowed name is allowed).
+_HOST_PATTERN: Final = re.compile(
+    r"(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+    r"|\[[0-9a-f:.]+\]"
+)
+
+
+def hosts(value: str, name: str) -> tuple[str, ...]:
+    """Comma-separated host names, e.g. ``ops.example.com,*.corp.example``."""
+    found = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    if not found:
+        raise ConfigurationError(f"{name} must name at least one host")
+    for host in found:
+        if not _HOST_PATTERN.fullmatch(host):
+            raise ConfigurationError(
+                f"{name} takes host names (optionally '*.example.com'; IPv6 in brackets; no "
+                f"port, every port is allowed), not {host!r}"
+            )
+    return found
+
+
+def _url_port(parts: Any, name: str) -> None:
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port only when it is read)
+    except ValueError:
+        raise ConfigurationError(f"{name} has an invalid port") from None
+
+
+def redis_url(value: str, name: str) -> str:
+    """A Redis URL (``redis://``, ``rediss://``, ``unix://``, ``sentinel://``) or
+    ``memory://`` (an in-process store for the dev mode and tests)."""
+    url = value.strip()
+    if url.startswith("memory://"):
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix", "sentinel"):
+        raise ConfigurationError(
+            f"{name} must be a redis://, rediss://, unix:// or sentinel:// URL, not {url!r}"
+            if "://" in url
+            else f"{name} must be a URL such as redis://host:6379/0, not {url!r}"
+        )
+    _url_port(parts, name)
+    if parts.scheme in ("redis", "rediss"):
+        if not parts.hostname:
+            raise ConfigurationError(f"{name} has no host")
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise ConfigurationError(f"{name}: the database must be a number, not {db!r}")
+    return url
+
+
+def broker_url(value: str, name: str) -> str:
+    """A Redis URL (as REDIS_URL) or a RabbitMQ one (``amqp://``, ``amqps://``)."""
+    url = value.strip()
+    if urlsplit(url).scheme in ("amqp", "amqps", "pyamqp"):
+        _url_port(urlsplit(url), name)
+        return url
+    return redis_url(url, name)
+
+
+def smtp_url(value: str, name: str) -> str:
+    """``smtp://``, ``smtp+starttls://`` or ``smtps://`` with a host (worker.smtp.target
+    parses the rest)."""
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("smtp", "smtp+starttls", "smtps"):
+        raise ConfigurationError(
+            f"{name} must be an smtp://, smtp+starttls:// or smtps:// URL, not {parts.scheme!r}"
+        )
+    if not parts.hostname:
+        raise ConfigurationError(f"{name} has no host")
+    _url_port(parts, name)
+    return url
