@@ -69,6 +69,7 @@ _RETURNED_TYPES: Final = frozenset(
 _DSN_TYPES: Final = frozenset({"message/delivery-status", "message/global-delivery-status"})
 #: ARF (RFC 5965): the machine-readable part of a complaint.
 FEEDBACK_TYPE: Final = "message/feedback-report"
+_NOT_WALKED: Final = _RETURNED_TYPES | _DSN_TYPES | {FEEDBACK_TYPE}
 _SENDER_HEADERS: Final = ("return-path", "x-original-return-path", "sender")
 _RETURN_PATH_LINE: Final = re.compile(
     r"^[ \t>]*(?:x-original-)?return-path:[ \t]*<?([^<>\s]+@[^<>\s]+)>?", re.I | re.M
@@ -92,8 +93,7 @@ def raw_payload(part: Message) -> object:
 def _walk(part: Message, depth: int = 0) -> Iterator[Message]:
     """Parts of the bounce itself: does not descend into returned messages or DSN blocks."""
     yield part
-    stop = _RETURNED_TYPES | _DSN_TYPES | {FEEDBACK_TYPE}
-    if depth >= MAX_DEPTH or part.get_content_type() in stop:
+    if depth >= MAX_DEPTH or part.get_content_type() in _NOT_WALKED:
         return
     payload = raw_payload(part)
     if isinstance(payload, list):
@@ -148,15 +148,18 @@ def part_text(part: Message) -> str:
     return _TAGS.sub(" ", text) if part.get_content_subtype() == "html" else text
 
 
-def notification_text(parts: list[Message]) -> str:
-    """The human-readable notice: text/plain parts (HTML only when there is no plain text)."""
+def notification_text(parts: list[Message], texts: list[str] | None = None) -> str:
+    """The human-readable notice: text/plain parts (HTML only when there is no plain text).
+    texts, when given, is part_text() of each part, already worked out."""
+    if texts is None:
+        texts = [part_text(p) for p in parts]
     plain = [
-        part_text(p)
-        for p in parts
+        text
+        for p, text in zip(parts, texts, strict=True)
         if p.get_content_type() == "text/plain"
         or (p.get_content_maintype() == "multipart" and isinstance(raw_payload(p), str))
     ]
-    chosen = plain if any(t.strip() for t in plain) else [part_text(p) for p in parts]
+    chosen = plain if any(t.strip() for t in plain) else texts
     return "\n".join(chosen)[:MAX_TEXT]
 
 
@@ -256,17 +259,15 @@ def mdn_fields(msg: Message) -> dict[str, str]:
     return {}
 
 
-def original_senders(
-    returned: list[Message], texts: list[str], parser: HeaderParser
-) -> tuple[str, ...]:
+def original_senders(returned: list[Message], texts: list[str]) -> tuple[str, ...]:
     """Envelope senders of the returned message: Return-Path, X-Original-Return-Path and
-    Sender of attached copies and header parts, else Return-Path lines quoted in the text.
-    Our return path carries a signed token, so this ties a bounce to its notice."""
+    Sender of attached copies and header parts (returned: their returned_headers()), else
+    Return-Path lines quoted in the text.  Our return path carries a signed token, so this
+    ties a bounce to its notice."""
     values: list[str] = []
-    for part in returned:
-        for headers in returned_headers(part, parser):
-            for name in _SENDER_HEADERS:
-                values.extend(header_all(headers, name))
+    for headers in returned:
+        for name in _SENDER_HEADERS:
+            values.extend(header_all(headers, name))
     if not values:
         for text in texts:
             values.extend(m.group(1) for m in _RETURN_PATH_LINE.finditer(text))

@@ -15,6 +15,7 @@ _RETURNED_TO_HEADERS: Final = (
     "envelope-to",
     "x-envelope-to",
 )
+_SPACE: Final = re.compile(r"\s+")
 
 
 def header(msg: Message, name: str) -> str:
@@ -36,6 +37,14 @@ def header_all(msg: Message, name: str) -> list[str]:
 
 def decode(value: str) -> str:
     """A raw header value as readable text: encoded words decoded, whitespace collapsed."""
+    # Without an encoded word, decode_header would hand the value back as it is.
+    text = value if "=?" not in value else _decode_words(value)
+    # compat32 keeps raw 8-bit header bytes as lone surrogates; make them printable.
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _SPACE.sub(" ", text).strip()
+
+
+def _decode_words(value: str) -> str:
     try:
         chunks = []
         for data, charset in decode_header(value):
@@ -43,12 +52,9 @@ def decode(value: str) -> str:
                 chunks.append(data.decode(codec(charset), errors="replace"))
             else:
                 chunks.append(data)
-        text = "".join(chunks)
+        return "".join(chunks)
     except Exception:
-        text = value
-    # compat32 keeps raw 8-bit header bytes as lone surrogates; make them printable.
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return re.sub(r"\s+", " ", text).strip()
+        return value
 
 
 def codec(charset: str | None) -> str:

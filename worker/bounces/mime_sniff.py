@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from email.message import Message
+from functools import cached_property
 from typing import Final
 
-from worker.bounces.mime_headers import addresses, header, header_all
+from worker.bounces.mime_headers import header, header_all, sender_addresses
 
 # What a bounce looks like from the outside.  Local parts of daemon senders:
 _DAEMON: Final = re.compile(
@@ -109,10 +110,13 @@ def is_auto_reply(msg: Message) -> bool:
 
 def is_daemon(msg: Message) -> bool:
     """Sent by a mail system rather than a person: the strongest outside sign of a bounce."""
+    return _daemon(msg, sender_addresses(msg))
+
+
+def _daemon(msg: Message, senders: tuple[str, ...]) -> bool:
     if msg.get("x-failed-recipients") is not None:
         return True
-    senders = header_all(msg, "from") + header_all(msg, "sender")
-    if any(_DAEMON.match(a) for a in addresses(senders)):
+    if any(_DAEMON.match(a) for a in senders):
         return True
     return any(_DAEMON_NAME.search(s) for s in header_all(msg, "from"))
 
@@ -133,16 +137,45 @@ def looks_like_bounce(msg: Message) -> bool:
     Exim and Postfix mark real bounces Auto-Submitted: auto-replied too, so an auto-reply
     marker only disqualifies a message that a mail system did not send.  A null Return-Path
     alone is weaker: RFC 3834 asks vacation responders to use one as well."""
-    if report_type(msg) in _OTHER_REPORTS:
-        return False  # an ARF spam complaint or a read receipt: other handlers' business
-    daemon = is_daemon(msg)
-    if not daemon and is_auto_reply(msg):
-        return False
-    subject = header(msg, "subject")
-    null_sender = header(msg, "return-path").replace(" ", "") == "<>"
-    return (
-        daemon or bounce_subject(subject) or null_sender or (report_type(msg) == "delivery-status")
-    )
+    return Sniff(msg).bounce
+
+
+class Sniff:
+    """What the outside of one message says; each answer is worked out once, when asked."""
+
+    def __init__(self, msg: Message) -> None:
+        self.msg = msg
+
+    @cached_property
+    def senders(self) -> tuple[str, ...]:
+        """The From: and Sender: addresses."""
+        return sender_addresses(self.msg)
+
+    @cached_property
+    def report_type(self) -> str:
+        return report_type(self.msg)
+
+    @cached_property
+    def daemon(self) -> bool:
+        return _daemon(self.msg, self.senders)
+
+    @cached_property
+    def auto_reply(self) -> bool:
+        return is_auto_reply(self.msg)
+
+    @cached_property
+    def bounce(self) -> bool:
+        """looks_like_bounce()."""
+        msg = self.msg
+        kind = self.report_type
+        if kind in _OTHER_REPORTS:
+            return False  # an ARF spam complaint or a read receipt: other handlers' business
+        daemon = self.daemon
+        if not daemon and self.auto_reply:
+            return False
+        subject = header(msg, "subject")
+        null_sender = header(msg, "return-path").replace(" ", "") == "<>"
+        return daemon or bounce_subject(subject) or null_sender or (kind == "delivery-status")
 
 
 def bounce_subject(subject: str) -> bool:

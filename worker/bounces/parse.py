@@ -17,6 +17,7 @@ from worker.bounces.detectors import (
     failed_recipients_header,
     flufl_failures,
 )
+from worker.bounces.mime_sniff import Sniff
 from worker.bounces.parse_dsn import MESSAGE_ID, dsn_reports
 from worker.bounces.parse_text import (
     NO_FAMILY,
@@ -76,14 +77,18 @@ def parse_strict(msg: Message) -> Parsed:
 
 
 def _parse(msg: Message, depth: int = 0) -> Parsed:
+    sniff = Sniff(msg)
     returned_to = mime.returned_to(msg)
     parts, dsn_parts, returned_parts = mime.split_parts(msg)
-    message_ids = _original_message_ids(returned_parts, parts)
+    # Each part is read once: the returned message's header sets, and each leaf's text.
+    parser = HeaderParser(policy=compat32)
+    returned = [h for part in returned_parts for h in mime.returned_headers(part, parser)]
     texts = [mime.part_text(p) for p in parts]
-    senders = mime.original_senders(returned_parts, texts, HeaderParser(policy=compat32))
+    message_ids = _original_message_ids(returned, texts)
+    senders = mime.original_senders(returned, texts)
     tie = Tie(tuple(message_ids), returned_to, senders)
     feedback = [p for p in parts if p.get_content_type() == mime.FEEDBACK_TYPE]
-    if feedback or mime.report_type(msg) == "feedback-report":
+    if feedback or sniff.report_type == "feedback-report":
         reports = [
             Report(
                 f.address,
@@ -98,11 +103,11 @@ def _parse(msg: Message, depth: int = 0) -> Parsed:
                 None,
                 "arf",
             )
-            for f in complaint_findings(feedback, returned_parts)
+            for f in complaint_findings(feedback, returned)
         ]
         return tie.parsed(reports, (), is_complaint=True)
-    text = mime.notification_text(parts)
-    if mime.report_type(msg) == "disposition-notification":
+    text = mime.notification_text(parts, texts)
+    if sniff.report_type == "disposition-notification":
         return tie.parsed(refusal_reports(msg, text), ())
     family = claiming_family(msg, text)
     reports = []
@@ -110,7 +115,7 @@ def _parse(msg: Message, depth: int = 0) -> Parsed:
     # RFC 3464 fields are the only machine-readable account; when present they win outright.
     for part in dsn_parts:
         reports.extend(dsn_reports(mime.dsn_blocks(part), envelope_ids, message_ids, text, family))
-    if not reports and mime.looks_like_bounce(msg):
+    if not reports and sniff.bounce:
         # DSN fields pasted into the text (Amazon WorkMail, PMDF, gateways that flatten the
         # report, a multipart/report whose boundary broke): the same fields, read from text.
         blocks = mime.parse_fields(text)
@@ -119,7 +124,7 @@ def _parse(msg: Message, depth: int = 0) -> Parsed:
     if reports:
         tie = Tie(tuple(message_ids), returned_to, senders)
         return tie.parsed(reports, tuple(envelope_ids))
-    if depth < _MAX_NESTING and mime.looks_like_bounce(msg):
+    if depth < _MAX_NESTING and sniff.bounce:
         # A gateway that wraps the real notice (DSN and all) as its "returned message".
         for inner in _returned_bounces(returned_parts):
             nested = _parse(inner, depth + 1)
@@ -131,14 +136,11 @@ def _parse(msg: Message, depth: int = 0) -> Parsed:
                 ).parsed(list(nested.reports), nested.envelope_ids)
     # Everything below is heuristic, and flufl.bounce's LLNL detector alone turns any
     # ", someone@example.net," in a customer's reply into a "permanent failure": gate first.
-    if not (
-        mime.looks_like_bounce(msg)
-        or (family.name in _EVIDENT_LAYOUTS and not mime.is_auto_reply(msg))
-    ):
+    if not (sniff.bounce or (family.name in _EVIDENT_LAYOUTS and not sniff.auto_reply)):
         return Parsed(returned_to=returned_to, original_senders=senders)
     # The layouts name recipients in fixed places, so only the notice's own sender is
     # excluded there; the loose fallbacks also skip every address the bounce was sent to.
-    senders_of_notice = set(mime.sender_addresses(msg))
+    senders_of_notice = set(sniff.senders)
     # X-Original-To is left out: gateways that forward a notice copy the failed
     # recipient there, and where the bounce went is in To: and Delivered-To: anyway.
     exclude = (
@@ -164,10 +166,10 @@ def _parse(msg: Message, depth: int = 0) -> Parsed:
             # notice (Exim's "save to file" lines, local aliases): the notice explains it.
             found = [dataclasses.replace(found[0], diagnostic=notice_summary(text))]
         reports = [text_report(item, text, "flufl", family) for item in found]
-    if not reports and (family is not NO_FAMILY or dsn_parts or mime.is_daemon(msg)):
+    if not reports and (family is not NO_FAMILY or dsn_parts or sniff.daemon):
         # The notice names nobody ("Delivery report unavailable", a V5 sendmail transcript
         # that names only the host): the returned message's own To: is who it was for.
-        found = returned_recipients(msg, returned_parts, text, exclude)
+        found = returned_recipients(msg, returned, text, exclude)
         reports = [text_report(item, text, "returned", family) for item in found]
     return tie.parsed(reports, ())
 
@@ -194,16 +196,16 @@ _MESSAGE_ID_LINE: Final = re.compile(
 )
 
 
-def _original_message_ids(returned: list[Message], parts: list[Message]) -> list[str]:
-    """Message-IDs of the message that bounced: from attached copies, else quoted headers."""
+def _original_message_ids(returned: list[Message], texts: list[str]) -> list[str]:
+    """Message-IDs of the message that bounced: from the header sets of attached copies,
+    else from headers quoted in the text of the notice's parts."""
     ids: list[str] = []
-    for part in returned:
-        for headers in mime.returned_headers(part, HeaderParser(policy=compat32)):
-            found = MESSAGE_ID.search(mime.header(headers, "message-id"))
-            if found and found.group(0) not in ids:
-                ids.append(found.group(0))
-    for part in parts:
-        for match in _MESSAGE_ID_LINE.finditer(mime.part_text(part)):
+    for headers in returned:
+        found = MESSAGE_ID.search(mime.header(headers, "message-id"))
+        if found and found.group(0) not in ids:
+            ids.append(found.group(0))
+    for text in texts:
+        for match in _MESSAGE_ID_LINE.finditer(text):
             if match.group(1) not in ids:
                 ids.append(match.group(1))
     return ids

@@ -131,15 +131,15 @@ def text_report(item: Found, text: str, source: str, family: Family) -> Report:
 def returned_recipients(
     msg: Message, returned: list[Message], text: str, exclude: set[str]
 ) -> list[Found]:
-    """The To: of the returned message (attached, or quoted after the notice) as a failure
-    explained by the whole notice and its subject, when the notice itself names nobody.
-    Only a message to one person: with several, the notice does not say which failed."""
-    parser = HeaderParser(policy=compat32)
+    """The To: of the returned message (returned: the header sets of attached copies, or
+    else the headers quoted after the notice) as a failure explained by the whole notice and
+    its subject, when the notice itself names nobody.  Only a message to one person: with
+    several, the notice does not say which failed."""
     values: list[str] = []
-    for part in returned:
-        for headers in mime.returned_headers(part, parser):
-            values.extend(mime.header_all(headers, "to"))
+    for headers in returned:
+        values.extend(mime.header_all(headers, "to"))
     if not values:
+        parser = HeaderParser(policy=compat32)
         marker = ORIGINAL_MARKER.search(text)
         if marker is not None:
             quoted = text[marker.end() :].split("\n", 1)[-1].lstrip("\n")

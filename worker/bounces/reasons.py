@@ -72,13 +72,23 @@ def normalize(text: str) -> str:
 def match_text(text: str | None, *, weak: bool = True) -> Reason | None:
     """The first reason whose phrase table matches the text, or None; weak=False leaves
     out the words every refusal uses ("rejected", "access denied")."""
+    reason, strong = _phrase_reason(text)
+    return reason if strong or weak else None
+
+
+def _phrase_reason(text: str | None) -> tuple[Reason | None, bool]:
+    """match_text(text) and whether a strong table said it (else match_text(text,
+    weak=False) is None): one pass over the tables answers both."""
     if not text:
-        return None
+        return None, False
     clean = normalize(text)
-    for reason, pattern in _COMPILED + (_WEAK if weak else ()):
+    for reason, pattern in _COMPILED:
         if pattern.search(clean):
-            return reason
-    return None
+            return reason, True
+    for reason, pattern in _WEAK:
+        if pattern.search(clean):
+            return reason, False
+    return None, False
 
 
 def host_reason(
@@ -128,7 +138,7 @@ def classify(
     codes = [c for c in enhanced_codes(status) + enhanced_codes(diagnostic) if c[0] in "245"]
     if codes and codes[0][0] == "2":
         return R.DELIVERED
-    text = match_text(diagnostic)
+    text, strong = _phrase_reason(diagnostic)
     found = host_reason(host, diagnostic, codes[0] if codes else None, domain)
     if found is not None:
         # Carriers that answer "unknown user" to filtered senders still mean it at RCPT.
@@ -137,11 +147,7 @@ def classify(
         return Reason(told)
     if (diagnostic_type or "").lower() in ("x-unix", "x-postfix") and text in (None, R.ONHOLD):
         return R.MAILERERROR
-    if (
-        text is not None
-        and match_text(diagnostic, weak=False) is None
-        and any(is_precise(c) for c in codes)
-    ):
+    if text is not None and not strong and any(is_precise(c) for c in codes):
         text = None  # "rejected" alone says less than a precise status code
     reason = _decide(codes, text, command, smtp_code, action, diagnostic)
     # A delay report that ends on a network or system condition is the retry clock running
