@@ -7,7 +7,6 @@ from typing import Final
 
 from worker.bounces import mta
 from worker.bounces.mta.base import verdict
-from worker.bounces.phrases import PHRASES, WEAK_PHRASES
 from worker.bounces.reasons_codes import (
     ANY,
     BY_COMMAND,
@@ -19,6 +18,7 @@ from worker.bounces.reasons_codes import (
     is_precise,
     status_reason,
 )
+from worker.bounces.reasons_match import match_text, normalize, phrase_reason
 from worker.bounces.reasons_vocab import (
     HARD_REASONS,
     MAILBOX_SOFT,
@@ -47,48 +47,9 @@ __all__ = [
 
 R = Reason
 
-_COMPILED: Final[tuple[tuple[Reason, re.Pattern[str]], ...]] = tuple(
-    (Reason(key), re.compile("|".join(f"(?:{p})" for p in patterns))) for key, patterns in PHRASES
-)
-_WEAK: Final[tuple[tuple[Reason, re.Pattern[str]], ...]] = tuple(
-    (Reason(key), re.compile("|".join(f"(?:{p})" for p in patterns)))
-    for key, patterns in WEAK_PHRASES
-)
-
-# "550-5.1.1 " / "550 5.1.1 " / "550-" at the start of each folded reply line.
-_CONTINUATION: Final = re.compile(r"(?:(?<=\s)|^)[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3}\s+)?")
-_SPACE: Final = re.compile(r"\s+")
 _HOST_IN_TEXT: Final = re.compile(
     r"\b(?:host|from|by|at)\s+\[?([a-z0-9][\w.-]*\.[a-z]{2,})", re.IGNORECASE
 )
-
-
-def normalize(text: str) -> str:
-    """Lowercase, collapse whitespace and drop repeated SMTP reply-code prefixes."""
-    collapsed = _SPACE.sub(" ", text).strip().lower()
-    return _SPACE.sub(" ", _CONTINUATION.sub(" ", collapsed)).strip()
-
-
-def match_text(text: str | None, *, weak: bool = True) -> Reason | None:
-    """The first reason whose phrase table matches the text, or None; weak=False leaves
-    out the words every refusal uses ("rejected", "access denied")."""
-    reason, strong = _phrase_reason(text)
-    return reason if strong or weak else None
-
-
-def _phrase_reason(text: str | None) -> tuple[Reason | None, bool]:
-    """match_text(text) and whether a strong table said it (else match_text(text,
-    weak=False) is None): one pass over the tables answers both."""
-    if not text:
-        return None, False
-    clean = normalize(text)
-    for reason, pattern in _COMPILED:
-        if pattern.search(clean):
-            return reason, True
-    for reason, pattern in _WEAK:
-        if pattern.search(clean):
-            return reason, False
-    return None, False
 
 
 def host_reason(
@@ -138,7 +99,7 @@ def classify(
     codes = [c for c in enhanced_codes(status) + enhanced_codes(diagnostic) if c[0] in "245"]
     if codes and codes[0][0] == "2":
         return R.DELIVERED
-    text, strong = _phrase_reason(diagnostic)
+    text, strong = phrase_reason(diagnostic)
     found = host_reason(host, diagnostic, codes[0] if codes else None, domain)
     if found is not None:
         # Carriers that answer "unknown user" to filtered senders still mean it at RCPT.
