@@ -16,6 +16,13 @@ _RETURNED_TO_HEADERS: Final = (
     "x-envelope-to",
 )
 _SPACE: Final = re.compile(r"\s+")
+_ATOM: Final = r"[A-Za-z0-9_+=-]+"
+_ADDR: Final = rf"({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
+#: One address alone, in angle brackets, or after a display name of plain words.
+SIMPLE_ADDRESS: Final = (
+    rf"[ \t]*(?:{_ATOM}(?:[ \t]+{_ATOM})*[ \t]*<{_ADDR}>|<{_ADDR}>|{_ADDR})[ \t]*"
+)
+_SIMPLE_ADDRESS: Final = re.compile(SIMPLE_ADDRESS + r"\Z")
 
 
 def header(msg: Message, name: str) -> str:
@@ -76,10 +83,16 @@ def codec(charset: str | None) -> str:
 def addresses(values: list[str]) -> tuple[str, ...]:
     """The distinct lowercased addresses in address-list header values, in order."""
     out: list[str] = []
-    try:
-        pairs = getaddresses(values)
-    except Exception:
-        return ()
+    plain = [_SIMPLE_ADDRESS.match(v) for v in values]
+    if all(plain):
+        # Most values are one bare or bracketed address, or one after a plain name: what
+        # getaddresses would make of them, read without its (slow) general parser.
+        pairs = [("", next(g for g in m.groups() if g is not None)) for m in plain if m]
+    else:
+        try:
+            pairs = getaddresses(values)
+        except Exception:
+            return ()
     for _name, addr in pairs:
         addr = addr.strip().strip("<>").lower()
         if "@" in addr and addr not in out:
