@@ -8,6 +8,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from worker.bounces import mime
 from worker.bounces.mime_headers import SIMPLE_ADDRESS, addresses, decode
+from worker.bounces.mime_message import IndexedMessage
 
 DATA = Path(__file__).resolve().parent / "data" / "bounces"
 ADDRESS_HEADERS = ("from", "sender", "to", "cc", "delivered-to", "x-original-to", "return-path")
@@ -81,3 +83,36 @@ def test_decode_without_encoded_words_reads_what_decode_header_reads(value: str)
     )
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     assert decode(value) == re.sub(r"\s+", " ", text).strip()
+
+
+def _shown(values: list[Any] | None) -> list[str] | None:
+    return None if values is None else [str(v) for v in values]
+
+
+def test_indexed_message_reads_every_header_as_message_does() -> None:
+    for path in sorted(DATA.rglob("*")):
+        if path.suffix in (".eml", ".txt"):
+            data = path.read_bytes()
+            plain = BytesParser(policy=compat32).parsebytes(data)
+            indexed = BytesParser(IndexedMessage, policy=compat32).parsebytes(data)
+            for a, b in zip(plain.walk(), indexed.walk(), strict=True):
+                assert isinstance(b, IndexedMessage)
+                for name in {k.lower() for k in a} | {"nope", "CONTENT-TYPE"}:
+                    assert _shown(a.get_all(name)) == _shown(b.get_all(name)), (path.name, name)
+                    assert str(a.get(name, "-")) == str(b.get(name, "-")), (path.name, name)
+
+
+def test_indexed_message_follows_changes_to_its_headers() -> None:
+    msg = BytesParser(IndexedMessage, policy=compat32).parsebytes(
+        b"Subject: one\nTo: a@example.net\nTo: b@example.net\n\nbody\n"
+    )
+    assert msg.get_all("to") == ["a@example.net", "b@example.net"]
+    msg["To"] = "c@example.net"
+    assert msg.get_all("TO") == ["a@example.net", "b@example.net", "c@example.net"]
+    msg.replace_header("subject", "two")
+    assert msg.get("subject") == "two"
+    del msg["to"]
+    assert msg.get_all("to") is None
+    assert msg.get("to", "none") == "none"
+    msg.add_header("X-New", "yes")
+    assert msg["x-new"] == "yes"

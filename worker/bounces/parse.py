@@ -17,6 +17,7 @@ from worker.bounces.detectors import (
     failed_recipients_header,
     flufl_failures,
 )
+from worker.bounces.mime_message import IndexedMessage
 from worker.bounces.mime_sniff import Sniff
 from worker.bounces.parse_dsn import MESSAGE_ID, dsn_reports
 from worker.bounces.parse_text import (
@@ -55,7 +56,7 @@ def parse_bytes(data: bytes) -> Parsed:
     """Parse raw RFC 5322 bytes; garbage in gives an empty non-bounce Parsed out."""
     try:
         # compat32 keeps undecodable header bytes as surrogates instead of raising on access.
-        msg = BytesParser(policy=compat32).parsebytes(bytes(data))
+        msg = BytesParser(IndexedMessage, policy=compat32).parsebytes(bytes(data))
     except Exception:  # malformed input must never take the worker down
         log.warning("bounce: unparseable message", exc_info=True)
         return NOT_A_BOUNCE
