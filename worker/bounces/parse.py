@@ -19,6 +19,7 @@ from worker.bounces.detectors import (
 )
 from worker.bounces.mime_message import IndexedMessage
 from worker.bounces.mime_sniff import Sniff
+from worker.bounces.mta.base import Family
 from worker.bounces.parse_dsn import MESSAGE_ID, dsn_reports
 from worker.bounces.parse_text import (
     NO_FAMILY,
@@ -110,18 +111,26 @@ def _parse(msg: Message, depth: int = 0) -> Parsed:
     text = mime.notification_text(parts, texts)
     if sniff.report_type == "disposition-notification":
         return tie.parsed(refusal_reports(msg, text), ())
-    family = claiming_family(msg, text)
+    # The family that claims the notice: worked out when a report or the heuristics need it.
+    claimed: list[Family] = []
+
+    def family_of() -> Family:
+        if not claimed:
+            claimed.append(claiming_family(msg, text))
+        return claimed[0]
+
     reports = []
     envelope_ids: list[str] = []
     # RFC 3464 fields are the only machine-readable account; when present they win outright.
     for part in dsn_parts:
-        reports.extend(dsn_reports(mime.dsn_blocks(part), envelope_ids, message_ids, text, family))
+        blocks = mime.dsn_blocks(part)
+        reports.extend(dsn_reports(blocks, envelope_ids, message_ids, text, family_of))
     if not reports and sniff.bounce:
         # DSN fields pasted into the text (Amazon WorkMail, PMDF, gateways that flatten the
         # report, a multipart/report whose boundary broke): the same fields, read from text.
         blocks = mime.parse_fields(text)
         if any("final-recipient" in b or "original-recipient" in b for b in blocks):
-            reports = dsn_reports(blocks, envelope_ids, message_ids, text, family)
+            reports = dsn_reports(blocks, envelope_ids, message_ids, text, family_of)
     if reports:
         tie = Tie(tuple(message_ids), returned_to, senders)
         return tie.parsed(reports, tuple(envelope_ids))
@@ -135,6 +144,7 @@ def _parse(msg: Message, depth: int = 0) -> Parsed:
                     returned_to,
                     senders + nested.original_senders,
                 ).parsed(list(nested.reports), nested.envelope_ids)
+    family = family_of()
     # Everything below is heuristic, and flufl.bounce's LLNL detector alone turns any
     # ", someone@example.net," in a customer's reply into a "permanent failure": gate first.
     if not (sniff.bounce or (family.name in _EVIDENT_LAYOUTS and not sniff.auto_reply)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from worker.bounces.detectors import context_for
@@ -43,6 +44,10 @@ def address(value: str | None) -> str | None:
     return bare if "@" in bare and " " not in bare and len(bare) <= 320 else None
 
 
+def _verdict_of(family: Callable[[], Family], evidence: str | None) -> Callable[[], str | None]:
+    return lambda: verdict(family().phrases, evidence)
+
+
 def action_of(raw: str | None, status: str | None) -> str:
     word = (raw or "").strip().lower().split(" ", 1)[0].strip("()")
     word = _ACTION_ALIASES.get(word, word)
@@ -56,8 +61,10 @@ def dsn_reports(
     envelope_ids: list[str],
     message_ids: list[str],
     text: str,
-    family: Family,
+    family: Callable[[], Family],
 ) -> list[Report]:
+    """One Report per recipient block; family() is the mail system that claims the notice,
+    whose own wording may decide a reason (asked only when one has to be decided)."""
     if not blocks:
         return []
     per_message = blocks[0]
@@ -96,7 +103,7 @@ def dsn_reports(
             command=command,
             host=remote,
             domain=recipient.rpartition("@")[2],
-            told="expired" if expired else verdict(family.phrases, evidence),
+            told="expired" if expired else _verdict_of(family, evidence),
             diagnostic_type=_diagnostic_type(raw_diag),
         )
         out.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from worker.bounces import mta
@@ -87,13 +88,14 @@ def classify(
     *,
     command: str | None = None,
     host: str | None = None,
-    told: str | None = None,
+    told: str | Callable[[], str | None] | None = None,
     diagnostic_type: str | None = None,
     domain: str | None = None,
 ) -> Reason:
     """Classify one recipient's failure from the best evidence there is: the receiving
-    provider's own wording, the mail system's own verdict (told), the enhanced status code,
-    then the phrase tables, then the SMTP reply code and what the report leaves implied."""
+    provider's own wording, the mail system's own verdict (told; a function is asked only
+    when it matters), the enhanced status code, then the phrase tables, then the SMTP reply
+    code and what the report leaves implied."""
     if action is not None and action.strip().lower() in SUCCESS_ACTIONS:
         return R.DELIVERED
     codes = [c for c in enhanced_codes(status) + enhanced_codes(diagnostic) if c[0] in "245"]
@@ -104,6 +106,8 @@ def classify(
     if found is not None:
         # Carriers that answer "unknown user" to filtered senders still mean it at RCPT.
         return R.USERUNKNOWN if text is R.USERUNKNOWN and command == "RCPT" else found
+    if callable(told):
+        told = told()
     if told is not None:
         return Reason(told)
     if (diagnostic_type or "").lower() in ("x-unix", "x-postfix") and text in (None, R.ONHOLD):
