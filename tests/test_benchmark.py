@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,20 @@ def test_benchmark_smoke_reports_the_three_figures_and_ratios(tmp_path: Path) ->
     assert pipeline["dsn_options_sent"] == 50  # the sink offered DSN and the worker used it
     assert pipeline["redis_bytes_per_notice"] > 0
     assert len(data["runs"]) == 3
+
+
+@pytest.mark.bench
+def test_bounce_benchmark_smoke_prints_parse_and_ingest_rates() -> None:
+    """``python -m benchmarks.bounce_parse``: one round of parsing, and an ingest of a few."""
+    for args in (["1"], ["--ingest", "--messages", "12"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bounce_parse", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert re.search(r"\b\d+ messages/s$", result.stdout.strip()), result.stdout
+    assert "12 message(s)" in result.stdout

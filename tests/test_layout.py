@@ -65,9 +65,6 @@ MAX_LINES = 300
 #: Modules allowed past MAX_LINES, each with the reason.
 LONG_MODULES: dict[str, str] = {
     "worker.bounces.phrases": "data: the phrase tables, one reason per block",
-    "worker.bounces.parse": "being split by concern (RFC 3464 fields, text reports)",
-    "worker.bounces.mime": "being split by concern (headers, parts, bounce sniffing)",
-    "worker.bounces.reasons": "being split by concern (vocabulary, status tables, classify)",
 }
 
 

@@ -144,7 +144,11 @@ def test_cli_web_sets_up_masked_logging_from_settings(
             pass
 
     monkeypatch.setattr(web, "make_server", lambda app, host, port: Idle())
-    configure(settings.with_(ops_token=TOKEN, log_level="DEBUG", log_format="text"))
+    configure(
+        settings.with_(
+            ops_token=TOKEN, log_level="DEBUG", log_format="text", allow_volatile_redis=True
+        )
+    )
     try:
         assert main(["web", "--port", "8000"]) == 0
     finally:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from email.message import Message
-from email.parser import HeaderParser
-from email.policy import compat32
 from typing import Final
 
 from flufl.bounce import all_failures
@@ -65,7 +63,8 @@ def failed_recipients_header(msg: Message, exclude: set[str]) -> list[Found]:
 
 def complaint_findings(feedback: list[Message], returned: list[Message]) -> list[Found]:
     """The complainers of an ARF report (RFC 5965): Original-Rcpt-To, else the To: of the
-    returned message (most providers redact Original-Rcpt-To, some leave it out)."""
+    returned message, whose header sets are returned (most providers redact Original-Rcpt-To,
+    some leave it out)."""
     fields: dict[str, str] = {}
     for part in feedback:
         for name, value in mime.feedback_fields(part).items():
@@ -73,10 +72,8 @@ def complaint_findings(feedback: list[Message], returned: list[Message]) -> list
     why = fields.get("feedback-type", "abuse").strip().lower() or "abuse"
     values = [fields["original-rcpt-to"]] if fields.get("original-rcpt-to") else []
     if not values:
-        parser = HeaderParser(policy=compat32)
-        for part in returned:
-            for headers in mime.returned_headers(part, parser):
-                values.extend(mime.header_all(headers, "to"))
+        for headers in returned:
+            values.extend(mime.header_all(headers, "to"))
     found: list[Found] = []
     for addr in mime.addresses(values):
         if all(f.address != addr for f in found):

@@ -1,14 +1,59 @@
-"""Defensive MIME helpers for bounces: safe headers, part walking, text, and bounce sniffing."""
+"""MIME part walking for bounces: the notice's parts, their text, DSN and ARF fields."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from email.header import decode_header
 from email.message import Message
 from email.parser import HeaderParser
-from email.utils import getaddresses
 from typing import Final
+
+from worker.bounces.mime_headers import (
+    addresses,
+    decode,
+    decode_text,
+    header,
+    header_all,
+    returned_to,
+    sender_addresses,
+)
+from worker.bounces.mime_sniff import (
+    bounce_subject,
+    is_auto_reply,
+    is_daemon,
+    looks_like_bounce,
+    report_type,
+)
+
+# Header decoding and bounce sniffing live beside this module; callers reach them here too.
+__all__ = [
+    "FEEDBACK_TYPE",
+    "MAX_DEPTH",
+    "MAX_TEXT",
+    "MDN_TYPE",
+    "addresses",
+    "bounce_subject",
+    "decode_text",
+    "dsn_blocks",
+    "feedback_fields",
+    "header",
+    "header_all",
+    "is_auto_reply",
+    "is_daemon",
+    "looks_like_bounce",
+    "mdn_fields",
+    "notification_text",
+    "original_senders",
+    "parse_fields",
+    "part_text",
+    "payload_text",
+    "raw_payload",
+    "report_type",
+    "returned_headers",
+    "returned_to",
+    "sender_addresses",
+    "split_parts",
+]
 
 MAX_DEPTH: Final = 12
 MAX_TEXT: Final = 200_000
@@ -24,178 +69,12 @@ _RETURNED_TYPES: Final = frozenset(
 _DSN_TYPES: Final = frozenset({"message/delivery-status", "message/global-delivery-status"})
 #: ARF (RFC 5965): the machine-readable part of a complaint.
 FEEDBACK_TYPE: Final = "message/feedback-report"
-_RETURNED_TO_HEADERS: Final = (
-    "to",
-    "delivered-to",
-    "x-original-to",
-    "envelope-to",
-    "x-envelope-to",
-)
-
-# What a bounce looks like from the outside.  Local parts of daemon senders:
-_DAEMON: Final = re.compile(
-    r"^(mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|mdaemon|mail[-_.]?delivery"
-    r"|microsoftexchange[0-9a-f]{0,40})@",
-    re.IGNORECASE,
-)
-_DAEMON_NAME: Final = re.compile(
-    r"mail delivery (system|subsystem|service)|mailer.?daemon", re.IGNORECASE
-)
-# Subjects MTAs put on failure notices, in the languages our customers' servers speak.
-_BOUNCE_SUBJECTS: Final = re.compile(
-    "|".join(
-        (
-            r"undeliver(able|ed)",
-            r"delivery status notification",
-            r"mail delivery fail",
-            r"delivery fail",
-            r"failure notice",
-            r"returned mail",
-            r"returned to sender",
-            r"could not be delivered",
-            r"non[- ]?delivery",
-            r"delivery has failed",
-            r"message status - undeliverable",
-            r"delivery problem",
-            r"delivery report",
-            r"delivery (?:status )?warning",
-            r"delayed mail",
-            r"warning: could not send",
-            r"delivery (?:has been |is )?delayed",
-            r"unzustellbar",
-            r"non remis",
-            r"non recapitabile",
-            r"no se pudo entregar",
-            r"onbestelbaar",
-            r"無法傳遞",
-            r"无法投递",
-            r"未送達",
-            r"退信",
-            r"退回",
-            r"投递失败",
-            r"傳遞失敗",
-            r"配信不能",
-            r"配信エラー",
-            r"전송 실패",
-        )
-    ),
-    re.IGNORECASE,
-)
-# Replies a human (or their vacation robot) sent: never bounces, however they are worded.
-_AUTO_REPLY_SUBJECTS: Final = re.compile(
-    "|".join(
-        (
-            r"out of (the )?office",
-            r"automatic reply",
-            r"auto(matic)?[- ]?(reply|response)",
-            r"^auto:",
-            r"vacation",
-            r"abwesenheit",
-            r"r[ée]ponse automatique",
-            r"absence",
-            r"respuesta autom[áa]tica",
-            r"自動回覆",
-            r"自动回复",
-            r"自動応答",
-            r"不在",
-            r"please confirm",
-            r"confirm your (message|email)",
-            r"verification required",
-        )
-    ),
-    re.IGNORECASE,
-)
-_AUTO_REPLY_HEADERS: Final = (
-    "x-autoreply",
-    "x-autorespond",
-    "x-autoresponder",
-    "x-boxbe-challenge",
-    "x-tmda-confirm",
-)
-_REPLY_PREFIX: Final = re.compile(
-    r"^\s*(re|fwd?|aw|wg|tr|sv|回覆|转发|轉寄)\s*[:：]", re.IGNORECASE
-)
-# Read receipts are reports too, but about a person reading: never bounces.  Complaints
-# (feedback-report) are parsed by parse.py before this gate is asked.
-_OTHER_REPORTS: Final = frozenset({"feedback-report", "disposition-notification"})
+_NOT_WALKED: Final = _RETURNED_TYPES | _DSN_TYPES | {FEEDBACK_TYPE}
 _SENDER_HEADERS: Final = ("return-path", "x-original-return-path", "sender")
 _RETURN_PATH_LINE: Final = re.compile(
     r"^[ \t>]*(?:x-original-)?return-path:[ \t]*<?([^<>\s]+@[^<>\s]+)>?", re.I | re.M
 )
 _TAGS: Final = re.compile(r"<[^>]{0,2000}>")
-
-
-def header(msg: Message, name: str) -> str:
-    """One header, RFC 2047 decoded, folded lines joined; "" when absent or undecodable."""
-    try:
-        raw = msg.get(name)
-        return "" if raw is None else _decode(str(raw))
-    except Exception:
-        return ""
-
-
-def header_all(msg: Message, name: str) -> list[str]:
-    try:
-        return [_decode(str(v)) for v in msg.get_all(name) or []]
-    except Exception:
-        return []
-
-
-def _decode(value: str) -> str:
-    try:
-        chunks = []
-        for data, charset in decode_header(value):
-            if isinstance(data, bytes):
-                chunks.append(data.decode(_codec(charset), errors="replace"))
-            else:
-                chunks.append(data)
-        text = "".join(chunks)
-    except Exception:
-        text = value
-    # compat32 keeps raw 8-bit header bytes as lone surrogates; make them printable.
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _codec(charset: str | None) -> str:
-    """A codec Python knows for a declared charset (servers declare nonsense)."""
-    name = (charset or "utf-8").strip().lower()
-    if name in ("unknown-8bit", "x-unknown", "8bit", ""):
-        return "utf-8"
-    # gb2312 labels routinely carry GBK/GB18030 bytes, big5 carries cp950 (HKSCS) extensions.
-    name = {"gb2312": "gb18030", "gbk": "gb18030", "big5": "cp950", "x-big5": "cp950"}.get(
-        name, name
-    )
-    try:
-        "".encode(name)
-    except (LookupError, ValueError):
-        return "utf-8"
-    return name
-
-
-def addresses(values: list[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    try:
-        pairs = getaddresses(values)
-    except Exception:
-        return ()
-    for _name, addr in pairs:
-        addr = addr.strip().strip("<>").lower()
-        if "@" in addr and addr not in out:
-            out.append(addr)
-    return tuple(out)
-
-
-def returned_to(msg: Message) -> tuple[str, ...]:
-    """Where the bounce was delivered: the lead looks for a signed return-path token here."""
-    values: list[str] = []
-    for name in _RETURNED_TO_HEADERS:
-        values.extend(header_all(msg, name))
-    return addresses(values)
-
-
-def sender_addresses(msg: Message) -> tuple[str, ...]:
-    return addresses(header_all(msg, "from") + header_all(msg, "sender"))
 
 
 def raw_payload(part: Message) -> object:
@@ -214,8 +93,7 @@ def raw_payload(part: Message) -> object:
 def _walk(part: Message, depth: int = 0) -> Iterator[Message]:
     """Parts of the bounce itself: does not descend into returned messages or DSN blocks."""
     yield part
-    stop = _RETURNED_TYPES | _DSN_TYPES | {FEEDBACK_TYPE}
-    if depth >= MAX_DEPTH or part.get_content_type() in stop:
+    if depth >= MAX_DEPTH or part.get_content_type() in _NOT_WALKED:
         return
     payload = raw_payload(part)
     if isinstance(payload, list):
@@ -256,34 +134,6 @@ def payload_text(part: Message) -> str:
     return decode_text(data[:MAX_TEXT], charset)
 
 
-# Japanese servers label EUC-JP or Shift_JIS bytes as ISO-2022-JP (a 7-bit code); Chinese
-# ones label GBK as ASCII.  When the declared codec refuses the bytes, these are tried.
-_FALLBACKS: Final = {
-    "iso2022_jp": ("euc_jp", "cp932"),
-    "iso-2022-jp": ("euc_jp", "cp932"),
-    "euc_jp": ("cp932",),
-    "euc-jp": ("cp932",),
-    "shift_jis": ("cp932", "euc_jp"),
-    "us-ascii": ("utf-8",),
-    "ascii": ("utf-8",),
-}
-
-
-def decode_text(data: bytes, charset: str | None) -> str:
-    """Bytes as text in the declared charset, or in the one a mislabelled part really uses."""
-    codec = _codec(charset)
-    try:
-        return data.decode(codec)
-    except (UnicodeDecodeError, LookupError):
-        pass
-    for other in _FALLBACKS.get(codec.lower(), ()):
-        try:
-            return data.decode(other)
-        except UnicodeDecodeError:
-            continue
-    return data.decode(codec, errors="replace")
-
-
 def part_text(part: Message) -> str:
     """Readable text of a text/* leaf; HTML tags dropped; "" for anything else.
 
@@ -298,15 +148,18 @@ def part_text(part: Message) -> str:
     return _TAGS.sub(" ", text) if part.get_content_subtype() == "html" else text
 
 
-def notification_text(parts: list[Message]) -> str:
-    """The human-readable notice: text/plain parts (HTML only when there is no plain text)."""
+def notification_text(parts: list[Message], texts: list[str] | None = None) -> str:
+    """The human-readable notice: text/plain parts (HTML only when there is no plain text).
+    texts, when given, is part_text() of each part, already worked out."""
+    if texts is None:
+        texts = [part_text(p) for p in parts]
     plain = [
-        part_text(p)
-        for p in parts
+        text
+        for p, text in zip(parts, texts, strict=True)
         if p.get_content_type() == "text/plain"
         or (p.get_content_maintype() == "multipart" and isinstance(raw_payload(p), str))
     ]
-    chosen = plain if any(t.strip() for t in plain) else [part_text(p) for p in parts]
+    chosen = plain if any(t.strip() for t in plain) else texts
     return "\n".join(chosen)[:MAX_TEXT]
 
 
@@ -318,7 +171,7 @@ def dsn_blocks(part: Message) -> list[dict[str, str]]:
         # The stdlib parses message/delivery-status into one Message per block.
         for block in payload:
             if isinstance(block, Message):
-                fields = {k.lower(): _decode(str(v)) for k, v in block.items()}
+                fields = {k.lower(): decode(str(v)) for k, v in block.items()}
                 if fields:
                     blocks.append(fields)
         if any("final-recipient" in b or "original-recipient" in b for b in blocks):
@@ -406,82 +259,16 @@ def mdn_fields(msg: Message) -> dict[str, str]:
     return {}
 
 
-def original_senders(
-    returned: list[Message], texts: list[str], parser: HeaderParser
-) -> tuple[str, ...]:
+def original_senders(returned: list[Message], texts: list[str]) -> tuple[str, ...]:
     """Envelope senders of the returned message: Return-Path, X-Original-Return-Path and
-    Sender of attached copies and header parts, else Return-Path lines quoted in the text.
-    Our return path carries a signed token, so this ties a bounce to its notice."""
+    Sender of attached copies and header parts (returned: their returned_headers()), else
+    Return-Path lines quoted in the text.  Our return path carries a signed token, so this
+    ties a bounce to its notice."""
     values: list[str] = []
-    for part in returned:
-        for headers in returned_headers(part, parser):
-            for name in _SENDER_HEADERS:
-                values.extend(header_all(headers, name))
+    for headers in returned:
+        for name in _SENDER_HEADERS:
+            values.extend(header_all(headers, name))
     if not values:
         for text in texts:
             values.extend(m.group(1) for m in _RETURN_PATH_LINE.finditer(text))
     return addresses(values)
-
-
-def is_auto_reply(msg: Message) -> bool:
-    if header(msg, "auto-submitted").lower().startswith("auto-replied"):
-        return True
-    if any(msg.get(name) is not None for name in _AUTO_REPLY_HEADERS):
-        return True
-    if header(msg, "precedence").lower() in ("auto_reply", "auto-reply"):
-        return True
-    return bool(_AUTO_REPLY_SUBJECTS.search(header(msg, "subject")))
-
-
-def is_daemon(msg: Message) -> bool:
-    """Sent by a mail system rather than a person: the strongest outside sign of a bounce."""
-    if msg.get("x-failed-recipients") is not None:
-        return True
-    senders = header_all(msg, "from") + header_all(msg, "sender")
-    if any(_DAEMON.match(a) for a in addresses(senders)):
-        return True
-    return any(_DAEMON_NAME.search(s) for s in header_all(msg, "from"))
-
-
-def report_type(msg: Message) -> str:
-    """The report-type of a multipart/report ("delivery-status", "feedback-report"), or ""."""
-    if msg.get_content_type() != "multipart/report":
-        return ""
-    try:
-        return str(msg.get_param("report-type", "", header="content-type") or "").lower()
-    except Exception:
-        return ""
-
-
-def looks_like_bounce(msg: Message) -> bool:
-    """Gate for the heuristic detectors, which otherwise fire on ordinary prose.
-
-    Exim and Postfix mark real bounces Auto-Submitted: auto-replied too, so an auto-reply
-    marker only disqualifies a message that a mail system did not send.  A null Return-Path
-    alone is weaker: RFC 3834 asks vacation responders to use one as well."""
-    if report_type(msg) in _OTHER_REPORTS:
-        return False  # an ARF spam complaint or a read receipt: other handlers' business
-    daemon = is_daemon(msg)
-    if not daemon and is_auto_reply(msg):
-        return False
-    subject = header(msg, "subject")
-    null_sender = header(msg, "return-path").replace(" ", "") == "<>"
-    return (
-        daemon or bounce_subject(subject) or null_sender or (report_type(msg) == "delivery-status")
-    )
-
-
-def bounce_subject(subject: str) -> bool:
-    """A failure notice's subject.  Behind a reply prefix, only when the failure words
-    follow the original subject ("RE: <subject> : non remis (delivery failed)", as some
-    gateways write it): a person answering a bounce leaves them first ("RE: Undeliverable:")."""
-    found = _BOUNCE_SUBJECTS.search(subject)
-    if found is None:
-        return False
-    rest = subject
-    while (prefix := _REPLY_PREFIX.match(rest)) is not None:
-        rest = rest[prefix.end() :]
-    if rest is subject:
-        return True
-    first = _BOUNCE_SUBJECTS.search(rest)
-    return first is not None and len(rest[: first.start()].strip(" :-([")) >= 8

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from typing import Any
 
+from worker.bounces.batch import Progress, Tally, count_messages
 from worker.bounces.ingest import BounceProcessor, read_messages
 from worker.bounces.parse import parse_bytes
 from worker.bounces.server import make_server, spool_dir
@@ -50,23 +52,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     reports = processor(pipeline())
-    totals: dict[str, int] = {}
-    messages = 0
-    for name, data in read_messages(args.path, sys.stdin):
-        messages += 1
-        for result in reports.process(data, source=name):
-            totals[result.effect] = totals.get(result.effect, 0) + 1
-            print(
-                f"{name}: {mask(result.report.recipient)} {result.report.action} "
-                f"{result.report.status or '-'} {result.report.reason} → {result.effect}"
-                + (
-                    f" (notice {result.notice_id} by {result.matched_by})"
-                    if result.notice_id
-                    else ""
-                )
-            )
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(totals.items())) or "no reports"
-    print(f"{messages} message(s): {summary}", file=sys.stderr)
+    total = count_messages(args.path)
+    bar = sys.stderr.isatty()
+    progress = Progress(sys.stderr, total, bar=bar, every=args.every)
+    # The bar and the report lines share a terminal only when stdout is one too.
+    shared = bar and not args.quiet and sys.stdout.isatty()
+    tally = Tally()
+    # Every report's fate is on stdout (and in the summary): a "not applied" warning for
+    # each of them on stderr as well would bury the progress and the summary.
+    quiet_logs = [
+        logging.getLogger(n) for n in ("worker.bounces.ingest", "worker.notices.suppressions")
+    ]
+    levels = [q.level for q in quiet_logs]
+    for q in quiet_logs:
+        q.setLevel(logging.ERROR)
+    started = time.monotonic()
+    try:
+        for name, data in read_messages(args.path, sys.stdin):
+            results = reports.process(data, source=name)
+            tally.messages += 1
+            if not results:
+                tally.add("not a bounce")
+            lines: list[str] = []
+            for result in results:
+                complaint = result.report.action == "complaint"
+                tied = result.effect not in ("unmatched", "forged")
+                tally.add("complaint" if complaint and tied else result.effect)
+                if not args.quiet:
+                    lines.append(
+                        f"{name}: {mask(result.report.recipient)} {result.report.action} "
+                        f"{result.report.status or '-'} {result.report.reason} → {result.effect}"
+                        + (
+                            f" (notice {result.notice_id} by {result.matched_by})"
+                            if result.notice_id
+                            else ""
+                        )
+                    )
+            if lines:
+                if shared:
+                    progress.clear()
+                print("\n".join(lines), flush=shared)
+            progress.update(tally.messages)
+    finally:
+        for q, old in zip(quiet_logs, levels, strict=True):
+            q.setLevel(old)
+        progress.finish()
+    print(tally.summary(time.monotonic() - started), file=sys.stderr)
     return 0
 
 
@@ -102,6 +133,14 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_serve, needs=SIGNS)
     p = bounces.add_parser("ingest", help="process .eml files, a folder, Maildir, mbox or -")
     p.add_argument("path")
+    p.add_argument("--quiet", action="store_true", help="no line per report, only the summary")
+    p.add_argument(
+        "--every",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="when stderr is no terminal, a count line every N messages (0: none)",
+    )
     p.set_defaults(func=cmd_ingest, needs=SIGNS)
     p = bounces.add_parser("parse", help="parse only; change nothing")
     p.add_argument("file")
