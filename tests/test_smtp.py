@@ -106,7 +106,7 @@ def test_smtp_connections_are_reused(settings: Settings, recorder: Recorder) -> 
     server = ServerThread(Counting())
     server.start()
     try:
-        transport = Transport(settings.with_(smtp_url=server.url, smtp_pool_size=1))
+        transport = Transport(settings.with_(smtp_url=server.url, smtp_concurrency=1))
         for _ in range(5):
             transport.send(b"Subject: x\r\n\r\nbody\r\n", "b@example.com", "a@example.com")
     finally:
@@ -165,7 +165,7 @@ def test_smtp_a_connection_the_relay_closed_while_idle_is_replaced_not_deferred(
     server = ServerThread(recorder)
     server.start()
     try:
-        transport = Transport(settings.with_(smtp_url=server.url, smtp_pool_size=1))
+        transport = Transport(settings.with_(smtp_url=server.url, smtp_concurrency=1))
         for n in range(3):
             transport.send(
                 f"Subject: {n}\r\n\r\nbody\r\n".encode(), "b@example.com", "a@example.com"

@@ -49,3 +49,26 @@ def test_transport_keeps_a_message_whose_unacked_record_failed(
     with Connection(TEST_REDIS_URL, transport=Transport) as again:
         assert again.default_channel is not None  # a new channel (a reconnect) puts it back
         assert real_redis.llen("celery") == 1 and transport._rescued == []
+
+
+def test_transport_keeps_a_message_taken_on_a_closed_connection(
+    conn: Any, real_redis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_redis.lpush("celery", json.dumps(transport.poison_envelope("kept", "test")))
+    channel = conn.default_channel
+
+    def closed(*args: Any, **kwargs: Any) -> Any:
+        # What kombu raises when the channel's connection was released under it.
+        raise AttributeError("'NoneType' object has no attribute 'hostname'")
+
+    monkeypatch.setattr(channel.qos, "pipe_or_acquire", closed)
+    queue = conn.SimpleQueue("celery", channel=channel)
+    with pytest.raises(AttributeError):
+        queue.get(timeout=5)
+    assert real_redis.llen("celery") == 0 and len(transport._rescued) == 1
+    monkeypatch.undo()
+    # The same channel, still alive, puts it back before its next wait for a message.
+    message = queue.get(timeout=5)
+    assert message.body == b"kept" and transport._rescued == []
+    message.ack()
+    queue.close()

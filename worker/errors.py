@@ -31,6 +31,11 @@ class RecipientRefused(PermanentError):
     """The relay refused the recipient with a 5xx reply at RCPT: the notice bounced."""
 
 
+class Throttled(TransientError):
+    """The receiving side asked us to slow down (a rate or volume limit, not a failure):
+    tried again soon, without using up an attempt, at a lower rate for that domain."""
+
+
 class SMTPTimeout(TransientError, TimeoutError):
     """The relay did not answer in time."""
 

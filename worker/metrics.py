@@ -20,6 +20,9 @@ SMTP_REPLIES = Counter(
 )
 BOUNCES = Counter("bounces_total", "Bounce and DSN reports, by kind and reason", ["kind", "reason"])
 COMPLAINTS = Counter("complaints_total", "Complaint reports (ARF) tied to a notice")
+THROTTLED = Counter(
+    "smtp_throttled_total", "Throttling replies (slow down), by recipient domain", ["domain"]
+)
 RETRIES = Counter("notice_retries_total", "Send attempts that were deferred for a retry")
 DEAD_LETTERS = Counter("dead_letters_total", "Events refused as invalid and dead-lettered")
 REPLAYS = Counter("notice_replays_total", "Notices put back in the queue by a replay")

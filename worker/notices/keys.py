@@ -59,3 +59,24 @@ def suppression(addr: str) -> str:
 def soft_bounces(addr: str) -> str:
     """Sorted set: an address's recent mailbox-level soft bounces."""
     return f"{PREFIX}soft:{address_key(addr)}"
+
+
+def relay_bucket() -> str:
+    """Hash: the token bucket of RELAY_RATE, shared by every worker."""
+    return f"{PREFIX}rate:relay"
+
+
+def domain_bucket(domain: str) -> str:
+    """Hash: the token bucket of one recipient domain (DOMAIN_RATES, or its throttle)."""
+    return f"{PREFIX}rate:dom:{domain}"
+
+
+def domain_throttle(domain: str) -> str:
+    """Hash: a domain's slow-down after a throttling reply (factor, hold, next step)."""
+    return f"{PREFIX}throttle:{domain}"
+
+
+def relay_connections() -> str:
+    """Sorted set: connection slots to the relay held by every worker (RELAY_MAX_CONNECTIONS),
+    scored by when each lapses unless refreshed."""
+    return f"{PREFIX}relay:conns"

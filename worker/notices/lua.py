@@ -73,3 +73,13 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
 return ids
 """
+
+#: Give back a claim that was never used (the send never started): the lease goes, the
+#: attempt is not counted, the notice is due again shortly.
+RELEASE: Final = """
+if redis.call('HGET', KEYS[1], 'lease_until') ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'lease_until')
+redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""

@@ -10,7 +10,7 @@ from typing import Any
 
 from worker.notices import keys
 from worker.notices.connection import RedisClient
-from worker.notices.lua import CLAIM, CREATE, SWEEP, TRANSITION
+from worker.notices.lua import CLAIM, CREATE, RELEASE, SWEEP, TRANSITION
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
 from worker.notices.status import TRANSITIONS, ClaimOutcome, Status, TransitionOutcome
 
@@ -46,6 +46,7 @@ class Tracker:
         self._transition = client.register_script(TRANSITION)
         self._claim = client.register_script(CLAIM)
         self._sweep = client.register_script(SWEEP)
+        self._release = client.register_script(RELEASE)
 
     # -- writing -----------------------------------------------------------------------
     def create(
@@ -166,6 +167,16 @@ class Tracker:
             interrupted=bool(result[2]),
             record=record,
             event=result[4] or None,
+        )
+
+    def release(self, notice_id: str, lease: str, after: float = 1.0) -> bool:
+        """Give back an unused claim (``lease`` must still be the notice's): due again in
+        ``after`` seconds, the attempt not counted."""
+        return bool(
+            self._release(
+                keys=[keys.notice(notice_id), keys.SCHED],
+                args=[lease, time.time() + after, notice_id],
+            )
         )
 
     def due(self, limit: int = 500, grace: float = 300.0) -> list[str]:

@@ -100,6 +100,21 @@ def serve_metrics(settings: Settings) -> None:
     start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
 
 
+def drain_bound(settings: Settings) -> float:
+    """How long a stopping process lets its sends in flight finish: what is left after it
+    comes back through the lease."""
+    return min(settings.lease_seconds / 3, 30.0)
+
+
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def _drain_sends(**_: Any) -> None:
+    # After prepare_metrics() (see make_app).
+    from worker.smtp.engine import drain_all
+
+    drain_all(drain_bound(get_settings()))
+
+
 @signals.worker_process_shutdown.connect
 def _process_gone(pid: int | None = None, **_: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

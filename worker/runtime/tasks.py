@@ -45,7 +45,7 @@ def _wrong_arguments(task: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -
 @app.task(name=CHARGE_FAILED, bind=True)
 def charge_failed(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Accept one failed-charge event (any JSON value; invalid ones are dead-lettered)."""
-    pipeline = get_pipeline()
+    pipeline = get_pipeline(engine=True)
     problem = _wrong_arguments(CHARGE_FAILED, args, kwargs)
     event: Any = args[0] if len(args) == 1 else {"args": list(args), "kwargs": kwargs}
     try:
@@ -83,7 +83,7 @@ def charge_failed(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
 @app.task(name=SEND, bind=True)
 def send(self: Any, *args: Any, **kwargs: Any) -> str:
     """Make one send attempt for a notice that is due (a retry, a replay or a re-drive)."""
-    pipeline = get_pipeline()
+    pipeline = get_pipeline(engine=True)
     problem = _wrong_arguments(SEND, args, kwargs)
     try:
         if problem:

@@ -107,7 +107,10 @@ class QoS(kombu_redis.QoS):
     def append(self, message: Any, delivery_tag: Any) -> None:
         try:
             super().append(message, delivery_tag)
-        except self.channel.connection_errors:
+        # Not only connection errors: a channel whose connection kombu has already closed
+        # fails here with AttributeError (its ``client`` is None), and the message popped
+        # a moment earlier would be in no list at all.
+        except Exception:
             delivery = message.delivery_info
             # The queue it came from when the envelope names none (default exchange).
             routing_key = delivery.get("routing_key") or _delivering_from.get()
@@ -143,13 +146,20 @@ class Channel(kombu_redis.Channel):
                     self._do_restore_message(payload, exchange, routing_key, pipe)
                     pipe.execute()
                 done += 1
-        except self.connection_errors:
+        except Exception:  # connection errors, or a channel whose connection is closed
             with _rescued_lock:
                 _rescued[:0] = pending[done:]
             return done
         if done:
             log.warning("%d message(s) taken while the broker was away put back on the queue", done)
         return done
+
+    def _brpop_start(self, timeout: Any = None) -> Any:
+        # A channel that outlived the failure may be the only one left: it puts back
+        # what was kept before it waits for the next message.
+        if _rescued:
+            self.put_back_rescued()
+        return super()._brpop_start(timeout)
 
     def _brpop_read(self, **options: Any) -> Any:
         token = _reading_queue.set(True)

@@ -38,7 +38,15 @@ class Settings:
     broker_url: str = ""
     smtp_url: str = "smtp://localhost:25"
     smtp_timeout: float = 30.0
-    smtp_pool_size: int = 8
+    #: Sends in flight at once per worker process (connections to the relay, opened as
+    #: needed): the sending engine's slots.
+    smtp_concurrency: int = 32
+    #: Mails per second to the relay across every worker (0: no limit).
+    relay_rate: float = 0.0
+    #: Mails per second per recipient domain across every worker, e.g. gmail.com=20.
+    domain_rates: tuple[tuple[str, float], ...] = ()
+    #: Connections to the relay across every worker (0: no limit).
+    relay_max_connections: int = 0
     smtp_tls_verify: bool = True
     smtp_ca_file: str | None = None
     smtp_allow_plain_auth: bool = False

@@ -27,7 +27,12 @@ VARS: Final[tuple[Var, ...]] = (
     Var("ALLOW_VOLATILE_REDIS", "allow_volatile_redis", v.boolean),
     Var("SMTP_URL", "smtp_url", v.smtp_url),
     Var("SMTP_TIMEOUT", "smtp_timeout", v.number(0.1)),
-    Var("SMTP_POOL_SIZE", "smtp_pool_size", v.integer(1)),
+    # SMTP_POOL_SIZE is the old name of SMTP_CONCURRENCY, still accepted (the new one wins).
+    Var("SMTP_POOL_SIZE", "smtp_concurrency", v.integer(1)),
+    Var("SMTP_CONCURRENCY", "smtp_concurrency", v.integer(1)),
+    Var("RELAY_RATE", "relay_rate", v.number(0.0)),
+    Var("DOMAIN_RATES", "domain_rates", v.domain_rates),
+    Var("RELAY_MAX_CONNECTIONS", "relay_max_connections", v.integer(0)),
     Var("SMTP_TLS_VERIFY", "smtp_tls_verify", v.boolean),
     Var("SMTP_CA_FILE", "smtp_ca_file", v.text),
     Var("SMTP_ALLOW_PLAIN_AUTH", "smtp_allow_plain_auth", v.boolean),

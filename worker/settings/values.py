@@ -89,6 +89,29 @@ def delays(value: str, name: str) -> tuple[float, ...]:
     return result
 
 
+def domain_rates(value: str, name: str) -> tuple[tuple[str, float], ...]:
+    """``gmail.com=20,outlook.com=10``: mails per second per recipient domain."""
+    found: list[tuple[str, float]] = []
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        domain, eq, rate = part.partition("=")
+        domain = domain.strip().lower()
+        try:
+            per_second = float(rate)
+        except ValueError:
+            per_second = -1.0
+        if not eq or not _DOMAIN.fullmatch(domain) or not 0 < per_second < float("inf"):
+            raise ConfigurationError(
+                f"{name} takes domain=mails-per-second pairs such as gmail.com=20, not {part!r}"
+            )
+        found.append((domain, per_second))
+    return tuple(found)
+
+
+_DOMAIN: Final = re.compile(
+    r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+"
+)
+
+
 def address(value: str, name: str) -> Address:
     display, addr = parseaddr(value)
     if "@" not in addr or any(c in value for c in "\r\n\0"):

@@ -18,6 +18,7 @@ import aiosmtplib
 from worker.errors import ConfigurationError, SMTPTimeout
 from worker.settings import Settings
 from worker.smtp.replies import Accepted, ReplyClass, classify
+from worker.smtp.slots import ConnectionSlots
 from worker.smtp.target import TLSMode, check_credentials_allowed, parse_smtp_url
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ class Transport:
         self.timeout = settings.smtp_timeout
         self._idle: list[_Pooled] = []
         self._slots: asyncio.Semaphore | None = None
+        #: Slots shared with every worker (RELAY_MAX_CONNECTIONS), set by the worker's
+        #: wiring; None: no limit beyond this process's own.
+        self.shared_slots: ConnectionSlots | None = None
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.settings.smtp_ca_file)
@@ -120,6 +124,9 @@ class Transport:
             # by some, and counted against us by spam filters downstream.
             local_hostname=self.settings.smtp_helo_name,
         )
+        if self.shared_slots is not None:
+            deadline = asyncio.get_running_loop().time() + self.timeout
+            await self.shared_slots.acquire(client, deadline)
         try:
             await client.connect()
             if t.username is not None:
@@ -131,8 +138,15 @@ class Transport:
                 await client.login(t.username, t.password or "")
         except BaseException:
             client.close()
+            if self.shared_slots is not None:
+                await self.shared_slots.release(client)
             raise
         return client
+
+    async def _close(self, client: aiosmtplib.SMTP) -> None:
+        await _quietly_quit(client)
+        if self.shared_slots is not None:
+            await self.shared_slots.release(client)
 
     async def _acquire(self) -> tuple[_Pooled, bool]:
         """A connection from the pool, or a new one; and whether it was reused."""
@@ -146,7 +160,7 @@ class Transport:
                 and pooled.used < self.MAX_MAILS
             ):
                 return pooled, True
-            await _quietly_quit(pooled.client)
+            await self._close(pooled.client)
         try:
             return _Pooled(await self._connect(), now, now, 0), False
         except ConfigurationError:
@@ -163,7 +177,7 @@ class Transport:
         self, message: bytes, sender: str, recipient: str, envelope_id: str | None
     ) -> Accepted:
         if self._slots is None:
-            self._slots = asyncio.Semaphore(self.settings.smtp_pool_size)
+            self._slots = asyncio.Semaphore(self.settings.smtp_concurrency)
         async with self._slots:
             pooled, reused = await self._acquire()
             try:
@@ -210,7 +224,7 @@ class Transport:
                 isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError))
                 or (isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421)
             ):
-                await _quietly_quit(client)
+                await self._close(client)
                 raise _StaleConnection(classify(exc, phase)) from exc
             error = classify(exc, phase)
             if (
@@ -226,12 +240,18 @@ class Transport:
                     await client.rset()
                     self._release(pooled, 0)
                 except Exception:
-                    await _quietly_quit(client)
+                    await self._close(client)
             else:
-                await _quietly_quit(client)
+                await self._close(client)
             raise error from exc
         self._release(pooled, 1)
         return Accepted(code=reply.code, message=reply.message, dsn=dsn)
+
+    async def send_async(
+        self, message: bytes, sender: str, recipient: str, envelope_id: str | None = None
+    ) -> Accepted:
+        """Send one mail on the process's event loop (the sending engine's way in)."""
+        return await self._send(message, sender, recipient, envelope_id)
 
     def send(
         self, message: bytes, sender: str, recipient: str, envelope_id: str | None = None
@@ -253,7 +273,7 @@ class Transport:
     def close(self) -> None:
         async def close_all() -> None:
             while self._idle:
-                await _quietly_quit(self._idle.pop().client)
+                await self._close(self._idle.pop().client)
 
         with contextlib.suppress(Exception):  # closing is best effort
             _Loop.get().run(close_all, 5)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 import ssl
 from dataclasses import dataclass
+from typing import Final
 
 import aiosmtplib
 
@@ -15,6 +17,7 @@ from worker.errors import (
     RecipientRefused,
     SMTPTimeout,
     SMTPUnavailable,
+    Throttled,
     TransientError,
 )
 
@@ -43,6 +46,30 @@ class Accepted:
     dsn: bool  #: whether DSN options (RFC 3461) were sent
 
 
+#: Enhanced codes that say "too fast" rather than "not now" (only ever with a 4xx reply):
+#: Gmail's 4.7.28 (an unusual rate of mail from us), Outlook.com's 4.7.650-4.7.652 (our
+#: IP or range is throttled), and the congestion family 4.4.5.
+THROTTLE_CODES: Final = frozenset({"4.7.28", "4.7.650", "4.7.651", "4.7.652", "4.4.5"})
+#: Wordings of rate and volume limits that come with a vague code (4.7.0, 4.7.1, none):
+#: Yahoo's "[TSS04] ... temporarily deferred due to unexpected volume", Postfix's and
+#: Exchange's "too many messages/connections", and every "rate limit"/"throttled".
+_THROTTLE_TEXT: Final = re.compile(
+    r"rate limit|ratelimit|too many (messages|connections|mails|recipients|sessions)"
+    r"|throttl|unusual rate|sending rate|deferred due to (unexpected )?volume|\[ts0\d\]"
+    r"|try again later.{0,40}(volume|rate)|exceeded .{0,30}(rate|limit)",
+    re.IGNORECASE,
+)
+_ENHANCED: Final = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def is_throttle(code: int, text: str) -> bool:
+    """Whether a 4xx reply asks us to slow down (see THROTTLE_CODES, _THROTTLE_TEXT)."""
+    if ReplyClass.of(code) is not ReplyClass.TRANSIENT:
+        return False
+    enhanced = _ENHANCED.findall(text)
+    return any(c in THROTTLE_CODES for c in enhanced) or bool(_THROTTLE_TEXT.search(text))
+
+
 def classify(exc: BaseException, phase: str) -> Exception:
     """Turn what aiosmtplib raised during ``phase`` into our error tree.
 
@@ -59,6 +86,8 @@ def classify(exc: BaseException, phase: str) -> Exception:
             if phase == "rcpt":
                 return RecipientRefused(f"recipient refused {where}", code=code)
             return PermanentError(f"refused {where}", code=code)
+        if is_throttle(code, text):
+            return Throttled(f"throttled {where}", code=code)
         return TransientError(f"deferred {where}", code=code)
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return SMTPTimeout(f"timed out during {phase}", unknown_outcome=in_data)
