@@ -42,12 +42,30 @@ class DelayedSMTP(LenientSMTP):
 
 
 class SinkHandler:
-    """Accepts every mail; writes ``<kind>\\t<id>\\t<epoch>\\t<dsn>`` per accepted mail."""
+    """Accepts every mail; writes ``<kind>\\t<id>\\t<epoch>\\t<dsn>`` per accepted mail.
 
-    def __init__(self, out: IO[str]) -> None:
+    With ``throttle_domain``, answers RCPT for that domain with Gmail's "slow down" reply
+    (``421 4.7.28``) for the first ``throttle_seconds``, as a provider does to a sender
+    that goes too fast."""
+
+    def __init__(
+        self, out: IO[str], throttle_domain: str = "", throttle_seconds: float = 0
+    ) -> None:
         self.out = out
         self.lock = threading.Lock()
         self.count = 0
+        self.throttle_domain = throttle_domain.lower()
+        self.throttle_until = time.time() + throttle_seconds
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        domain = address.rpartition("@")[2].lower()
+        if domain == self.throttle_domain and time.time() < self.throttle_until:
+            return "421 4.7.28 Our system has detected an unusual rate of mail: slow down"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server: DelayedSMTP, session: Any, envelope: Any) -> str:
         content = envelope.original_content or b""
@@ -120,15 +138,28 @@ class Acceptances:
 class SinkProcess:
     """The sink in a process of its own, so that it never shares a GIL with the publisher."""
 
-    def __init__(self, latency_ms: float) -> None:
+    def __init__(
+        self, latency_ms: float, throttle_domain: str = "", throttle_seconds: float = 0
+    ) -> None:
         self.latency_ms = latency_ms
+        self.throttle = (throttle_domain, throttle_seconds)
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.acceptances: Acceptances | None = None
 
     def start(self, timeout: float = 20.0) -> SinkProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.sink", "--latency-ms", str(self.latency_ms)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.sink",
+                "--latency-ms",
+                str(self.latency_ms),
+                "--throttle-domain",
+                self.throttle[0],
+                "--throttle-seconds",
+                str(self.throttle[1]),
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
@@ -164,8 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--throttle-domain", default="")
+    parser.add_argument("--throttle-seconds", type=float, default=0.0)
     args = parser.parse_args(argv)
-    handler = SinkHandler(sys.stdout)
+    handler = SinkHandler(sys.stdout, args.throttle_domain, args.throttle_seconds)
     server = SinkServer(handler, args.latency_ms, args.port)
     server.start()
     stop = threading.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import time
 from typing import Any
 
 import pytest
@@ -196,6 +197,16 @@ def test_e2e_worker_serves_prometheus_metrics(
     body = wait_for(lambda: (text := scrape()) and 'notices_total{status="sent"}' in text and text)
     assert 'notices_in_status{status="sent"} 1.0' in body
     assert "notice_send_seconds_count" in body
+    # Health: the backlog is empty, nothing is overdue, the engine has nothing in flight.
+    assert "notice_queue_depth 0.0" in body
+    assert "notice_oldest_due_seconds 0.0" in body
+    assert "smtp_sends_in_flight 0.0" in body
+    # The sweeper's heartbeat shows once a round has finished.
+    body = wait_for(
+        lambda: (t := scrape()) and "\nsweeper_last_round_timestamp_seconds " in t and t
+    )
+    beat = float(body.split("\nsweeper_last_round_timestamp_seconds ")[1].split()[0])
+    assert abs(beat - time.time()) < 60
 
 
 def test_e2e_cli_says_when_the_tracking_store_is_unreachable() -> None:

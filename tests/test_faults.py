@@ -173,8 +173,11 @@ def test_faults_smtp_replies_are_retried_or_settled_by_class(rig: Rig) -> None:
         # The three refused connections cost whichever notices were sending at the time
         # one extra attempt each; the history says so.
         history = tracker.history(nid)
-        hits = sum("at CONNECT: 421" in h["detail"] for h in history)
-        connect_refusals += hits
+        refusals = sum("at CONNECT: 421" in h["detail"] for h in history)
+        connect_refusals += refusals
+        # A connection the loaded server did not answer in time is an attempt too, as it
+        # would be against a real relay: counted, not a rule of this scenario.
+        hits = refusals + sum("timed out during connect" in h["detail"] for h in history)
         expected = k + 1 if any(nid in groups[name] for name in retried) else 1
         attempts = int((tracker.get(nid) or {})["attempts"])
         deferrals = [h["status"] for h in history].count("deferred")
@@ -186,7 +189,7 @@ def test_faults_smtp_replies_are_retried_or_settled_by_class(rig: Rig) -> None:
             if states[nid] == "sent":
                 assert deferrals == attempts - 1
             continue
-        assert attempts == expected + hits, (nid, history)
+        assert attempts == expected + hits, (nid, [(h["status"], h["detail"]) for h in history])
         if states[nid] == "sent":
             assert deferrals == expected - 1 + hits
     assert connect_refusals == 3

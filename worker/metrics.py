@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 NOTICES = Counter("notices_total", "Notice status changes, by the status reached", ["status"])
@@ -26,6 +26,15 @@ THROTTLED = Counter(
 RETRIES = Counter("notice_retries_total", "Send attempts that were deferred for a retry")
 DEAD_LETTERS = Counter("dead_letters_total", "Events refused as invalid and dead-lettered")
 REPLAYS = Counter("notice_replays_total", "Notices put back in the queue by a replay")
+#: Summed over the live pool processes in multiprocess mode (a dead process's value goes).
+SENDS_IN_FLIGHT = Gauge(
+    "smtp_sends_in_flight",
+    "Sends handed to the sending engine and not yet recorded",
+    multiprocess_mode="livesum",
+)
+CONNECTIONS_OPEN = Gauge(
+    "smtp_connections_open", "Connections to the relay open now", multiprocess_mode="livesum"
+)
 
 
 class StoreCollector:

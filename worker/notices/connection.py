@@ -10,8 +10,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
+from redis.sentinel import Sentinel
 
 from worker.settings import Settings
+from worker.settings.sentinel import is_sentinel, parse_sentinel_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,19 +41,37 @@ def memory_server() -> Any:
         return _memory_server
 
 
-def connect(url: str) -> RedisClient:
+#: Every client's socket options: a Redis that stops answering is noticed, not waited on.
+_OPTIONS: dict[str, Any] = {
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 30,
+    "retry_on_timeout": True,
+}
+
+
+def connect(url: str, sentinel_master: str = "mymaster") -> RedisClient:
     if url.startswith(MEMORY_URL):
         import fakeredis  # see memory_server()
 
         return fakeredis.FakeRedis(server=memory_server(), decode_responses=True)
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=10,
-        socket_connect_timeout=5,
-        health_check_interval=30,
-        retry_on_timeout=True,
-    )
+    if is_sentinel(url):
+        target = parse_sentinel_url(url)
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            list(target.sentinels),
+            socket_timeout=_OPTIONS["socket_timeout"],
+            socket_connect_timeout=_OPTIONS["socket_connect_timeout"],
+        )
+        # The master as the Sentinels name it now, asked again after a failover.
+        return sentinel.master_for(  # type: ignore[no-untyped-call]
+            sentinel_master,
+            db=target.db,
+            username=target.username,
+            password=target.password,
+            decode_responses=True,
+            **_OPTIONS,
+        )
+    return redis.Redis.from_url(url, decode_responses=True, **_OPTIONS)
 
 
 def get_redis(settings: Settings) -> RedisClient:
@@ -60,7 +80,7 @@ def get_redis(settings: Settings) -> RedisClient:
     with _lock:
         client = _clients.get(key)
     if client is None:
-        client = connect(settings.redis_url)
+        client = connect(settings.redis_url, settings.redis_sentinel_master)
         with _lock:
             _clients[key] = client
     return client

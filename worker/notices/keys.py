@@ -19,6 +19,8 @@ DEAD: Final = PREFIX + "dead"
 SUPPRESSED: Final = PREFIX + "sup"
 #: List: bounces that could not be tied to a notice (newest first).
 UNMATCHED: Final = PREFIX + "unmatched"
+#: String: the Unix time of the last sweeper round that finished, by any worker.
+SWEEPER_BEAT: Final = PREFIX + "sweeper:beat"
 
 
 def idx_status(status: str) -> str:

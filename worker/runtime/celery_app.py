@@ -46,12 +46,26 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Our consumer dead-letters messages it cannot run instead of dropping them, and
         # our Redis transport hands on queue items it cannot read instead of dying of them.
         "worker_consumer": "worker.runtime.consumer:Consumer",
-        **(
-            {"broker_transport": "worker.runtime.transport:Transport"}
-            if urlsplit(settings.effective_broker_url).scheme in ("redis", "rediss")
-            else {}
-        ),
+        **_transport(settings),
     }
+
+
+def _transport(settings: Settings) -> dict[str, Any]:
+    """Our guarded Redis transport for a Redis broker, plain or through Sentinel; kombu's
+    own for RabbitMQ, which acknowledges and redelivers by itself."""
+    scheme = urlsplit(settings.effective_broker_url).scheme
+    if scheme in ("redis", "rediss"):
+        return {"broker_transport": "worker.runtime.transport:Transport"}
+    if scheme == "sentinel":
+        vt = settings.visibility_timeout
+        return {
+            "broker_transport": "worker.runtime.transport:SentinelTransport",
+            "broker_transport_options": {
+                "visibility_timeout": vt,
+                "master_name": settings.redis_sentinel_master,
+            },
+        }
+    return {}
 
 
 def make_app(settings: Settings) -> Celery:
@@ -81,22 +95,26 @@ class MetricsStep(bootsteps.StartStopStep):
     def start(self, parent: Any) -> None:
         settings = get_settings()
         if settings.metrics_port:
-            serve_metrics(settings)
+            serve_metrics(settings, parent.app)
             log.info(
                 "metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port
             )
 
 
-def serve_metrics(settings: Settings) -> None:
-    """Expose the worker's series, plus the store's numbers read at scrape time."""
+def serve_metrics(settings: Settings, celery_app: Celery | None = None) -> None:
+    """Expose the worker's series, plus the store's and the broker's numbers read at
+    scrape time."""
     # After prepare_metrics() (see make_app).
     from prometheus_client import start_http_server
 
     from worker.metrics import StoreCollector, worker_registry
+    from worker.runtime.health import HealthCollector, broker_queue_depth
     from worker.runtime.wiring import get_pipeline
 
     registry = worker_registry()
     registry.register(StoreCollector(lambda: get_pipeline(settings)))
+    depth = (lambda: broker_queue_depth(celery_app)) if celery_app is not None else None
+    registry.register(HealthCollector(lambda: get_pipeline(settings).tracker.r, settings, depth))
     start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
 
 

@@ -62,7 +62,7 @@ def check_store(settings: Settings) -> list[str]:
     url = settings.redis_url
     if url.startswith(MEMORY_URL):
         return []
-    client = connect(url)
+    client = connect(url, settings.redis_sentinel_master)
     try:
         client.ping()
     except redis.ResponseError as exc:

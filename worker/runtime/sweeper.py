@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from celery import bootsteps
 
 from worker.intake.producer import enqueue_send
+from worker.notices import keys
 from worker.runtime.wiring import get_pipeline
 from worker.settings import Settings, get_settings
 
@@ -49,6 +51,9 @@ def run_sweeper(stop: threading.Event, app: Any, settings: Settings | None = Non
     while not stop.wait(settings.sweep_interval):
         try:
             pipeline.sweep(lambda notice_id: enqueue_send(app, notice_id))
+            # The heartbeat alerting watches: a store whose sweepers all stopped would
+            # leave every retry and every lost worker's notice waiting forever.
+            pipeline.tracker.r.set(keys.SWEEPER_BEAT, f"{time.time():.3f}")
             rounds += 1
             if rounds % PRUNE_EVERY == 0:
                 pipeline.tracker.prune()

@@ -185,3 +185,18 @@ class Transport(kombu_redis.Transport):
             return super()._deliver(message, queue)
         finally:
             _delivering_from.reset(token)
+
+
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """The same guarded reads and rescue, with the master found through Sentinel."""
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    Channel = SentinelChannel
+
+    def _deliver(self, message: Any, queue: str) -> Any:
+        token = _delivering_from.set(queue)
+        try:
+            return super()._deliver(message, queue)
+        finally:
+            _delivering_from.reset(token)

@@ -92,6 +92,8 @@ class Settings:
     #: Accept a Redis that keeps nothing across a restart (no AOF) or evicts keys: only for
     #: throwaway stores (tests, demos); see worker.runtime.preflight.
     allow_volatile_redis: bool = False
+    #: The master's name for sentinel:// URLs (the store's and the broker's).
+    redis_sentinel_master: str = "mymaster"
 
     @property
     def envelope_base(self) -> Address:

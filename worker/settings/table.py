@@ -25,6 +25,7 @@ VARS: Final[tuple[Var, ...]] = (
     Var("REDIS_URL", "redis_url", v.redis_url),
     Var("BROKER_URL", "broker_url", v.broker_url),
     Var("ALLOW_VOLATILE_REDIS", "allow_volatile_redis", v.boolean),
+    Var("REDIS_SENTINEL_MASTER", "redis_sentinel_master", v.text),
     Var("SMTP_URL", "smtp_url", v.smtp_url),
     Var("SMTP_TIMEOUT", "smtp_timeout", v.number(0.1)),
     # SMTP_POOL_SIZE is the old name of SMTP_CONCURRENCY, still accepted (the new one wins).

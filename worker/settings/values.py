@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from worker.errors import ConfigurationError
+from worker.settings.sentinel import is_sentinel, parse_sentinel_url
 
 #: A parser: (the variable's text, the variable's name) -> the value.
 Parser = Callable[[str, str], Any]
@@ -164,6 +165,12 @@ def redis_url(value: str, name: str) -> str:
     ``memory://`` (an in-process store for the dev mode and tests)."""
     url = value.strip()
     if url.startswith("memory://"):
+        return url
+    if is_sentinel(url):
+        try:
+            parse_sentinel_url(url)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{name}: {exc}") from None
         return url
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss", "unix", "sentinel"):

@@ -9,57 +9,19 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import aiosmtplib
 
 from worker.errors import ConfigurationError, SMTPTimeout
+from worker.metrics import CONNECTIONS_OPEN
 from worker.settings import Settings
+from worker.smtp.loop import Loop
 from worker.smtp.replies import Accepted, ReplyClass, classify
 from worker.smtp.slots import ConnectionSlots
 from worker.smtp.target import TLSMode, check_credentials_allowed, parse_smtp_url
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class _Loop:
-    """One asyncio loop in a daemon thread per process, shared by every task in it.
-
-    Created lazily and keyed by pid: a prefork child must never reuse its parent's loop
-    or sockets.
-    """
-
-    _lock = threading.Lock()
-    _instance: _Loop | None = None
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="smtp-loop", daemon=True)
-        self.thread.start()
-
-    @classmethod
-    def get(cls) -> _Loop:
-        with cls._lock:
-            if cls._instance is None or cls._instance.pid != os.getpid():
-                cls._instance = _Loop()
-            return cls._instance
-
-    def run(self, factory: Callable[[], Awaitable[T]], timeout: float) -> T:
-        async def wrapped() -> T:
-            return await factory()
-
-        future = asyncio.run_coroutine_threadsafe(wrapped(), self.loop)
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            # Stop the send too: left running, it could still deliver after the caller
-            # has recorded a failure and scheduled a retry.
-            future.cancel()
-            raise
 
 
 @dataclass(frozen=True)
@@ -141,10 +103,12 @@ class Transport:
             if self.shared_slots is not None:
                 await self.shared_slots.release(client)
             raise
+        CONNECTIONS_OPEN.inc()
         return client
 
     async def _close(self, client: aiosmtplib.SMTP) -> None:
         await _quietly_quit(client)
+        CONNECTIONS_OPEN.dec()
         if self.shared_slots is not None:
             await self.shared_slots.release(client)
 
@@ -260,7 +224,7 @@ class Transport:
         # Bounded overall: connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA each have a timeout.
         budget = self.timeout * 8 + 5
         try:
-            return _Loop.get().run(
+            return Loop.get().run(
                 lambda: self._send(message, sender, recipient, envelope_id), budget
             )
         except TimeoutError as exc:
@@ -276,7 +240,7 @@ class Transport:
                 await self._close(self._idle.pop().client)
 
         with contextlib.suppress(Exception):  # closing is best effort
-            _Loop.get().run(close_all, 5)
+            Loop.get().run(close_all, 5)
 
 
 async def _quietly_quit(client: aiosmtplib.SMTP) -> None:

@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from worker.errors import SMTPTimeout
+from worker.metrics import SENDS_IN_FLIGHT
 from worker.settings import Settings
-from worker.smtp.client import Transport, _Loop, get_transport
+from worker.smtp.client import Transport, get_transport
+from worker.smtp.loop import Loop
 from worker.smtp.replies import Accepted
 
 log = logging.getLogger(__name__)
@@ -101,8 +103,9 @@ class Engine:
             raise TimeoutError(f"no free send slot within {wait:.0f} s")
         with self._lock:
             self._in_flight += 1
+        SENDS_IN_FLIGHT.inc()
         try:
-            asyncio.run_coroutine_threadsafe(self._run(job), _Loop.get().loop)
+            asyncio.run_coroutine_threadsafe(self._run(job), Loop.get().loop)
         except BaseException:
             self._release()
             raise
@@ -148,6 +151,7 @@ class Engine:
     def _release(self) -> None:
         with self._lock:
             self._in_flight -= 1
+        SENDS_IN_FLIGHT.dec()
         self._slots.release()
 
     def drain(self, timeout: float) -> int:
