@@ -32,6 +32,9 @@ RANKS: dict[str, int] = {
     "worker.bounces.ingest": 7,
     "worker.bounces.tieback": 7,
     "worker.bounces.server": 7,
+    # provider webhooks: verified, tied back and applied as reports are
+    "worker.webhooks": 7,
+    "worker.webhooks.server": 9,  # wires the endpoints and waitress (worker.web.server)
     "worker.runtime": 8,  # the processes
     "worker.cli": 9,
     "worker.web": 9,  # operators

@@ -8,7 +8,7 @@ import email.policy
 import pytest
 
 from worker.errors import InvalidEvent
-from worker.render.message import build_message, check_header, to_bytes
+from worker.render.message import build_message, check_header, message_bytes, to_bytes
 from worker.render.renderer import Rendered
 from worker.settings import Settings
 
@@ -93,3 +93,34 @@ def test_message_bytes_parse_back_without_defects_to_the_rendered_parts(settings
     assert plain is not None and html is not None
     assert plain.get_content().replace("\r\n", "\n") == rendered.text
     assert html.get_content().replace("\r\n", "\n") == rendered.html
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("X-PM-Metadata-notice", "t\r\nBcc: evil@example.com"), ("X-Bad Name", "v"), ("X:Y", "v")],
+)
+def test_message_extra_header_injection_is_refused(
+    settings: Settings, name: str, value: str
+) -> None:
+    with pytest.raises(InvalidEvent):
+        message_bytes(
+            _rendered(),
+            to="a@example.com",
+            notice_id="n",
+            generation=0,
+            settings=settings,
+            extra_headers=[(name, value)],
+        )
+
+
+def test_message_extra_headers_are_written(settings: Settings) -> None:
+    raw = message_bytes(
+        _rendered(),
+        to="a@example.com",
+        notice_id="n",
+        generation=0,
+        settings=settings,
+        extra_headers=[("X-PM-Metadata-notice", "abc.def.0123")],
+    )
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["X-PM-Metadata-notice"] == "abc.def.0123"

@@ -25,6 +25,16 @@ THROTTLED = Counter(
 )
 RETRIES = Counter("notice_retries_total", "Send attempts that were deferred for a retry")
 DEAD_LETTERS = Counter("dead_letters_total", "Events refused as invalid and dead-lettered")
+WEBHOOK_EVENTS = Counter(
+    "webhook_events_total",
+    "Provider webhook events, by provider, normalized event and what became of them",
+    ["provider", "event", "outcome"],
+)
+WEBHOOK_REFUSALS = Counter(
+    "webhook_refusals_total",
+    "Provider webhook requests or events refused (verification, tie-back), by reason",
+    ["provider", "reason"],
+)
 REPLAYS = Counter("notice_replays_total", "Notices put back in the queue by a replay")
 #: Summed over the live pool processes in multiprocess mode (a dead process's value goes).
 SENDS_IN_FLIGHT = Gauge(

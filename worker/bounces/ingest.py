@@ -141,8 +141,16 @@ class BounceProcessor:
         return results
 
     def apply(
-        self, notice_id: str, record: dict[str, str], report: Report, proof: Proof | None
+        self,
+        notice_id: str,
+        record: dict[str, str],
+        report: Report,
+        proof: Proof | str | None,
+        extra: dict[str, Any] | None = None,
     ) -> Outcome:
+        """Apply one tied report; ``extra`` goes into each history entry it writes (a
+        provider webhook's own event, say)."""
+        more = extra or {}
         tracker = self.tracker
         status = record.get("status") or ""
         reported = {
@@ -159,7 +167,7 @@ class BounceProcessor:
             f"{report.status or 'no status'} {report.reason}"
         )
         if report.action == "complaint":
-            return self._complaint(notice_id, record, report, reported)
+            return self._complaint(notice_id, record, report, reported, more)
         if report.action == "failed":
             bounce = Bounce(
                 kind=report.kind,
@@ -176,9 +184,10 @@ class BounceProcessor:
                 unschedule=True,
                 report=reported,
                 fields={"bounce": bounce.dumps(), "last_error": detail},
+                **more,
             )
             if outcome is not TransitionOutcome.OK:
-                tracker.note(notice_id, status, detail, report=reported)
+                tracker.note(notice_id, status, detail, report=reported, **more)
             # The notice's own address, never the report's: a report names whom it likes.
             apply_bounce(
                 bounce,
@@ -193,19 +202,19 @@ class BounceProcessor:
             # A delay never undoes "delivered"; after "sent" the notice shows the delay, but
             # stays out of our retry schedule: the receiving side is still trying.
             if status == Status.SENT:
+                delayed = {"dsn_delayed": "1"}
                 tracker.transition(
-                    notice_id, Status.DEFERRED, detail, report=reported, fields={"dsn_delayed": "1"}
+                    notice_id, Status.DEFERRED, detail, report=reported, fields=delayed, **more
                 )
                 return Outcome.DEFERRED
-            tracker.note(notice_id, status, detail, report=reported)
+            tracker.note(notice_id, status, detail, report=reported, **more)
             return Outcome.RECORDED
         # delivered, relayed, expanded: the receiving side has taken the mail. From queued or
         # deferred only when a worker has handed it to the relay (its "sent" was never
         # written): a success report for a notice nobody sent is not believed.
         if status in (Status.QUEUED, Status.DEFERRED) and not record.get("handed_at"):
-            tracker.note(
-                notice_id, status, detail + " (ignored: never handed to the relay)", report=reported
-            )
+            detail += " (ignored: never handed to the relay)"
+            tracker.note(notice_id, status, detail, report=reported, **more)
             return Outcome.RECORDED
         outcome, _ = tracker.transition(
             notice_id,
@@ -214,14 +223,20 @@ class BounceProcessor:
             report=reported,
             unschedule=True,
             fields={"dsn_delayed": ""},
+            **more,
         )
         if outcome is not TransitionOutcome.OK:
-            tracker.note(notice_id, status, detail, report=reported)
+            tracker.note(notice_id, status, detail, report=reported, **more)
             return Outcome.RECORDED
         return Outcome.DELIVERED
 
     def _complaint(
-        self, notice_id: str, record: dict[str, str], report: Report, reported: dict[str, Any]
+        self,
+        notice_id: str,
+        record: dict[str, str],
+        report: Report,
+        reported: dict[str, Any],
+        more: dict[str, Any],
     ) -> Outcome:
         """The recipient marked the notice as spam: it was delivered, so its status stays;
         the address is suppressed (mailing someone who complains hurts every later mail)."""
@@ -231,6 +246,7 @@ class BounceProcessor:
             "complaint: the recipient reported this notice as spam",
             kind="complaint",
             report=reported,
+            **more,
         )
         bounce = Bounce(
             kind=Kind.NONE,

@@ -19,6 +19,7 @@ from worker.cli import (
     replay,
     suppressions,
     web,
+    webhooks,
 )
 from worker.cli.output import Needs, emit, settings
 from worker.errors import ConfigurationError, StoreUnavailable
@@ -28,7 +29,19 @@ from worker.runtime.preflight import check_store, require
 __all__ = ["build_parser", "emit", "main"]
 
 #: The verb modules, in the order `--help` lists them; each has ``register(subparsers)``.
-VERBS = (dev, publish, render, notices, replay, dead, bounces, suppressions, web, check)
+VERBS = (
+    dev,
+    publish,
+    render,
+    notices,
+    replay,
+    dead,
+    bounces,
+    webhooks,
+    suppressions,
+    web,
+    check,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -82,3 +82,13 @@ def relay_connections() -> str:
     """Sorted set: connection slots to the relay held by every worker (RELAY_MAX_CONNECTIONS),
     scored by when each lapses unless refreshed."""
     return f"{PREFIX}relay:conns"
+
+
+def webhook_event(provider: str, digest: str) -> str:
+    """String: a provider's event already applied (its id, or a digest of what names it)."""
+    return f"{PREFIX}wh:ev:{provider}:{digest}"
+
+
+def webhook_token(provider: str, digest: str) -> str:
+    """String: a signing token a provider's webhook already used (replays are refused)."""
+    return f"{PREFIX}wh:tok:{provider}:{digest}"

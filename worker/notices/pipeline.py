@@ -24,7 +24,7 @@ from worker.render.renderer import Renderer
 from worker.settings import Settings
 from worker.smtp.client import Transport, get_transport
 from worker.smtp.engine import Engine, EngineClosed, Job
-from worker.smtp.proof import envelope_id, envelope_sender
+from worker.smtp.proof import envelope_id, envelope_sender, provider_headers
 from worker.smtp.replies import Accepted
 
 log = logging.getLogger(__name__)
@@ -160,6 +160,7 @@ class Pipeline:
             generation=int(record.get("generation") or 0),
             settings=self.settings,
             message_id=record.get("message_id") or None,
+            extra_headers=provider_headers(notice_id, self.settings),
         )
         return Job(
             raw,

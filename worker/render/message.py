@@ -7,6 +7,7 @@ import email
 import email.policy
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.header import Header
 from email.message import EmailMessage
@@ -44,6 +45,15 @@ def _message_id(given: str | None, notice_id: str, generation: int, settings: Se
     return given
 
 
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,76}$")
+
+
+def _header_name(name: str) -> str:
+    if not _HEADER_NAME.match(name):
+        raise InvalidEvent("header", f"{name!r} is not a header name")
+    return name
+
+
 def _encoded(name: str, value: str) -> str:
     """``Name: value``, RFC 2047-encoded when not ASCII, folded under 78 columns."""
     charset = None if value.isascii() else "utf-8"
@@ -72,11 +82,13 @@ def message_bytes(
     settings: Settings,
     date: datetime | None = None,
     message_id: str | None = None,
+    extra_headers: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """The notice as sent: multipart/alternative, a text part and an HTML part.
 
     ``message_id`` is the one the notice's record keeps (signed, see worker.smtp.proof);
     without it (a preview of an unsaved event) an unsigned one is made up.
+    ``extra_headers`` are ASCII headers a relay reads (Postmark's metadata), checked too.
 
     Assembled from the standard library's encoders (RFC 2047 headers with email.header,
     quoted-printable with binascii); ``build_message`` parses it back when an
@@ -103,6 +115,7 @@ def message_bytes(
         "Auto-Submitted: auto-generated",
         "X-Auto-Response-Suppress: OOF, AutoReply",
         f"X-Notice-ID: {notice_id}",
+        *(f"{_header_name(n)}: {check_header(n, value)}" for n, value in extra_headers),
         "MIME-Version: 1.0",
     ]
     # "=_" cannot occur in quoted-printable text (it would be written "=3D_"), so the

@@ -94,6 +94,19 @@ class Settings:
     allow_volatile_redis: bool = False
     #: The master's name for sentinel:// URLs (the store's and the broker's).
     redis_sentinel_master: str = "mymaster"
+    #: The relay's kind: "postmark" adds the X-PM-Metadata-notice header its webhooks return.
+    smtp_provider: str = "generic"
+    #: Largest webhook request body read (bytes); a bigger one is refused with 413.
+    webhook_max_bytes: int = 2 * 1024 * 1024
+    #: SNS topics whose SES events /webhooks/ses accepts (empty: the endpoint answers 404).
+    ses_topic_arns: tuple[str, ...] = ()
+    #: A folder of SNS signing certificates (PEM, named as in their URL) used instead of
+    #: fetching them: tests and air-gapped installs.
+    sns_cert_dir: str | None = None
+    sendgrid_webhook_public_key: str | None = None  #: base64 DER (ECDSA P-256)
+    mailgun_webhook_signing_key: str | None = None
+    postmark_webhook_user: str | None = None
+    postmark_webhook_password: str | None = None
 
     @property
     def envelope_base(self) -> Address:
@@ -125,7 +138,13 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """Every secret these settings hold: none may appear in a page or a log line."""
-        found = [self.secret_key or "", self.secret_key_previous or "", self.ops_token or ""]
+        found = [
+            self.secret_key or "",
+            self.secret_key_previous or "",
+            self.ops_token or "",
+            self.mailgun_webhook_signing_key or "",
+            self.postmark_webhook_password or "",
+        ]
         for url in (self.smtp_url, self.redis_url, self.broker_url):
             try:
                 password = urlsplit(url).password or ""

@@ -77,6 +77,18 @@ VARS: Final[tuple[Var, ...]] = (
     Var("METRICS_PORT", "metrics_port", v.integer(0, 65535)),
     Var("WEB_ALLOWED_HOSTS", "web_allowed_hosts", v.hosts),
     Var("WEB_SESSION_HOURS", "web_session_hours", v.integer(1)),
+    Var(
+        "SMTP_PROVIDER",
+        "smtp_provider",
+        v.choice("generic", "ses", "sendgrid", "mailgun", "postmark"),
+    ),
+    Var("WEBHOOK_MAX_BYTES", "webhook_max_bytes", v.integer(1024)),
+    Var("SES_TOPIC_ARNS", "ses_topic_arns", v.topic_arns),
+    Var("SNS_CERT_DIR", "sns_cert_dir", v.text),
+    Var("SENDGRID_WEBHOOK_PUBLIC_KEY", "sendgrid_webhook_public_key", v.base64_der),
+    Var("MAILGUN_WEBHOOK_SIGNING_KEY", "mailgun_webhook_signing_key", v.text),
+    Var("POSTMARK_WEBHOOK_USER", "postmark_webhook_user", v.text),
+    Var("POSTMARK_WEBHOOK_PASSWORD", "postmark_webhook_password", v.text),
 )
 _FIELDS: Final = {f.name for f in fields(Settings)}
 _BRAND_FIELDS: Final = {f.name for f in fields(Brand)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable
 from email.headerregistry import Address
@@ -211,3 +213,29 @@ def smtp_url(value: str, name: str) -> str:
         raise ConfigurationError(f"{name} has no host")
     _url_port(parts, name)
     return url
+
+
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$")
+
+
+def topic_arns(value: str, name: str) -> tuple[str, ...]:
+    """Comma-separated SNS topic ARNs, e.g. ``arn:aws:sns:eu-west-1:123456789012:ses-events``."""
+    found = tuple(a.strip() for a in value.split(",") if a.strip())
+    for arn in found:
+        if not _TOPIC_ARN.fullmatch(arn):
+            raise ConfigurationError(f"{name} takes SNS topic ARNs (arn:aws:sns:…), not {arn!r}")
+    return found
+
+
+def base64_der(value: str, name: str) -> str:
+    """A base64 text (a DER public key as the provider's settings page shows it)."""
+    compact = "".join(value.split())
+    try:
+        decoded = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigurationError(
+            f"{name} must be base64 (the key as the provider shows it)"
+        ) from None
+    if not decoded:
+        raise ConfigurationError(f"{name} must not be empty")
+    return compact

@@ -181,6 +181,22 @@ def envelope_id_candidate(value: str) -> bool:
     return bool(_TOKEN.match(value.strip().lower()))
 
 
+# -- what a hosted relay returns ----------------------------------------------------------
+#: Postmark reports its own message id; it returns this metadata field of ours instead.
+POSTMARK_METADATA: Final = "X-PM-Metadata-notice"
+
+
+def provider_headers(
+    notice_id: str, settings: Settings, now: float | None = None
+) -> list[tuple[str, str]]:
+    """Headers a hosted relay turns into fields of its webhooks: with SMTP_PROVIDER=postmark,
+    the signed ENVID as Postmark metadata ``notice`` (its webhooks do not return our
+    Message-ID); nothing for any other relay."""
+    if settings.smtp_provider != "postmark" or not settings.secret_key:
+        return []
+    return [(POSTMARK_METADATA, envelope_id(notice_id, settings, now))]
+
+
 # -- the Message-ID ------------------------------------------------------------------------
 def message_id(
     notice_id: str, generation: int, settings: Settings, now: float | None = None

@@ -1,0 +1,1 @@
+"""Provider webhooks: delivery, bounce and complaint events from hosted relays, verified."""
