@@ -80,6 +80,10 @@ class Pipeline:
             outcome, status = self._deliver(
                 intake.notice_id, False, intake.event if intake.created else None
             )
+            if outcome is ClaimOutcome.OK and status is None:
+                # The engine took the send: it is queued until its outcome is recorded
+                # (no read back, one round trip fewer per notice).
+                return Intake(intake.notice_id, Status.QUEUED, intake.created)
             if outcome is not ClaimOutcome.OK or status is None:
                 # Someone else has it, it settled, or the engine took it: look.
                 current = (self.tracker.get(intake.notice_id) or {}).get("status")

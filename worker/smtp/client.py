@@ -57,16 +57,21 @@ class Transport:
         self.timeout = settings.smtp_timeout
         self._idle: list[_Pooled] = []
         self._slots: asyncio.Semaphore | None = None
+        self._tls: ssl.SSLContext | None = None
         #: Slots shared with every worker (RELAY_MAX_CONNECTIONS), set by the worker's
         #: wiring; None: no limit beyond this process's own.
         self.shared_slots: ConnectionSlots | None = None
 
     def _tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.settings.smtp_ca_file)
-        if not self.settings.smtp_tls_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        # Built once per transport: loading the CA bundle costs milliseconds of CPU on the
+        # event loop, and the engine opens dozens of connections at once.
+        if self._tls is None:
+            context = ssl.create_default_context(cafile=self.settings.smtp_ca_file)
+            if not self.settings.smtp_tls_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._tls = context
+        return self._tls
 
     async def _connect(self) -> aiosmtplib.SMTP:
         t = self.target
