@@ -36,6 +36,11 @@ WEBHOOK_REFUSALS = Counter(
     ["provider", "reason"],
 )
 REPLAYS = Counter("notice_replays_total", "Notices put back in the queue by a replay")
+OUTBOUND = Counter(
+    "outbound_webhook_deliveries_total",
+    "Outbound webhook POSTs, by outcome (delivered, or retried later)",
+    ["outcome"],
+)
 #: Summed over the live pool processes in multiprocess mode (a dead process's value goes).
 SENDS_IN_FLIGHT = Gauge(
     "smtp_sends_in_flight",

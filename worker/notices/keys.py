@@ -92,3 +92,19 @@ def webhook_event(provider: str, digest: str) -> str:
 def webhook_token(provider: str, digest: str) -> str:
     """String: a signing token a provider's webhook already used (replays are refused)."""
     return f"{PREFIX}wh:tok:{provider}:{digest}"
+
+
+#: Stream: every state change, for consumers that keep up (trimmed to EVENTS_STREAM_MAXLEN).
+EVENTS: Final = PREFIX + "events"
+#: Sorted set: outbound webhook deliveries by the time each is next due.
+OUTBOX: Final = PREFIX + "outbox"
+
+
+def outbox_item(delivery_id: str) -> str:
+    """Hash: one outbound webhook delivery (its JSON body, notice, attempts)."""
+    return f"{PREFIX}ob:{delivery_id}"
+
+
+def unreachable(addr: str) -> str:
+    """String: an address is in an "admin unreachable" episode (the event went out once)."""
+    return f"{PREFIX}unreach:{address_key(addr)}"

@@ -14,6 +14,7 @@ from worker.notices.accept import Intake, accept_event
 from worker.notices.connection import RedisClient, get_redis
 from worker.notices.deadletters import DeadLetters
 from worker.notices.limits import RelayLimits
+from worker.notices.outbound import Outbound
 from worker.notices.outcome import Attempt, Outcomes
 from worker.notices.record import merge_event
 from worker.notices.status import ClaimOutcome, Status, TransitionOutcome
@@ -48,7 +49,10 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.r = client if client is not None else get_redis(settings)
-        self.tracker = Tracker(self.r, settings.notice_retention_days, settings.bounce_max_history)
+        self.outbound = Outbound(self.r, settings)
+        self.tracker = Tracker(
+            self.r, settings.notice_retention_days, settings.bounce_max_history, self.outbound
+        )
         self.dead = DeadLetters(self.r, settings.dead_letter_retention_days)
         self.suppressions = Suppressions(self.r)
         self.outcomes = Outcomes(self.tracker, self.suppressions, settings, limits)

@@ -11,6 +11,7 @@ from typing import Any
 from worker.notices import keys
 from worker.notices.connection import RedisClient
 from worker.notices.lua import CLAIM, CREATE, RELEASE, SWEEP, TRANSITION
+from worker.notices.outbound import Outbound
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
 from worker.notices.status import TRANSITIONS, ClaimOutcome, Status, TransitionOutcome
 
@@ -35,9 +36,15 @@ class Tracker:
     """Reads and changes notice records; every change is atomic (a Lua script)."""
 
     def __init__(
-        self, client: RedisClient, retention_days: int = 90, history_cap: int = 200
+        self,
+        client: RedisClient,
+        retention_days: int = 90,
+        history_cap: int = 200,
+        outbound: Outbound | None = None,
     ) -> None:
         self.r = client
+        #: Told of every status change (the pdn:events stream, the outbound webhook).
+        self.outbound = outbound
         self.ttl = retention_days * 86400
         #: History entries kept per notice (the newest): one report naming a notice
         #: thousands of times must not grow its record without bound.
@@ -89,6 +96,8 @@ class Tracker:
                 *flat,
             ],
         )
+        if result[0] == "created" and self.outbound is not None:
+            self.outbound.changed(notice_id, status, fields.get("reason", ""), now)
         return result[0] == "created", result[1]
 
     def transition(
@@ -130,7 +139,15 @@ class Tracker:
                 *flat,
             ],
         )
-        return TransitionOutcome(result[0]), result[1]
+        outcome = TransitionOutcome(result[0])
+        if (
+            outcome is TransitionOutcome.OK
+            and self.outbound is not None
+            and result[1] != str(target)
+        ):
+            reason = str(extra.get("reason") or (fields or {}).get("reason") or "")
+            self.outbound.changed(notice_id, target, reason, now)
+        return outcome, result[1]
 
     def note(self, notice_id: str, status: str, detail: str, **extra: Any) -> None:
         """Add a history entry without changing the status."""

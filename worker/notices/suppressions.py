@@ -68,7 +68,9 @@ class Suppressions:
         pipe.delete(keys.suppression(address))
         pipe.zrem(keys.SUPPRESSED, address_key(address))
         pipe.delete(keys.soft_bounces(address))
-        deleted, _, _ = pipe.execute()
+        # Off the list: the next failure of this address is news for the billing platform.
+        pipe.delete(keys.unreachable(address))
+        deleted, *_ = pipe.execute()
         return bool(deleted)
 
     def list(self) -> list[dict[str, str]]:
@@ -126,6 +128,7 @@ def apply_bounce(
             source="complaint",
         )
         log.warning("address %s suppressed after a complaint", mask(address))
+        _unreachable(tracker, notice_id, bounce)
         return Effect.SUPPRESSED
     if bounce.kind is Kind.HARD:
         suppressions.add(
@@ -137,6 +140,7 @@ def apply_bounce(
             diagnostic=bounce.diagnostic,
         )
         log.warning("address %s suppressed after a hard bounce (%s)", mask(address), bounce.reason)
+        _unreachable(tracker, notice_id, bounce)
         return Effect.SUPPRESSED
     if bounce.reason in SENDER_SIDE:
         tracker.set_fields(notice_id, {"flag": f"sender:{bounce.reason}"})
@@ -154,5 +158,14 @@ def apply_bounce(
                 diagnostic=bounce.diagnostic,
                 source=f"{count} soft bounces",
             )
+            _unreachable(tracker, notice_id, bounce)
             return Effect.SUPPRESSED
     return Effect.NONE
+
+
+def _unreachable(tracker: Tracker, notice_id: str, bounce: Bounce) -> None:
+    """Tell the billing platform the admin cannot be reached (once per episode: a status
+    change to bounced may already have)."""
+    if tracker.outbound is not None:
+        current = (tracker.get(notice_id) or {}).get("status") or "sent"
+        tracker.outbound.unreachable(notice_id, current, str(bounce.reason))

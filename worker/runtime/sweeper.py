@@ -11,6 +11,7 @@ from celery import bootsteps
 
 from worker.intake.producer import enqueue_send
 from worker.notices import keys
+from worker.runtime.outbound import run_outbound
 from worker.runtime.wiring import get_pipeline
 from worker.settings import Settings, get_settings
 
@@ -39,6 +40,16 @@ class SweeperStep(bootsteps.StartStopStep):
             target=run_sweeper, args=(self.stop_event, parent.app), name="sweeper", daemon=True
         )
         self.thread.start()
+        settings = get_settings()
+        if settings.outbound_webhook_url:
+            # Its own thread: a slow receiver must never hold up the retries of notices.
+            pipeline = get_pipeline(settings)
+            threading.Thread(
+                target=run_outbound,
+                args=(self.stop_event, pipeline.outbound, pipeline.tracker, settings),
+                name="outbound-webhook",
+                daemon=True,
+            ).start()
 
     def stop(self, parent: Any) -> None:
         self.stop_event.set()

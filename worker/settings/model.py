@@ -94,6 +94,18 @@ class Settings:
     allow_volatile_redis: bool = False
     #: The master's name for sentinel:// URLs (the store's and the broker's).
     redis_sentinel_master: str = "mymaster"
+    #: About how many entries the pdn:events stream keeps (0: no stream).
+    events_stream_maxlen: int = 100_000
+    #: Where each change in outbound_statuses is POSTed, signed (empty: no webhook).
+    outbound_webhook_url: str | None = None
+    outbound_webhook_secret: str | None = None
+    outbound_statuses: tuple[str, ...] = (
+        "bounced",
+        "suppressed",
+        "failed",
+        "delivered",
+        "cancelled",
+    )
     #: The relay's kind: "postmark" adds the X-PM-Metadata-notice header its webhooks return.
     smtp_provider: str = "generic"
     #: Largest webhook request body read (bytes); a bigger one is refused with 413.
@@ -144,6 +156,7 @@ class Settings:
             self.ops_token or "",
             self.mailgun_webhook_signing_key or "",
             self.postmark_webhook_password or "",
+            self.outbound_webhook_secret or "",
         ]
         for url in (self.smtp_url, self.redis_url, self.broker_url):
             try:

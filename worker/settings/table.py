@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
+from worker.errors import ConfigurationError
 from worker.settings import values as v
 from worker.settings.model import Brand, Settings
 
@@ -84,6 +85,10 @@ VARS: Final[tuple[Var, ...]] = (
     ),
     Var("WEBHOOK_MAX_BYTES", "webhook_max_bytes", v.integer(1024)),
     Var("SES_TOPIC_ARNS", "ses_topic_arns", v.topic_arns),
+    Var("EVENTS_STREAM_MAXLEN", "events_stream_maxlen", v.integer(0)),
+    Var("OUTBOUND_WEBHOOK_URL", "outbound_webhook_url", v.webhook_url),
+    Var("OUTBOUND_WEBHOOK_SECRET", "outbound_webhook_secret", v.text),
+    Var("OUTBOUND_STATUSES", "outbound_statuses", v.statuses),
     Var("SNS_CERT_DIR", "sns_cert_dir", v.text),
     Var("SENDGRID_WEBHOOK_PUBLIC_KEY", "sendgrid_webhook_public_key", v.base64_der),
     Var("MAILGUN_WEBHOOK_SIGNING_KEY", "mailgun_webhook_signing_key", v.text),
@@ -113,6 +118,12 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         else:
             top[var.field] = value
     settings = Settings(**top)
+    if settings.outbound_webhook_url and not settings.outbound_webhook_secret:
+        # The billing platform must be able to tell our POSTs from anyone else's.
+        raise ConfigurationError(
+            "OUTBOUND_WEBHOOK_URL is set without OUTBOUND_WEBHOOK_SECRET: every POST is "
+            "signed with it; set it to a long random string shared with the receiver"
+        )
     return replace(settings, brand=replace(settings.brand, **brand)) if brand else settings
 
 

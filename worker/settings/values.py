@@ -239,3 +239,24 @@ def base64_der(value: str, name: str) -> str:
     if not decoded:
         raise ConfigurationError(f"{name} must not be empty")
     return compact
+
+
+def webhook_url(value: str, name: str) -> str:
+    """An ``https://`` URL (``http://`` only to a loopback host: tests, a local relay)."""
+    url = value.strip()
+    parts = urlsplit(url)
+    _url_port(parts, name)
+    loopback = (parts.hostname or "") in ("127.0.0.1", "localhost", "::1")
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+        raise ConfigurationError(
+            f"{name} must be an https:// URL (http:// only to a loopback host), not {url!r}"
+        )
+    return url
+
+
+def statuses(value: str, name: str) -> tuple[str, ...]:
+    """Comma-separated status names (checked against the vocabulary where it is used)."""
+    found = tuple(s.strip().lower() for s in value.split(",") if s.strip())
+    if any(not s.replace("_", "").isalpha() for s in found):
+        raise ConfigurationError(f"{name} takes comma-separated status names, not {value!r}")
+    return found
