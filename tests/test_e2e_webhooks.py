@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.events import ROOT, make_event
 from tests.support.processes import publish_events, run_cli, show, wait_for, worker_env
+from tests.support.receiver import Receiver
 from tests.support.smtpd import Recorder
 from tests.support.webhooks import (
     MAILGUN_KEY,
@@ -35,12 +36,16 @@ from tests.support.webhooks import (
 )
 from worker.bounces.ingest import BounceProcessor
 from worker.net import free_port
+from worker.notices import keys
+from worker.notices.outbound import verify
 from worker.notices.pipeline import Pipeline
 from worker.settings import from_env
 from worker.smtp.server import ServerThread
 from worker.webhooks.server import build_app, serve
 
 pytestmark = pytest.mark.e2e
+
+OUTBOUND_SECRET = "outbound-e2e-secret-0123456789"
 
 
 class Service:
@@ -51,6 +56,8 @@ class Service:
         self.sns = sns
         self.sendgrid = sendgrid
         self.port = 0
+        #: The billing platform's endpoint the worker tells of each change.
+        self.receiver: Receiver | None = None
 
     def post(self, provider: str, body: Any, headers: dict[str, str] | None = None) -> int:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -72,8 +79,11 @@ def service(
     real_redis: Any, smtp_server: ServerThread, tmp_path: Path, start_worker: Any
 ) -> Iterator[Service]:
     sns, sendgrid = SnsSigner(tmp_path), SendGridSigner()
+    receiver = Receiver()
+    outbound = {"OUTBOUND_WEBHOOK_URL": receiver.url, "OUTBOUND_WEBHOOK_SECRET": OUTBOUND_SECRET}
     env = worker_env(
         smtp_server.url,
+        **outbound,
         SMTP_PROVIDER="postmark",
         SES_TOPIC_ARNS=TOPIC,
         SNS_CERT_DIR=str(tmp_path),
@@ -90,14 +100,16 @@ def service(
     server = serve(app, settings, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    start_worker(smtp_server.url, SMTP_PROVIDER="postmark")
+    start_worker(smtp_server.url, SMTP_PROVIDER="postmark", **outbound)
     found = Service(env, sns, sendgrid)
     found.port = server.effective_port
+    found.receiver = receiver
     try:
         yield found
     finally:
         server.close()
         thread.join(10)
+        receiver.close()
 
 
 def _send(service: Service, recorder: Recorder, event_id: str, address: str) -> dict[str, Any]:
@@ -132,7 +144,7 @@ def _post(service: Service, provider: str, kind: str, record: dict[str, Any]) ->
 
 @pytest.mark.parametrize("provider", ["ses", "sendgrid", "mailgun", "postmark"])
 def test_e2e_webhooks_each_provider_moves_notices(
-    service: Service, recorder: Recorder, provider: str
+    service: Service, recorder: Recorder, provider: str, real_redis: Any
 ) -> None:
     first = _send(service, recorder, f"wh-{provider}-1", f"dora.{provider}@example.net")
     second = _send(service, recorder, f"wh-{provider}-2", f"eve.{provider}@example.net")
@@ -141,13 +153,15 @@ def test_e2e_webhooks_each_provider_moves_notices(
     assert _post(service, provider, "complained", first) == 200
     shown = show(first["id"], service.env)
     assert shown["status"] == "delivered"
-    assert shown["history"][-1]["kind"] == "complaint"
-    assert shown["history"][-1]["webhook"]["provider"] == provider
+    # The newest provider entry (the worker may note its outbound delivery after it).
+    complaint = next(h for h in reversed(shown["history"]) if "webhook" in h)
+    assert complaint["kind"] == "complaint"
+    assert complaint["webhook"]["provider"] == provider
     assert _post(service, provider, "bounced", second) == 200
     bounced = show(second["id"], service.env)
     assert bounced["status"] == "bounced"
     assert bounced["bounce"]["reason"] == "userunknown"
-    assert bounced["history"][-1]["webhook"]["raw"]
+    assert next(h for h in reversed(bounced["history"]) if "webhook" in h)["webhook"]["raw"]
     listing = run_cli("suppressions", "list", "--json", env=service.env).stdout
     assert f"dora.{provider}@example.net" in listing  # the complaint
     assert f"eve.{provider}@example.net" in listing  # the hard bounce
@@ -155,6 +169,29 @@ def test_e2e_webhooks_each_provider_moves_notices(
     forged = json.dumps([sendgrid_event("bounce", first["message_id"], first["to"])]).encode()
     assert service.post("sendgrid", forged, SendGridSigner().headers(forged)) == 401
     assert show(first["id"], service.env)["status"] == "delivered"
+    # The billing platform hears of it on both channels: the stream at once, the signed
+    # webhook from the worker's delivery loop.
+    changes = [f for _, f in real_redis.xrange(keys.EVENTS)]
+    assert {"delivered", "bounced"} <= {
+        c["status"]
+        for c in changes
+        if c["notice_id"] == first["id"] or c["notice_id"] == second["id"]
+    }
+    receiver = service.receiver
+    assert receiver is not None
+
+    def told() -> list[dict[str, str]]:
+        return [json.loads(body) for _, body in receiver.posts]
+
+    wanted = {
+        (first["id"], "delivered", None),
+        (first["id"], "delivered", "admin_unreachable"),  # the complaint
+        (second["id"], "bounced", None),
+        (second["id"], "bounced", "admin_unreachable"),
+    }
+    wait_for(lambda: wanted <= {(b["notice_id"], b["status"], b.get("event")) for b in told()})
+    for headers, body in receiver.posts:
+        assert verify(OUTBOUND_SECRET, body, headers["x-notices-signature"])
 
 
 def test_e2e_webhooks_cli_serves_only_configured_providers(

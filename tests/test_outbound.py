@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from tests.support.events import make_event
+from tests.support.receiver import Receiver
 from worker.errors import ConfigurationError
 from worker.notices import keys
 from worker.notices.outbound import Outbound, signature, verify
@@ -21,35 +20,6 @@ from worker.runtime.outbound import deliver_due
 from worker.settings import Settings, from_env
 
 SECRET = "whsec-0123456789abcdef"
-
-
-class Receiver:
-    """A billing platform's endpoint on loopback: records each POST, answers ``code``."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[dict[str, str], str]] = []
-        self.code = 200
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                outer.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(outer.code)
-                if outer.code in (301, 302):
-                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/notices"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
