@@ -45,8 +45,8 @@ class SinkHandler:
     """Accepts every mail; writes ``<kind>\\t<id>\\t<epoch>\\t<dsn>`` per accepted mail.
 
     With ``throttle_domain``, answers RCPT for that domain with Gmail's "slow down" reply
-    (``421 4.7.28``) for the first ``throttle_seconds``, as a provider does to a sender
-    that goes too fast."""
+    (``421 4.7.28``) for ``throttle_seconds`` from the first RCPT it sees (whatever the
+    domain), as a provider does to a sender that goes too fast."""
 
     def __init__(
         self, out: IO[str], throttle_domain: str = "", throttle_seconds: float = 0
@@ -55,13 +55,17 @@ class SinkHandler:
         self.lock = threading.Lock()
         self.count = 0
         self.throttle_domain = throttle_domain.lower()
-        self.throttle_until = time.time() + throttle_seconds
+        self.throttle_seconds = throttle_seconds
+        self.first_rcpt: float | None = None
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        now = time.time()
+        if self.first_rcpt is None:
+            self.first_rcpt = now
         domain = address.rpartition("@")[2].lower()
-        if domain == self.throttle_domain and time.time() < self.throttle_until:
+        if domain == self.throttle_domain and now < self.first_rcpt + self.throttle_seconds:
             return "421 4.7.28 Our system has detected an unusual rate of mail: slow down"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)

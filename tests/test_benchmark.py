@@ -85,3 +85,36 @@ def test_bounce_benchmark_smoke_prints_parse_and_ingest_rates() -> None:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert re.search(r"\b\d+ messages/s$", result.stdout.strip()), result.stdout
     assert "12 message(s)" in result.stdout
+
+
+@pytest.mark.bench
+def test_rates_benchmark_smoke_reports_the_rate_and_the_throttled_domain(
+    tmp_path: Path,
+) -> None:
+    """``python -m benchmarks.rates`` at a small scale: both figures come out."""
+    if not redis_available(BENCH_REDIS_URL):
+        pytest.skip(f"Redis is not answering at {BENCH_REDIS_URL}")
+    out = tmp_path / "rates.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.rates",
+            *("--rate", "10", "--processes", "1", "--seconds", "3"),
+            *("--throttle-seconds", "2", "--throttle-n", "20"),
+            *("--redis-url", BENCH_REDIS_URL, "--logs", str(tmp_path / "logs")),
+            *("--json", str(out)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["relay_rate"]["measured_per_s"] > 0
+    assert data["throttle"]["gmail.com"]["accepted"] == 10
+    assert data["throttle"]["example.org"]["accepted"] == 10
+    # The sink refused the throttled domain for its window: nothing got through then.
+    assert data["throttle"]["gmail.com"]["accepted_while_throttled"] == 0
