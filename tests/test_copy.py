@@ -1,0 +1,119 @@
+"""The notice copy per locale: amounts, sign-off, invoice payment, dates, wrapping."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.test_render import CASES, LOCALES, SETTINGS, event_for, says, visible
+from worker.render.context import build_context
+from worker.render.message import build_message
+from worker.render.renderer import Renderer
+from worker.settings import from_env
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer(SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"), [("86400.00", "TWD"), ("1234.5", "TWD"), ("12000", "JPY")]
+)
+def test_copy_amount_is_shown_the_same_in_both_locales(amount: str, currency: str) -> None:
+    event = event_for("minimal", amount=amount, currency=currency)
+    shown = {build_context(event, locale, SETTINGS)["amount"] for locale in LOCALES}
+    assert len(shown) == 1, shown
+    # A bare "¥" reads as renminbi in Taiwan; a bare "$" could be any dollar.
+    assert not re.match(r"[¥$]", shown.pop())
+
+
+def _signoff(text: str) -> str:
+    return text.split("\n--\n", 1)[0].rstrip().splitlines()[-1]
+
+
+def test_copy_zh_tw_signs_off_neutrally_without_a_name_of_its_own(renderer: Renderer) -> None:
+    zh = renderer.render(event_for("card_declined"), "zh_TW")
+    assert _signoff(zh.text) == "帳務團隊 敬上"
+    assert "帳務團隊 敬上</p>" in zh.html
+    assert "Billing" not in zh.text and "Billing" not in visible(zh.html).text
+    en = renderer.render(event_for("card_declined"), "en")
+    assert _signoff(en.text) == "The Billing team"
+
+
+def test_copy_zh_tw_signs_off_with_its_own_sender_name() -> None:
+    settings = from_env(
+        {"MAIL_FROM": "Acme Billing <billing@acme.example>", "MAIL_FROM_NAME_ZH_TW": "範例帳務中心"}
+    ).with_(timezone="UTC")
+    renderer = Renderer(settings)
+    zh = renderer.render(event_for("card_declined"), "zh_TW")
+    en = renderer.render(event_for("card_declined"), "en")
+    assert _signoff(zh.text) == "範例帳務中心 敬上"
+    assert _signoff(en.text) == "The Acme Billing team"
+    zh_from = build_message(zh, to="a@example.com", notice_id="n1", generation=1, settings=settings)
+    en_from = build_message(en, to="a@example.com", notice_id="n1", generation=1, settings=settings)
+    assert str(zh_from["From"]) == "範例帳務中心 <billing@acme.example>"
+    assert str(en_from["From"]) == "Acme Billing <billing@acme.example>"
+
+
+def test_copy_zh_tw_invoice_is_paid_by_bank_transfer(renderer: Renderer) -> None:
+    zh = renderer.render(event_for("invoice"), "zh_TW")
+    assert says(zh.text, "請以匯款或轉帳方式，將 NT$86,400 匯入下列銀行帳戶")
+    assert "    帳號：" in zh.text and "    戶名：" in zh.text
+    how_to_pay = zh.text.split("如何付款", 1)[1].split("如果", 1)[0]
+    assert "寄送" not in how_to_pay and "地址" not in how_to_pay
+    assert "Accounts Receivable" not in zh.text
+    en = renderer.render(event_for("invoice"), "en")
+    assert "    Accounts Receivable\n" in en.text
+
+
+def test_copy_remittance_details_follow_the_locale_suffix() -> None:
+    plain = from_env({"REMITTANCE_ADDRESS": "AR Dept\\nPO Box 9"}).with_(timezone="UTC")
+    both = from_env(
+        {"REMITTANCE_ADDRESS": "AR Dept\\nPO Box 9", "REMITTANCE_ADDRESS_ZH_TW": "帳號：123-456"}
+    ).with_(timezone="UTC")
+    # The plain variable, once set, is what a locale without its own variable shows.
+    assert "    PO Box 9\n" in Renderer(plain).render(event_for("invoice"), "zh_TW").text
+    zh = Renderer(both).render(event_for("invoice"), "zh_TW").text
+    assert "    帳號：123-456\n" in zh and "PO Box 9" not in zh
+    assert "    PO Box 9\n" in Renderer(both).render(event_for("invoice"), "en").text
+
+
+_CJK_DATE = r"\d{4}年\d{1,2}月\d{1,2}日"
+#: A space between a CJK date and the Chinese text around it.
+_SPACED_DATE = re.compile(rf"[\u3400-\u9fff，。、] +{_CJK_DATE}|{_CJK_DATE} +[\u3400-\u9fff，。、]")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_copy_zh_tw_dates_have_no_spaces_around_them(renderer: Renderer, case: str) -> None:
+    out = renderer.render(event_for(case, disable_at="2026-04-05"), "zh_TW")
+    for part in (out.text, visible(out.html).text):
+        assert len(re.findall(_CJK_DATE, part)) >= 2
+        assert not _SPACED_DATE.search(part), _SPACED_DATE.findall(part)
+    assert _SPACED_DATE.search("如果到 2026年4月5日 仍未付清")  # the check can fail
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("case", ["disable_at_given", "minimal", "disabled"])
+def test_copy_retention_period_is_said_once(renderer: Renderer, case: str, locale: str) -> None:
+    word = {"en": "90 days", "zh_TW": "90 天後"}[locale]
+    for disable_at in ("2026-04-05", None):
+        out = renderer.render(event_for(case, disable_at=disable_at), locale)
+        assert " ".join(out.text.split()).count(word) == 1
+        assert " ".join(visible(out.html).text.split()).count(word) == 1
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_copy_zh_tw_text_never_leaves_a_lone_character_on_a_line(
+    renderer: Renderer, case: str
+) -> None:
+    for account in (None, "志豪工程顧問股份有限公司"):
+        out = renderer.render(event_for(case, account_name=account), "zh_TW")
+        for line in out.text.splitlines():
+            assert not re.fullmatch(r"[\u3400-\u9fff][，。、：；！？」』）]*", line), line
+
+
+def test_copy_zh_tw_uses_one_spelling_of_contact(renderer: Renderer) -> None:
+    text = "".join(renderer.render(event_for(c), "zh_TW").text for c in CASES)
+    assert "連絡" not in text and "聯絡" in text
