@@ -117,3 +117,39 @@ def test_copy_zh_tw_text_never_leaves_a_lone_character_on_a_line(
 def test_copy_zh_tw_uses_one_spelling_of_contact(renderer: Renderer) -> None:
     text = "".join(renderer.render(event_for(c), "zh_TW").text for c in CASES)
     assert "連絡" not in text and "聯絡" in text
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_copy_en_speaks_in_one_tense(renderer: Renderer) -> None:
+    disabled = _flat(renderer.render(event_for("disabled"), "en").text)
+    assert "your subscription has been disabled and its services have stopped" in disabled
+    assert "we'll reactivate the subscription" in disabled
+    declined = _flat(renderer.render(event_for("card_declined"), "en").text)
+    assert "we'll charge the outstanding balance" in declined
+    assert "If the balance remains unpaid, the subscription's services will be cancelled" in (
+        declined
+    )
+    assert "What happens if the balance remains unpaid" in declined
+    for case in CASES:
+        for part in (renderer.render(event_for(case), "en").text,):
+            text = _flat(part)
+            for stale in (
+                "is disabled now",
+                "are stopped",
+                "we charge",
+                "isn't paid",
+                "nobody pays",
+            ):
+                assert stale not in text, (case, stale)
+
+
+def test_copy_expired_card_is_not_sent_to_the_bank(renderer: Renderer) -> None:
+    for locale, bank in (("en", "contact your bank"), ("zh_TW", "聯絡您的發卡銀行")):
+        expired = renderer.render(event_for("card_expired"), locale)
+        assert bank not in _flat(expired.text) and bank not in _flat(visible(expired.html).text)
+        assert says(expired.text, {"en": "enter the new expiry date", "zh_TW": "有效期限"}[locale])
+        declined = renderer.render(event_for("card_declined"), locale)
+        assert bank in _flat(declined.text)

@@ -56,7 +56,7 @@ CASE_SENTENCES: dict[str, dict[str, str]] = {
         "en": "using the remittance details below",
         "zh_TW": "請以匯款或轉帳方式",
     },
-    "disabled": {"en": "your subscription is disabled now", "zh_TW": "您的訂用帳戶目前已停用"},
+    "disabled": {"en": "your subscription has been disabled", "zh_TW": "您的訂用帳戶目前已停用"},
     "disable_at_given": {
         "en": "If the balance remains unpaid on April 5, 2026",
         "zh_TW": "如果到2026年4月5日仍未付清款項",
