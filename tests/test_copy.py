@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from html.parser import HTMLParser
 
 import pytest
 
@@ -153,3 +155,77 @@ def test_copy_expired_card_is_not_sent_to_the_bank(renderer: Renderer) -> None:
         assert says(expired.text, {"en": "enter the new expiry date", "zh_TW": "有效期限"}[locale])
         declined = renderer.render(event_for("card_declined"), locale)
         assert bank in _flat(declined.text)
+
+
+# -- long unbroken values -----------------------------------------------------------------
+LONG = "W" * 256
+#: Every event text a reader sees, at its longest (names 256, ids 128 characters).
+LONG_VALUES = {
+    "admin_name": LONG,
+    "account_name": LONG,
+    "subscription_name": "訂" * 256,
+    "subscription_id": "S" * 128,
+    "event_id": "E" * 128,
+}
+_URL_OR_ADDRESS = re.compile(r"\S*(https?://|@)\S*")
+
+
+def columns(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_copy_text_keeps_76_columns_with_long_names(
+    renderer: Renderer, case: str, locale: str
+) -> None:
+    out = renderer.render(event_for(case, **LONG_VALUES), locale)
+    for line in out.text.splitlines():
+        if columns(line) > 76:
+            # Only a URL or an address may be longer: those are never cut.
+            assert _URL_OR_ADDRESS.fullmatch(line.strip()), line
+    flat = "".join(out.text.split())
+    assert all(value in flat for value in LONG_VALUES.values())
+    url = SETTINGS.brand.support_url
+    assert any(line.endswith(url) for line in out.text.splitlines())
+
+
+class _Cells(HTMLParser):
+    """The inline style of every table and cell, by class, and of each details cell."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.by_class: dict[str, str] = {}
+        self.details: list[str] = []
+        self._tables: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        style, name = a.get("style") or "", a.get("class") or ""
+        if tag == "table":
+            self._tables.append(name)
+        if tag in ("table", "td", "th") and name:
+            self.by_class[name] = style
+        if tag in ("td", "th") and self._tables and self._tables[-1] == "details":
+            self.details.append(style)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self._tables:
+            self._tables.pop()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_copy_html_breaks_long_words_in_every_cell(
+    renderer: Renderer, case: str, locale: str
+) -> None:
+    cells = _Cells()
+    cells.feed(renderer.render(event_for(case, **LONG_VALUES), locale).html)
+    # The cells holding text (event values inherit the rule inside them).
+    for style in [cells.by_class[n] for n in ("masthead", "card", "footer")] + cells.details:
+        assert "overflow-wrap:anywhere" in style, style
+        assert "word-break:break-word" in style, style
+    assert len(cells.details) >= 6
+    # Fixed layouts: a long value cannot widen its table past the screen.
+    assert "table-layout:fixed" in cells.by_class["container"]
+    assert "table-layout:fixed" in cells.by_class["details"]
