@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,3 +192,15 @@ def test_layout_modules_stay_small() -> None:
         and name not in LONG_MODULES
     }
     assert long == {}
+
+
+def test_layout_tests_use_only_the_redis_database_they_were_given() -> None:
+    # The suite flushes what it uses: a Redis URL written into a test would flush a
+    # database of a shared Redis nobody handed it (TEST_REDIS_URL is the one).
+    pattern = re.compile(r"redis://[^\s\"']*:6379/\d+")
+    allowed = {ROOT / "tests" / "support" / "processes.py"}
+    for path in (ROOT / "tests").rglob("*.py"):
+        if path in allowed:
+            continue
+        found = pattern.findall(path.read_text(encoding="utf-8"))
+        assert not found, f"{path.relative_to(ROOT)}: {found}"
