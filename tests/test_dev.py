@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import smtplib
+import socket
+import subprocess
+import sys
+import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
 
+from tests.support.events import ROOT
 from tests.support.processes import run_cli, worker_env
+from worker.net import free_port
 from worker.notices.record import notice_id_for
 from worker.runtime.dev import case_label, sample_events
 from worker.smtp.capture import CaptureServer
@@ -72,3 +78,64 @@ def test_dev_case_label_names_what_an_event_is_about() -> None:
         {"payment_method": "invoice", "locale": "zh_TW", "subscription_status": "disabled"}
     ) == ("invoice-disabled.zh-TW")
     assert case_label(["not", "an", "object"]) == "event"
+
+
+def test_dev_keep_running_serves_the_ops_pages_on_its_own_store(tmp_path: Path) -> None:
+    env = worker_env("smtp://127.0.0.1:1")
+    port = free_port()
+    args = [
+        "dev",
+        "--sample",
+        "--keep-running",
+        "--port",
+        str(port),
+        "--capture-dir",
+        str(tmp_path),
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("running;"):
+                break
+        assert f"preview and ops pages on http://127.0.0.1:{port}/" in "".join(lines)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/notices", timeout=10) as page:
+            html = page.read().decode()
+        # The notices of this run's embedded store, which a separate `web` cannot see.
+        assert html.count("sample-") >= 18
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_dev_keep_running_refuses_a_busy_port_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(
+            "dev",
+            "--sample",
+            "--keep-running",
+            "--port",
+            str(port),
+            "--capture-dir",
+            str(tmp_path),
+            env=worker_env("smtp://127.0.0.1:1"),
+        )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and str(port) in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing ran

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,18 @@ def _labels(events: list[tuple[Any, str]]) -> dict[str, str]:
     return labels
 
 
+#: Called once the batch has settled, with the embedded settings and pipeline, when the
+#: service keeps running: the CLI serves the preview and ops pages on that store.
+OnRunning = Callable[[Any, Any], None]
+
+
 def run(
-    files: list[str], sample: bool, keep_running: bool, capture_dir: str | None, wait: float
+    files: list[str],
+    sample: bool,
+    keep_running: bool,
+    capture_dir: str | None,
+    wait: float,
+    on_running: OnRunning | None = None,
 ) -> int:
     base = from_env()
     folder = Path(capture_dir or base.capture_dir).resolve()
@@ -129,7 +140,9 @@ def run(
                 for record in pipeline.dead.list():
                     print(f"  {record['id']}  {record['reason']}")
             if keep_running:
-                print("running; press Ctrl-C to stop")
+                if on_running is not None:
+                    on_running(settings, pipeline)
+                print("running; press Ctrl-C to stop", flush=True)
                 try:
                     while True:
                         time.sleep(3600)
