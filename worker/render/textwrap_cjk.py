@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import re
 import textwrap
-from dataclasses import dataclass, replace
 
 #: Never at the start of a line (closing punctuation) / never at the end (opening).
 CLOSERS = "，。、：；！？」』）》〉…"
@@ -70,54 +69,51 @@ _WHOLE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|[^\s@]@[^\s@]+\.[^\s@]")
 _WIDOW_COLUMNS = 6
 
 
-@dataclass
-class _Unit:
-    """A piece of text no line break may fall inside."""
-
-    text: str
-    cols: int
-    space: bool  #: whitespace came before it
+#: A piece of text no line break may fall inside: (text, columns, whitespace came before).
+_Unit = tuple[str, int, bool]
 
 
 def _units(text: str) -> list[_Unit]:
     units: list[_Unit] = []
     word, wcols, space = "", 0, False
+    wide_from = _WIDE_FROM
     for ch in f"{text} ":
         last = word[-1:]
-        last_breakable = bool(last) and _wide(last) and last not in OPENERS
-        if ch in " \n":
-            place = word != ""
-        elif ch in CLOSERS:
+        last_breakable = last >= wide_from and last not in OPENERS  # "" < wide_from
+        if ch == " " or ch == "\n":
+            if word:
+                units.append((word, wcols, space))
+                word, wcols = "", 0
+            space = bool(units)
+            continue
+        if ch in CLOSERS:
             place = False
-        elif _wide(ch):
+        elif ch >= wide_from:
             place = last_breakable
         else:
             place = last_breakable and ch not in "0123456789"
         if place:
-            units.append(_Unit(word, wcols, space))
+            units.append((word, wcols, space))
             word, wcols, space = "", 0, False
-        if ch in " \n":
-            space = bool(units)
-        else:
-            word += ch
-            wcols += 2 if _wide(ch) else 1
+        word += ch
+        wcols += 2 if ch >= wide_from else 1
     return units
 
 
 def _cut(unit: _Unit, room: int) -> tuple[_Unit, _Unit]:
     """``unit`` cut after at most ``room`` columns (never right before a closer)."""
+    text = unit[0]
     cols, end = 0, 0
-    for i, ch in enumerate(unit.text):
+    for i, ch in enumerate(text):
         w = 2 if _wide(ch) else 1
         if cols + w > room:
             break
         cols, end = cols + w, i + 1
-    while 1 < end < len(unit.text) and unit.text[end] in CLOSERS:
+    while 1 < end < len(text) and text[end] in CLOSERS:
         end -= 1
-        cols -= 2 if _wide(unit.text[end]) else 1
     end = max(end, 1)
-    head, tail = unit.text[:end], unit.text[end:]
-    return _Unit(head, columns(head), unit.space), _Unit(tail, columns(tail), False)
+    head, tail = text[:end], text[end:]
+    return (head, columns(head), unit[2]), (tail, columns(tail), False)
 
 
 def wrap_cjk(text: str, width: int = 76, first: str = "", rest: str = "") -> str:
@@ -126,17 +122,18 @@ def wrap_cjk(text: str, width: int = 76, first: str = "", rest: str = "") -> str
     line: list[_Unit] = []
     cols = 0
     limit = width - len(first)
+    fresh = width - len(rest)
     pending = _units(text)
     pending.reverse()
     while pending:
         unit = pending.pop()
-        gap = 1 if line and unit.space else 0
-        if cols + gap + unit.cols <= limit:
+        word, wcols, space = unit
+        gap = 1 if line and space else 0
+        if cols + gap + wcols <= limit:
             line.append(unit)
-            cols += gap + unit.cols
+            cols += gap + wcols
             continue
-        fresh = width - len(rest)
-        if unit.cols > fresh and not _WHOLE.search(unit.text):
+        if wcols > fresh and not _WHOLE.search(word):
             # Too long for any line: fill this one, the rest goes on the next ones.
             room = limit - cols - gap
             if room >= min(8, fresh):
@@ -149,36 +146,36 @@ def wrap_cjk(text: str, width: int = 76, first: str = "", rest: str = "") -> str
         if line:
             lines.append(line)
             line, cols, limit = [], 0, fresh
-        if unit.cols > limit and not _WHOLE.search(unit.text):
+        if wcols > limit and not _WHOLE.search(word):
             head, tail = _cut(unit, limit)
             lines.append([head])
             pending.append(tail)
             continue
-        line, cols = [replace(unit, space=False)], unit.cols
+        line, cols = [unit], wcols  # a line's first unit takes no space before it
     if line:
         lines.append(line)
-    _no_widow(lines, width - len(rest))
+    if len(lines) > 1:
+        _no_widow(lines, fresh)
     return "\n".join((first if i == 0 else rest) + _join(units) for i, units in enumerate(lines))
 
 
 def _join(units: list[_Unit]) -> str:
-    return "".join((" " if i and u.space else "") + u.text for i, u in enumerate(units))
+    return "".join((" " + u[0] if i and u[2] else u[0]) for i, u in enumerate(units))
 
 
 def _no_widow(lines: list[list[_Unit]], limit: int) -> None:
     """Move CJK units down from the line before until the last line is not a lone word."""
-    if len(lines) < 2 or not any(_wide(c) for c in _join(lines[-1])):
-        return
     last, before = lines[-1], lines[-2]
+    if not any(_wide(c) for u in last for c in u[0]):
+        return
     while len(before) > 1 and columns(_join(last)) < _WIDOW_COLUMNS:
         moved = before[-1]
-        if moved.text[-1] in OPENERS or not _wide(moved.text[-1]) or last[0].space:
+        if moved[0][-1] in OPENERS or not _wide(moved[0][-1]) or last[0][2]:
             return  # a space or Latin text at the break: it is a word break, leave it
         if columns(_join([moved, *last])) > limit:
             return
         before.pop()
         last.insert(0, moved)
-        last[1] = replace(last[1], space=False)
 
 
 class Helpers:
