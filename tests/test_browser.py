@@ -304,3 +304,32 @@ def test_browser_missing_chromium_skips_locally_and_fails_under_ci(
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception):
         need_chromium()
+
+
+def test_browser_every_notice_fits_a_320px_phone_with_256_character_names() -> None:
+    # Names of 256 characters without a space (the most an event may carry) once made the
+    # HTML 3,900 px wide: the amount and the instructions were off a phone's screen.
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_copy import LONG_VALUES
+    from tests.test_render import CASES, LOCALES, SETTINGS, event_for
+    from worker.render.renderer import Renderer
+
+    renderer = Renderer(SETTINGS)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 320, "height": 640})
+            tab.route("**/*", lambda route: route.abort())  # a notice fetches nothing
+            for case in sorted(CASES):
+                for locale in LOCALES:
+                    for values in ({}, LONG_VALUES):
+                        html = renderer.render(event_for(case, **values), locale).html
+                        tab.set_content(html)
+                        width = tab.evaluate("document.documentElement.scrollWidth")
+                        assert width <= 320, (case, locale, bool(values), width)
+                        amount = tab.locator("td.amount").bounding_box()
+                        assert amount is not None and amount["x"] + amount["width"] <= 320
+        finally:
+            browser.close()

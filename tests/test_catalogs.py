@@ -154,7 +154,7 @@ MAINLAND_TERMS = {
     "賬戶": "帳戶",
     "賬號": "帳號",
     "激活": "啟用",
-    "聯繫": "連絡",
+    "聯繫": "聯絡",
     "支付方式": "付款方式",
     "銀行卡": "信用卡",
     "網絡": "網路",
@@ -241,8 +241,8 @@ def test_catalog_plural_forms(po: tuple[str, Catalog]) -> None:
 
 
 def test_catalog_plural_forms_are_used_at_runtime() -> None:
-    singular = "Your data is deleted %(num)s day after the services are cancelled."
-    plural = "Your data is deleted %(num)s days after the services are cancelled."
+    singular = "Your data will be deleted %(num)s day after the services are cancelled."
+    plural = "Your data will be deleted %(num)s days after the services are cancelled."
     en = translations("en")
     assert en.ngettext(singular, plural, 1) == singular
     assert en.ngettext(singular, plural, 90) == plural
@@ -341,3 +341,10 @@ def test_catalog_zh_tw_uses_full_width_punctuation(zh: Catalog) -> None:
             assert not half_after_cjk.search(msgstr), msgstr
             assert not half_before_cjk.search(msgstr), msgstr
             assert not re.search(r"[\"()]", msgstr.replace("%(", "").replace(")s", "")), msgstr
+
+
+def test_catalog_zh_tw_spells_contact_one_way(zh: Catalog) -> None:
+    # 聯絡 and 連絡 are both correct; 聯絡 is the more common in Taiwan today. One of them.
+    text = "".join(s for m in entries(zh) for s in strings(m))
+    assert "連絡" not in text
+    assert "聯絡" in text

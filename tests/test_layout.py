@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -194,3 +195,17 @@ def test_layout_modules_stay_small() -> None:
         and name not in LONG_MODULES
     }
     assert long == {}
+
+
+def test_layout_tests_use_only_the_redis_database_they_were_given() -> None:
+    # The suite flushes what it uses: a Redis URL written into a test would flush a
+    # database of a shared Redis nobody handed it (TEST_REDIS_URL is the one).
+    # The shared Redis is the one on loopback port 6379 (strings a parser is tested with,
+    # and unreachable ports, name others).
+    pattern = re.compile(r"redis://(?:[^\s\"'@/]*@)?(?:127\.0\.0\.1|localhost)(?::6379)?/\d+")
+    allowed = {ROOT / "tests" / "support" / "processes.py"}
+    for path in (ROOT / "tests").rglob("*.py"):
+        if path in allowed:
+            continue
+        found = pattern.findall(path.read_text(encoding="utf-8"))
+        assert not found, f"{path.relative_to(ROOT)}: {found}"

@@ -53,17 +53,17 @@ CASE_SENTENCES: dict[str, dict[str, str]] = {
         "zh_TW": "發卡銀行也沒有提供原因",
     },
     "invoice": {
-        "en": "remittance address printed at the bottom of your invoice",
-        "zh_TW": "發票底部所列的匯款地址",
+        "en": "using the remittance details below",
+        "zh_TW": "請以匯款或轉帳方式",
     },
-    "disabled": {"en": "your subscription is disabled now", "zh_TW": "您的訂用帳戶目前已停用"},
+    "disabled": {"en": "your subscription has been disabled", "zh_TW": "您的訂用帳戶目前已停用"},
     "disable_at_given": {
-        "en": "If the balance is still unpaid on April 5, 2026",
-        "zh_TW": "如果到 2026年4月5日 仍未付清款項",
+        "en": "If the balance remains unpaid on April 5, 2026",
+        "zh_TW": "如果到2026年4月5日仍未付清款項",
     },
     "minimal": {
         "en": "billing contact of the subscription sub_00000001.",
-        "zh_TW": "訂用帳戶「sub_00000001」的帳戶管理員及帳單連絡人",
+        "zh_TW": "訂用帳戶「sub_00000001」的帳戶管理員及帳單聯絡人",
     },
 }
 #: The failure-reason sentences: a notice must hold its own reason's and no other.
@@ -235,11 +235,13 @@ def test_render_card_headline_in_zh_tw(renderer: Renderer, case: str) -> None:
 def test_render_invoice_shows_remittance_address_and_support(renderer: Renderer) -> None:
     for locale in LOCALES:
         out = renderer.render(event_for("invoice"), locale)
-        for line in SETTINGS.brand.remittance_address.splitlines():
+        lines = SETTINGS.for_locale(locale).brand.remittance_address.splitlines()
+        assert len(lines) == 3
+        for line in lines:
             assert f"    {line}\n" in out.text
             assert line in out.html
         assert SETTINGS.brand.support_url in out.text
-        assert "<br>" in out.html.split("Accounts Receivable", 1)[1].split("</td>", 1)[0]
+        assert "<br>" in out.html.split(lines[0], 1)[1].split("</td>", 1)[0]
         assert SETTINGS.brand.payment_url not in out.text
 
 
@@ -257,7 +259,7 @@ def test_render_disable_at_shows_concrete_dates(renderer: Renderer) -> None:
     en = renderer.render(event_for("disable_at_given"), "en")
     zh = renderer.render(event_for("disable_at_given"), "zh_TW")
     # 90 days after 2026-04-05 is 2026-07-04.
-    assert "April 5, 2026" in en.text and "July 4, 2026" in en.text
+    assert says(en.text, "April 5, 2026") and says(en.text, "July 4, 2026")
     assert "2026年4月5日" in zh.text and "2026年7月4日" in zh.text
     minimal = renderer.render(event_for("minimal"), "en")
     assert "will be deleted on" not in minimal.text
@@ -266,8 +268,8 @@ def test_render_disable_at_shows_concrete_dates(renderer: Renderer) -> None:
 @pytest.mark.parametrize(
     ("days", "en", "zh"),
     [
-        (90, "Your data is deleted 90 days after", "服務取消 90 天後"),
-        (1, "Your data is deleted 1 day after", "服務取消 1 天後"),
+        (90, "Your data will be deleted 90 days after", "服務取消 90 天後"),
+        (1, "Your data will be deleted 1 day after", "服務取消 1 天後"),
     ],
 )
 def test_render_retention_sentence_uses_plural_forms(
@@ -317,12 +319,12 @@ def test_render_text_carries_every_link_and_fact(
         event.admin_email,
         context["sender_address"],
         brand.product_name,
-        context["sender_name"],
         event.event_id,
     ]
     facts += [
         v
         for v in (
+            context["sender_name"],
             event.subscription_name,
             event.account_name,
             event.card_last4,
@@ -350,7 +352,7 @@ def test_render_covers_help_spam_and_admin_topics(renderer: Renderer, locale: st
             "spam or junk folder",
             "safe senders or contacts",
             "together with any other past-due services on your account",
-            "services are cancelled and its resources are no longer available",
+            "services will be cancelled and its resources will no longer be available",
             "account admin and billing contact of Northwind Analytics",
         ],
         "zh_TW": [
@@ -360,7 +362,7 @@ def test_render_covers_help_spam_and_admin_topics(renderer: Renderer, locale: st
             "安全寄件者清單或聯絡人",
             "其他逾期未付的服務費用",
             "相關資源也將無法再使用",
-            "「Northwind Analytics」的帳戶管理員及帳單連絡人",
+            "「Northwind Analytics」的帳戶管理員及帳單聯絡人",
         ],
     }[locale]
     for phrase in expected:
@@ -392,7 +394,7 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 def _strip_known_values(text: str, event: Event, out: Rendered) -> str:
     context = build_context(event, out.locale, SETTINGS)
-    brand = SETTINGS.brand
+    brand = SETTINGS.for_locale(out.locale).brand
     values = [
         brand.product_name,
         context["sender_name"],
@@ -462,11 +464,16 @@ def test_render_negotiates_locale(
     ("amount", "currency", "locale", "shown"),
     [
         ("1234.50", "TWD", "en", "NT$1,234.50"),
-        ("1234.50", "TWD", "zh_TW", "$1,234.50"),
-        ("1234.50", "USD", "en", "$1,234.50"),
+        ("1234.50", "TWD", "zh_TW", "NT$1,234.50"),
+        ("86400.00", "TWD", "en", "NT$86,400"),
+        ("86400.00", "TWD", "zh_TW", "NT$86,400"),
+        ("86400", "TWD", "zh_TW", "NT$86,400"),
+        ("1234.50", "USD", "en", "US$1,234.50"),
         ("1234.50", "USD", "zh_TW", "US$1,234.50"),
-        ("12000", "JPY", "en", "¥12,000"),
-        ("12000", "JPY", "zh_TW", "¥12,000"),
+        ("49.00", "USD", "en", "US$49.00"),
+        ("12000", "JPY", "en", "JP¥12,000"),
+        ("12000", "JPY", "zh_TW", "JP¥12,000"),
+        ("10.50", "EUR", "zh_TW", "€10.50"),
     ],
 )
 def test_render_formats_amount_per_locale(

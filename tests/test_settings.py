@@ -13,7 +13,10 @@ from tests.support.events import ROOT, SECRET
 from tests.support.processes import TEST_REDIS_URL, run_cli, worker_env
 from tests.support.smtpd import Recorder
 from worker.errors import ConfigurationError
-from worker.settings import VARS, from_env
+from worker.render.i18n import SUPPORTED
+from worker.settings import VARS, Settings, Var, from_env
+from worker.settings.model import LOCALE_SUFFIXES
+from worker.settings.values import lines
 from worker.smtp.server import ServerThread
 
 BAD = [
@@ -50,8 +53,53 @@ def test_settings_every_variable_is_in_the_readme_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("## Configuration") :]
     table = table[: table.index("\n## ")]
-    documented = set(re.findall(r"^\| `([A-Z0-9_]+)`", table, re.MULTILINE))
+    documented: set[str] = set()
+    # A row's first cell may name several variables (a setting's locale variants).
+    for cell in re.findall(r"^\| (`[^|]+) \|", table, re.MULTILINE):
+        documented |= set(re.findall(r"`([A-Z0-9_]+)`", cell))
     assert {v.name for v in VARS} <= documented, {v.name for v in VARS} - documented
+
+
+LOCALIZED = [v for v in VARS if v.localized]
+
+
+def test_settings_localized_settings_are_the_ones_a_reader_sees() -> None:
+    assert {v.name for v in LOCALIZED} == {
+        "BRAND_NAME",
+        "MAIL_FROM_NAME",
+        "SUPPORT_URL",
+        "PAYMENT_URL",
+        "PROFILE_URL",
+        "REACTIVATE_URL",
+        "REMITTANCE_ADDRESS",
+        "COMPANY_ADDRESS",
+    }
+    assert set(LOCALE_SUFFIXES) == set(SUPPORTED)
+
+
+@pytest.mark.parametrize("var", LOCALIZED, ids=lambda v: v.name)
+@pytest.mark.parametrize(("locale", "other"), [("zh_TW", "en"), ("en", "zh_TW")])
+def test_settings_locale_suffix_wins_for_its_locale(var: Var, locale: str, other: str) -> None:
+    def seen(settings: Settings, where: str) -> object:
+        local = settings.for_locale(where)
+        if var.field == "mail_from_name":
+            return local.mail_from.display_name
+        return getattr(local.brand, var.field.removeprefix("brand."))
+
+    suffixed = f"{var.name}_{LOCALE_SUFFIXES[locale]}"
+    both = from_env({var.name: "plain value", suffixed: "本地 value"})
+    assert seen(both, locale) == "本地 value"
+    assert seen(both, other) == "plain value"
+    # Without the plain variable, the other locale keeps its default.
+    alone = from_env({suffixed: "本地 value"})
+    assert seen(alone, locale) == "本地 value"
+    assert seen(alone, other) == seen(from_env({}), other)
+    # A variant is parsed as its plain variable is (one line, unless it holds lines).
+    if var.parse is lines:
+        assert seen(from_env({suffixed: "a\\nb"}), locale) == "a\nb"
+    else:
+        with pytest.raises(ConfigurationError, match=suffixed):
+            from_env({suffixed: "two\nlines"})
 
 
 def test_settings_empty_values_keep_the_defaults() -> None:

@@ -35,3 +35,13 @@ def test_textwrap_cjk_keeps_urls_and_dates_whole() -> None:
     out = wrap(f"請前往 {url} 更新付款方式，期限為 2026年7月4日。" * 2, 30)
     assert url in out.split("\n")
     assert all("2026年7月4日" in line for line in out.split("\n") if "2026" in line)
+
+
+def test_textwrap_cjk_never_ends_a_paragraph_on_a_lone_character() -> None:
+    text = "您收到這封郵件，是因為您是「志豪工程顧問股份有限公司」的帳戶管理員及帳單聯絡人。"
+    lines = wrap(text).split("\n")
+    assert len(lines) == 2
+    assert columns(lines[-1]) >= 6 and all(columns(line) <= 76 for line in lines)
+    assert "".join(lines) == text
+    # Latin text keeps its breaks: a short last word is a normal line end.
+    assert wrap("word " * 15 + "it.", 76).endswith("\nit.")

@@ -5,15 +5,16 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
+from babel.numbers import format_decimal, get_currency_precision, get_currency_symbol
 
 from worker.intake.events import Event
-from worker.render.i18n import LANG_TAGS
+from worker.render.i18n import DEFAULT, LANG_TAGS
 from worker.render.inline import Placeholders
 from worker.settings import Brand, Settings
 
@@ -28,6 +29,34 @@ def _babel_locale(locale: str) -> Locale:
     # Babel resolves a locale name by scanning its data files on every call; parsing it
     # once per process took a third of a notice's rendering time.
     return Locale.parse(locale)
+
+
+#: Symbols that read the same in every locale. CLDR gives TWD as "$" in zh-TW (and USD as
+#: "$" in en), and "¥" alone reads as renminbi to a Taiwanese reader: a notice names the
+#: currency unambiguously, and the same way in both languages.
+CURRENCY_SYMBOLS = {"TWD": "NT$", "USD": "US$", "JPY": "JP¥", "CNY": "CN¥"}
+#: Currencies billed in whole units in practice (TWD has cents on paper only): a whole
+#: amount is shown without ".00", an amount with cents keeps them.
+WHOLE_UNIT_CURRENCIES = frozenset({"TWD"})
+
+
+def currency_symbol(currency: str) -> str:
+    """The symbol a notice shows for ``currency``, whatever its locale."""
+    return CURRENCY_SYMBOLS.get(currency) or get_currency_symbol(currency, locale="en")
+
+
+def format_amount(amount: Decimal, currency: str, locale: str) -> str:
+    """``amount`` with its currency, the same in every locale: NT$86,400, US$49.00, JP¥12,000.
+
+    The pattern is explicit (Babel's number formatting, with the locale's separators) so
+    that the symbol and the decimals do not change with the reader's language.
+    """
+    digits = get_currency_precision(currency)
+    if currency in WHOLE_UNIT_CURRENCIES and amount == amount.to_integral_value():
+        digits = 0
+    symbol = currency_symbol(currency).replace("'", "''")
+    pattern = f"'{symbol}'#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(amount, format=pattern, locale=_babel_locale(locale))
 
 
 @functools.lru_cache(maxsize=16)
@@ -59,6 +88,7 @@ def _moment(value: datetime | date | None, locale: str, tz: ZoneInfo) -> str | N
 
 def build_context(event: Event, locale: str, settings: Settings) -> dict[str, Any]:
     """Everything a template may use; every key is always present (None when unknown)."""
+    settings = settings.for_locale(locale)
     tz = _tz(settings, locale)
     deletion: date | None = None
     if event.disable_at is not None:
@@ -74,10 +104,17 @@ def build_context(event: Event, locale: str, settings: Settings) -> dict[str, An
         "locale": locale,
         "lang": LANG_TAGS[locale],
         "brand": brand,
-        "sender_name": settings.mail_from.display_name or brand.product_name,
+        # Who signs the notice: None signs it as the billing team. A language other than
+        # the source one signs with its own MAIL_FROM_NAME_<SUFFIX> only, never with a
+        # plain name written for another language.
+        "sender_name": (
+            settings.mail_from.display_name or brand.product_name
+            if locale == DEFAULT
+            else settings.localized_value("mail_from_name", locale)
+        ),
         "sender_address": settings.mail_from.addr_spec,
         "recipient": event.admin_email,
-        "amount": format_currency(event.amount, event.currency, locale=_babel_locale(locale)),
+        "amount": format_amount(event.amount, event.currency, locale),
         "failed_at": _moment(event.failed_at, locale, tz),
         "failed_on": _day(event.failed_at, locale, tz),
         "due_date": _day(event.due_date, locale, tz),

@@ -94,8 +94,10 @@ def message_bytes(
     quoted-printable with binascii); ``build_message`` parses it back when an
     EmailMessage is wanted, and the tests check both agree.
     """
-    sender = settings.mail_from
-    display = check_header("From", sender.display_name or settings.brand.product_name)
+    # The From name as the reader's locale gives it (MAIL_FROM_NAME_ZH_TW in a zh-TW notice).
+    local = settings.for_locale(rendered.locale)
+    sender = local.mail_from
+    display = check_header("From", sender.display_name or local.brand.product_name)
     check_header("To", to)
     if "@" not in to or any(c in to for c in ' <>,;"()'):
         raise InvalidEvent("to", "is not a single address")

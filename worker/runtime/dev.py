@@ -10,13 +10,15 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from worker.intake import producer as intake
 from worker.logs import setup
 from worker.notices.connection import MEMORY_URL
-from worker.notices.record import public
+from worker.notices.record import notice_id_for, public
+from worker.render.i18n import LANG_TAGS, negotiate
 from worker.resources import resource_dir
 from worker.settings import configure, dev_secret, from_env
 from worker.smtp.capture import CaptureServer
@@ -24,23 +26,67 @@ from worker.smtp.capture import CaptureServer
 
 def sample_events() -> list[dict[str, Any]]:
     """Every shipped sample case, in both locales."""
+    return [event for event, _ in _samples()]
+
+
+def _samples() -> list[tuple[dict[str, Any], str]]:
+    """(event, case label) for every shipped sample case in both locales."""
     cases = json.loads((resource_dir("samples") / "cases.json").read_text(encoding="utf-8"))
-    events = []
+    found = []
     for locale in ("zh-TW", "en"):
         for name, event in cases.items():
-            events.append({**event, "event_id": f"sample-{name}-{locale}", "locale": locale})
-    return events
+            payload = {**event, "event_id": f"sample-{name}-{locale}", "locale": locale}
+            found.append((payload, f"{name}.{locale}"))
+    return found
+
+
+def case_label(payload: Any) -> str:
+    """What a captured mail's name says about its event: ``card_expired.zh-TW``,
+    ``invoice-disabled.en``."""
+    if not isinstance(payload, dict):
+        return "event"
+    if payload.get("payment_method") == "invoice":
+        kind = "invoice"
+    else:
+        kind = str(payload.get("reason") or "unknown")
+    if payload.get("subscription_status") == "disabled":
+        kind += "-disabled"
+    locale = payload.get("locale")
+    return f"{kind}.{LANG_TAGS[negotiate(locale if isinstance(locale, str) else None)]}"
+
+
+def _labels(events: list[tuple[Any, str]]) -> dict[str, str]:
+    """Notice id -> case label, for the events this run publishes."""
+    labels = {}
+    for payload, label in events:
+        event_id = payload.get("event_id") if isinstance(payload, dict) else None
+        if isinstance(event_id, str):
+            labels[notice_id_for(event_id)] = label
+            labels[notice_id_for(event_id.strip())] = label
+    return labels
+
+
+#: Called once the batch has settled, with the embedded settings and pipeline, when the
+#: service keeps running: the CLI serves the preview and ops pages on that store.
+OnRunning = Callable[[Any, Any], None]
 
 
 def run(
-    files: list[str], sample: bool, keep_running: bool, capture_dir: str | None, wait: float
+    files: list[str],
+    sample: bool,
+    keep_running: bool,
+    capture_dir: str | None,
+    wait: float,
+    on_running: OnRunning | None = None,
 ) -> int:
     base = from_env()
     folder = Path(capture_dir or base.capture_dir).resolve()
-    with CaptureServer(folder) as smtp:
+    labels: dict[str, str] = {}
+    with CaptureServer(folder, label=labels.get) as smtp:
         settings = base.with_(
             redis_url=MEMORY_URL,
-            broker_url="memory://",
+            # kombu warns on every connection to a URL without a host name.
+            broker_url="memory://localhost/",
             smtp_url=smtp.url,
             secret_key=base.secret_key or dev_secret(),
             retry_delays=(1.0, 2.0, 5.0),
@@ -57,10 +103,12 @@ def run(
 
         setup(settings.log_level, "text")
         app.conf.update(celery_config(settings))
-        events: list[Any] = sample_events() if sample else []
+        labelled: list[tuple[Any, str]] = _samples() if sample else []
         for name in files:
             text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-            events.extend(item.payload for item in intake.read_events(text))
+            labelled.extend((i.payload, case_label(i.payload)) for i in intake.read_events(text))
+        labels.update(_labels(labelled))
+        events = [payload for payload, _ in labelled]
         if not events and not keep_running:
             print(
                 "nothing to publish: give event files (or - for stdin), --sample for the "
@@ -92,7 +140,9 @@ def run(
                 for record in pipeline.dead.list():
                     print(f"  {record['id']}  {record['reason']}")
             if keep_running:
-                print("running; press Ctrl-C to stop")
+                if on_running is not None:
+                    on_running(settings, pipeline)
+                print("running; press Ctrl-C to stop", flush=True)
                 try:
                     while True:
                         time.sleep(3600)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 from worker.errors import ConfigurationError
@@ -15,6 +15,25 @@ from worker.settings.values import address
 #: 4-5 days; this starts faster (a relay hiccup usually clears within minutes) and
 #: sums to about 4.2 days.
 DEFAULT_RETRY_DELAYS = (300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 86400, 86400)
+
+
+#: The locales a notice is written in, and the suffix of their variables: a variable such
+#: as ``BRAND_NAME_ZH_TW`` wins over ``BRAND_NAME`` in zh-TW notices.
+LOCALE_SUFFIXES: Final = {"en": "EN", "zh_TW": "ZH_TW"}
+#: What a locale shows when neither ``NAME_<SUFFIX>`` nor ``NAME`` is set. Taiwanese
+#: businesses pay an invoice by bank transfer (匯款/轉帳), not by mailing a cheque, so a
+#: zh-TW notice gives bank details; the values are placeholders, like the en address.
+LOCALE_DEFAULTS: Final[dict[str, dict[str, str]]] = {
+    "zh_TW": {
+        "brand.remittance_address": "\n".join(
+            (
+                "銀行：範例商業銀行（代碼 000）營業部",
+                "戶名：範例股份有限公司",
+                "帳號：000-00-000000-0",
+            )
+        ),
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,8 @@ class Settings:
     mail_from: Address = field(
         default_factory=lambda: address("Billing <billing@example.com>", "MAIL_FROM")
     )
+    #: The From display name (wins over MAIL_FROM's own); None: MAIL_FROM's.
+    mail_from_name: str | None = None
     reply_to: str | None = None
     bounce_address: Address | None = None
     secret_key: str | None = None
@@ -119,6 +140,47 @@ class Settings:
     mailgun_webhook_signing_key: str | None = None
     postmark_webhook_user: str | None = None
     postmark_webhook_password: str | None = None
+    #: ``NAME_<SUFFIX>`` values: (locale, field, value), applied by ``for_locale``.
+    localized: tuple[tuple[str, str, Any], ...] = ()
+    _per_locale: dict[str, Settings] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def localized_value(self, name: str, locale: str) -> Any:
+        """The value ``NAME_<SUFFIX>`` gave ``name`` (a field, or "brand.<field>") for
+        ``locale``; None when that variable is not set."""
+        found = [value for loc, f, value in self.localized if loc == locale and f == name]
+        return found[-1] if found else None
+
+    def for_locale(self, locale: str) -> Settings:
+        """These settings as a notice in ``locale`` sees them: each localized field from
+        its ``NAME_<SUFFIX>`` variable, else its plain variable, else the locale's default
+        (LOCALE_DEFAULTS), else the field's default."""
+        cached = self._per_locale.get(locale)
+        if cached is not None:
+            return cached
+        plain = Brand()
+        brand: dict[str, Any] = {}
+        for name, value in LOCALE_DEFAULTS.get(locale, {}).items():
+            key = name.removeprefix("brand.")
+            if getattr(self.brand, key) == getattr(plain, key):  # the plain one is unset
+                brand[key] = value
+        sender_name = self.mail_from_name
+        for loc, name, value in self.localized:
+            if loc != locale:
+                continue
+            if name.startswith("brand."):
+                brand[name.removeprefix("brand.")] = value
+            elif name == "mail_from_name":
+                sender_name = value
+        mail_from = self.mail_from
+        if sender_name is not None:
+            mail_from = Address(
+                display_name=sender_name, username=mail_from.username, domain=mail_from.domain
+            )
+        result = replace(self, brand=replace(self.brand, **brand), mail_from=mail_from)
+        self._per_locale[locale] = result
+        return result
 
     @property
     def envelope_base(self) -> Address:

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from worker.errors import ConfigurationError
 from worker.settings import values as v
-from worker.settings.model import Brand, Settings
+from worker.settings.model import LOCALE_SUFFIXES, Brand, Settings
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,14 @@ class Var:
     name: str
     field: str  #: a Settings field, or "brand.<field>"
     parse: v.Parser
+    #: A setting a notice shows to its reader: ``NAME_<LOCALE>`` variants are read too.
+    localized: bool = False
+    #: For a ``NAME_<LOCALE>`` variant: the locale it wins for ("zh_TW"); None otherwise.
+    locale: str | None = None
 
 
 #: The one list of settings (README's configuration table documents each, a test checks).
-VARS: Final[tuple[Var, ...]] = (
+_PLAIN: Final[tuple[Var, ...]] = (
     Var("REDIS_URL", "redis_url", v.redis_url),
     Var("BROKER_URL", "broker_url", v.broker_url),
     Var("ALLOW_VOLATILE_REDIS", "allow_volatile_redis", v.boolean),
@@ -41,6 +45,7 @@ VARS: Final[tuple[Var, ...]] = (
     Var("SMTP_DSN", "smtp_dsn", v.boolean),
     Var("SMTP_HELO_NAME", "smtp_helo_name", v.text),
     Var("MAIL_FROM", "mail_from", v.address),
+    Var("MAIL_FROM_NAME", "mail_from_name", v.text, localized=True),
     Var("REPLY_TO", "reply_to", v.text),
     Var("BOUNCE_ADDRESS", "bounce_address", v.address),
     Var("SECRET_KEY", "secret_key", v.text),
@@ -52,13 +57,13 @@ VARS: Final[tuple[Var, ...]] = (
     Var("NOTICE_RETENTION_DAYS", "notice_retention_days", v.integer(1)),
     Var("DEAD_LETTER_RETENTION_DAYS", "dead_letter_retention_days", v.integer(1)),
     Var("TIMEZONE", "timezone", v.zone),
-    Var("BRAND_NAME", "brand.product_name", v.text),
-    Var("SUPPORT_URL", "brand.support_url", v.text),
-    Var("PAYMENT_URL", "brand.payment_url", v.text),
-    Var("PROFILE_URL", "brand.profile_url", v.text),
-    Var("REACTIVATE_URL", "brand.reactivate_url", v.text),
-    Var("REMITTANCE_ADDRESS", "brand.remittance_address", v.lines),
-    Var("COMPANY_ADDRESS", "brand.company_address", v.lines),
+    Var("BRAND_NAME", "brand.product_name", v.text, localized=True),
+    Var("SUPPORT_URL", "brand.support_url", v.text, localized=True),
+    Var("PAYMENT_URL", "brand.payment_url", v.text, localized=True),
+    Var("PROFILE_URL", "brand.profile_url", v.text, localized=True),
+    Var("REACTIVATE_URL", "brand.reactivate_url", v.text, localized=True),
+    Var("REMITTANCE_ADDRESS", "brand.remittance_address", v.lines, localized=True),
+    Var("COMPANY_ADDRESS", "brand.company_address", v.lines, localized=True),
     Var("OPS_TOKEN", "ops_token", v.text),
     Var("LOG_LEVEL", "log_level", v.choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True)),
     Var("LOG_FORMAT", "log_format", v.choice("json", "text")),
@@ -95,6 +100,22 @@ VARS: Final[tuple[Var, ...]] = (
     Var("POSTMARK_WEBHOOK_USER", "postmark_webhook_user", v.text),
     Var("POSTMARK_WEBHOOK_PASSWORD", "postmark_webhook_password", v.text),
 )
+
+
+def _with_locale_variants(plain: tuple[Var, ...]) -> tuple[Var, ...]:
+    """Each localized Var followed by its ``NAME_<SUFFIX>`` variant for every locale."""
+    out: list[Var] = []
+    for var in plain:
+        out.append(var)
+        if var.localized:
+            out += [
+                replace(var, name=f"{var.name}_{suffix}", locale=locale, localized=False)
+                for locale, suffix in LOCALE_SUFFIXES.items()
+            ]
+    return tuple(out)
+
+
+VARS: Final[tuple[Var, ...]] = _with_locale_variants(_PLAIN)
 _FIELDS: Final = {f.name for f in fields(Settings)}
 _BRAND_FIELDS: Final = {f.name for f in fields(Brand)}
 
@@ -108,16 +129,19 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     e = os.environ if env is None else env
     top: dict[str, Any] = {}
     brand: dict[str, Any] = {}
+    localized: list[tuple[str, str, Any]] = []
     for var in VARS:
         raw = e.get(var.name)
         if raw is None or raw == "":
             continue
         value = var.parse(raw, var.name)
-        if var.field.startswith("brand."):
+        if var.locale is not None:
+            localized.append((var.locale, var.field, value))
+        elif var.field.startswith("brand."):
             brand[var.field.removeprefix("brand.")] = value
         else:
             top[var.field] = value
-    settings = Settings(**top)
+    settings = Settings(**top, localized=tuple(localized))
     if settings.outbound_webhook_url and not settings.outbound_webhook_secret:
         # The billing platform must be able to tell our POSTs from anyone else's.
         raise ConfigurationError(
