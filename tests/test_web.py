@@ -84,7 +84,9 @@ def seed(pipeline: Pipeline) -> dict[str, str]:
         ("queued", "sub-c", "wait@example.org"),
     ):
         result = pipeline.accept(
-            make_event(event_id=f"evt-{name}", subscription_id=sub, admin_email=to)
+            make_event(
+                event_id=f"evt-{name}", subscription_id=sub, admin_email=to, invoice_id=f"in-{name}"
+            )
         )
         assert result.notice_id
         ids[name] = result.notice_id

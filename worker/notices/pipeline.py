@@ -9,13 +9,16 @@ from typing import Any
 
 from worker.errors import InvalidEvent, TemplateProblem
 from worker.intake.events import Event, parse_event
+from worker.intake.kinds import EventType
 from worker.logs import bind
 from worker.notices.accept import Intake, accept_event
 from worker.notices.connection import RedisClient, get_redis
 from worker.notices.deadletters import DeadLetters
+from worker.notices.lifecycle import accept_lifecycle
 from worker.notices.limits import RelayLimits
 from worker.notices.outcome import Attempt, Outcomes
 from worker.notices.record import merge_event
+from worker.notices.sequences import Sequences
 from worker.notices.status import ClaimOutcome, Status, TransitionOutcome
 from worker.notices.store import Claim, Tracker
 from worker.notices.suppressions import Suppressions
@@ -51,6 +54,9 @@ class Pipeline:
         self.tracker = Tracker(self.r, settings.notice_retention_days, settings.bounce_max_history)
         self.dead = DeadLetters(self.r, settings.dead_letter_retention_days)
         self.suppressions = Suppressions(self.r)
+        self.sequences = Sequences(
+            self.r, settings.notice_retention_days, settings.bounce_max_history
+        )
         self.outcomes = Outcomes(self.tracker, self.suppressions, settings, limits)
         self._transport = transport
         self.engine = engine
@@ -70,11 +76,32 @@ class Pipeline:
             dead=self.dead,
             suppressions=self.suppressions,
             settings=self.settings,
+            sequences=self.sequences,
         )
+
+    def handle(self, payload: Any, kind: EventType = EventType.CHARGE_FAILED) -> Intake:
+        """One event of type ``kind`` (the task it arrived on decides the type expected)."""
+        if kind is EventType.CHARGE_FAILED:
+            return self.handle_event(payload)
+        intake = accept_lifecycle(
+            payload,
+            kind,
+            "queue",
+            tracker=self.tracker,
+            dead=self.dead,
+            sequences=self.sequences,
+            suppressions=self.suppressions,
+            settings=self.settings,
+        )
+        return self._send_now(intake)
 
     def handle_event(self, payload: Any) -> Intake:
         """accept(), then send at once when the notice is new or still waiting."""
-        intake = self.accept(payload)
+        return self._send_now(self.accept(payload))
+
+    def _send_now(self, intake: Intake) -> Intake:
+        if intake.recorded:
+            return intake  # joined an open sequence or closed one: no notice of its own
         if intake.notice_id and intake.status in (Status.QUEUED, Status.DEFERRED):
             # A redelivered event is sent as first recorded, whatever this copy says.
             outcome, status = self._deliver(
@@ -84,7 +111,12 @@ class Pipeline:
                 # Someone else has it, it settled, or the engine took it: look.
                 current = (self.tracker.get(intake.notice_id) or {}).get("status")
                 status = Status(current) if current else None
-            return Intake(intake.notice_id, status or intake.status, intake.created)
+            return Intake(
+                intake.notice_id,
+                status or intake.status,
+                intake.created,
+                sequence_id=intake.sequence_id,
+            )
         return intake
 
     # -- sending ---------------------------------------------------------------------

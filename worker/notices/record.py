@@ -22,6 +22,10 @@ RECORD_FIELDS = (
     "updated_at",
     "last_error",
     "message_id",
+    "step",
+    "step_no",
+    "sequence",
+    "next_attempt_at",
 )
 
 
@@ -45,6 +49,11 @@ STORED_ORDER = (
     "failed_at",
     "due_date",
     "disable_at",
+    "invoice_id",
+    "attempt",
+    "next_retry_at",
+    "payment_url",
+    "timezone",
 )
 
 
@@ -69,7 +78,9 @@ def merge_event(stored: str | None, record: Mapping[str, str]) -> dict[str, Any]
     data: Any = json.loads(stored) if stored else {}
     event: dict[str, Any]
     if isinstance(data, list):
-        extra = data.pop() if len(data) > len(STORED_ORDER) else {}
+        # The unknown fields ride as a final object (no contract field is an object): found
+        # by its type, so events stored before STORED_ORDER grew still read back.
+        extra = data.pop() if data and isinstance(data[-1], dict) else {}
         event = {k: v for k, v in zip(STORED_ORDER, data, strict=False) if v is not None}
         event.update(extra)
     else:  # the object form written before the array form

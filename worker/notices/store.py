@@ -57,8 +57,13 @@ class Tracker:
         detail: str,
         schedule_at: float | None = None,
         event: str = "{}",
+        sequence: str | None = None,
     ) -> tuple[bool, str]:
-        """Create the record unless it exists; returns (created, current status)."""
+        """Create the record unless it exists; returns (created, current status).
+
+        With ``sequence``, a step of a sequence that is no longer open (or is in another
+        round than the step's ``round`` field) is created ``cancelled``, in the same script.
+        """
         now = time.time()
         record = {
             "id": notice_id,
@@ -69,13 +74,16 @@ class Tracker:
             **fields,
         }
         flat = [x for kv in record.items() for x in kv]
+        script_keys = [
+            keys.notice(notice_id),
+            keys.history(notice_id),
+            keys.SCHED,
+            keys.event(notice_id),
+        ]
+        if sequence:
+            script_keys.append(keys.sequence(sequence))
         result = self._create(
-            keys=[
-                keys.notice(notice_id),
-                keys.history(notice_id),
-                keys.SCHED,
-                keys.event(notice_id),
-            ],
+            keys=script_keys,
             args=[
                 str(status),
                 now,
@@ -153,7 +161,15 @@ class Tracker:
         until = repr(round(now + lease_seconds, 3))
         result = self._claim(
             keys=[keys.notice(notice_id), keys.SCHED, keys.event(notice_id)],
-            args=[now, until, notice_id, "force" if force else ""],
+            args=[
+                now,
+                until,
+                notice_id,
+                "force" if force else "",
+                keys.PREFIX,
+                iso(now),
+                self.history_cap,
+            ],
         )
         if result[0] != "ok":
             return Claim(outcome=ClaimOutcome(result[0]), status=result[1])
