@@ -16,6 +16,17 @@ local function cancel_step(prefix, nid, from, now, iso, entry, reason, cap)
   redis.call('ZADD', prefix .. 'idx:st:cancelled', now, nid)
   redis.call('ZREM', prefix .. 'sched', nid)
 end
+-- Why a step of sequence ``seq`` (recorded in round ``round``) may not be sent, or nil.
+local function seq_closed(prefix, seq, round)
+  if not seq or seq == '' then return nil end
+  local q = redis.call('HMGET', prefix .. 'q:' .. seq, 'state', 'round', 'closed_kind',
+    'closed_by')
+  if q[1] == 'open' and (not round or round == '' or round == q[2]) then return nil end
+  if q[1] == 'open' then return 'not sent: the sequence was opened again since', '' end
+  local why = 'not sent: the sequence is closed'
+  if q[3] then why = why .. ' (' .. q[3] .. ' ' .. (q[4] or '') .. ')' end
+  return why, q[4] or ''
+end
 """
 
 #: Create the record unless it exists: record, history, event, indexes, schedule.
@@ -109,13 +120,10 @@ local function entry(status, detail, by)
   return cjson.encode({at = iso, status = status, detail = detail, by = by})
 end
 if st[4] and st[4] ~= '' then
-  local q = redis.call('HMGET', prefix .. 'q:' .. st[4], 'state', 'round', 'closed_kind',
-    'closed_by')
-  if q[1] ~= 'open' or (st[7] and st[7] ~= '' and st[7] ~= q[2]) then
-    local why = 'not sent: the sequence is closed'
-    if q[1] == 'closed' and q[3] then why = why .. ' (' .. q[3] .. ' ' .. (q[4] or '') .. ')' end
-    if q[1] == 'open' then why = 'not sent: the sequence was opened again since' end
-    cancel_step(prefix, id, st[1], now, iso, entry('cancelled', why, q[4] or false), why, cap)
+  local why, by = seq_closed(prefix, st[4], st[7])
+  if why then
+    if by == '' then by = false end
+    cancel_step(prefix, id, st[1], now, iso, entry('cancelled', why, by), why, cap)
     return {'cancelled', st[1]}
   end
   if st[1] == 'scheduled' and st[5] ~= 'first' and st[6]
@@ -144,6 +152,23 @@ redis.call('HSET', KEYS[1], 'lease_until', ARGV[2], 'handed_at', ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 return {'ok', st[1], st[2] or '', redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[3])}
+"""
+)
+
+#: Right before SMTP, in the sending engine (a send waits there for a slot and its rate
+#: turn after the claim): go only while the lease is still this attempt's and the sequence
+#: still open; a closed one cancels the step here. Returns 'ok', 'stale' or 'cancelled'.
+CONFIRM: Final = (
+    _CANCEL_STEP
+    + """
+local st = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'sequence', 'round')
+if not st[1] or st[2] ~= ARGV[1] then return 'stale' end
+local why, by = seq_closed(ARGV[2], st[3], st[4])
+if not why then return 'ok' end
+why = why .. '; found just before sending'
+local entry = cjson.encode({at = ARGV[4], status = 'cancelled', detail = why, by = by})
+cancel_step(ARGV[2], ARGV[5], st[1], tonumber(ARGV[3]), ARGV[4], entry, why, tonumber(ARGV[6]))
+return 'cancelled'
 """
 )
 

@@ -210,6 +210,7 @@ class Pipeline:
             job.recipient,
             job.envelope_id,
             on_done=lambda result: self._record_later(attempt, result),
+            confirm=lambda: self._still_wanted(attempt),
         )
         # The lease covers the wait for a slot and the send; wait at most a third of it.
         try:
@@ -221,6 +222,13 @@ class Pipeline:
             log.warning("notice not handed to the sending engine (%s); it stays queued", exc)
             return ClaimOutcome.BUSY, None
         return ClaimOutcome.OK, None
+
+    def _still_wanted(self, attempt: Attempt) -> bool:
+        """The engine's last check before SMTP: the lease still ours, the sequence open."""
+        verdict = self.tracker.confirm(attempt.notice_id, attempt.lease)
+        if verdict != "ok":
+            log.info("send withdrawn before SMTP: %s", verdict)
+        return verdict == "ok"
 
     def _record_later(self, attempt: Attempt, result: Accepted | Exception) -> None:
         self.outcomes.record(attempt, result)

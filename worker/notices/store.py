@@ -10,7 +10,7 @@ from typing import Any
 
 from worker.notices import keys
 from worker.notices.connection import RedisClient
-from worker.notices.lua import CLAIM, CREATE, RELEASE, SWEEP, TRANSITION
+from worker.notices.lua import CLAIM, CONFIRM, CREATE, RELEASE, SWEEP, TRANSITION
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
 from worker.notices.status import TRANSITIONS, ClaimOutcome, Status, TransitionOutcome
 
@@ -47,6 +47,7 @@ class Tracker:
         self._claim = client.register_script(CLAIM)
         self._sweep = client.register_script(SWEEP)
         self._release = client.register_script(RELEASE)
+        self._confirm = client.register_script(CONFIRM)
 
     # -- writing -----------------------------------------------------------------------
     def create(
@@ -183,6 +184,17 @@ class Tracker:
             interrupted=bool(result[2]),
             record=record,
             event=result[4] or None,
+        )
+
+    def confirm(self, notice_id: str, lease: str) -> str:
+        """Right before SMTP: 'ok' to send; 'stale' (the lease is no longer this attempt's)
+        or 'cancelled' (its sequence closed meanwhile; the step is now cancelled)."""
+        now = time.time()
+        return str(
+            self._confirm(
+                keys=[keys.notice(notice_id)],
+                args=[lease, keys.PREFIX, now, iso(now), notice_id, self.history_cap],
+            )
         )
 
     def release(self, notice_id: str, lease: str, after: float = 1.0) -> bool:
