@@ -23,9 +23,6 @@ RECORD_FIELDS = (
     "last_error",
     "message_id",
     "step",
-    "step_no",
-    "sequence",
-    "next_attempt_at",
 )
 
 
@@ -113,6 +110,10 @@ def public(
     """The record as the CLI and web pages show it (public field names and types)."""
     out: dict[str, Any] = {name: record.get(name) or None for name in RECORD_FIELDS}
     out["attempts"] = int(record.get("attempts") or 0)
+    out["step_no"] = int(record["step_no"]) if record.get("step_no") else None
+    out["sequence_id"] = record.get("sequence") or None
+    due = record.get("next_attempt_at")
+    out["next_attempt_at"] = iso(float(due)) if due else None
     if record.get("smtp_code"):
         out["smtp_reply"] = {
             "code": int(record["smtp_code"]),
