@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from worker.errors import InvalidEvent, TemplateProblem
 from worker.intake.events import Event, parse_event
 from worker.intake.kinds import EventType
+from worker.intake.lifecycle import as_date
 from worker.logs import bind
 from worker.notices.accept import Intake, accept_event
 from worker.notices.connection import RedisClient, get_redis
@@ -22,6 +24,7 @@ from worker.notices.sequences import Sequences
 from worker.notices.status import ClaimOutcome, Status, TransitionOutcome
 from worker.notices.store import Claim, Tracker
 from worker.notices.suppressions import Suppressions
+from worker.render.context import StepInfo
 from worker.render.message import message_bytes
 from worker.render.renderer import Renderer
 from worker.settings import Settings
@@ -184,7 +187,7 @@ class Pipeline:
     ) -> Job:
         event = stored if isinstance(stored, Event) else parse_event(stored)
         to = record["to"]
-        rendered = self.renderer.render(event)
+        rendered = self.renderer.render(event, step=step_info(record, event))
         raw = message_bytes(
             rendered,
             to=to,
@@ -241,6 +244,17 @@ class Pipeline:
         for notice_id in due:
             enqueue(notice_id)
         return len(due)
+
+
+def step_info(record: dict[str, str], event: Event) -> StepInfo:
+    """The step as the copy needs it; a reminder counts the days since the charge failed
+    (or, without failed_at, since its sequence began)."""
+    step = record.get("step") or "first"
+    since = as_date(event.failed_at).timestamp() if event.failed_at else None
+    if since is None and record.get("created_at"):
+        since = datetime.fromisoformat(record["created_at"].replace("Z", "+00:00")).timestamp()
+    days = int((time.time() - since) // 86400) if since is not None else None
+    return StepInfo(step, int(record.get("step_no") or 1), days if days and days > 0 else None)
 
 
 def _no_callback(result: Accepted | Exception) -> None:
