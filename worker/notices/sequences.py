@@ -15,7 +15,7 @@ from typing import Any
 from worker.intake.lifecycle import LifecycleEvent
 from worker.notices import keys
 from worker.notices.connection import RedisClient
-from worker.notices.lua import SEQ_CLOSE, SEQ_FAIL
+from worker.notices.lua_sequences import SEQ_CLOSE, SEQ_FAIL
 from worker.notices.record import history_entry, iso
 from worker.notices.status import Step
 
