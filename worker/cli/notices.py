@@ -9,6 +9,7 @@ from typing import Any
 
 from worker.cli.output import STORE, emit, pipeline
 from worker.notices.record import public
+from worker.notices.timeline import sequence_view
 
 
 def cmd_notices_list(args: argparse.Namespace) -> int:
@@ -41,32 +42,6 @@ def cmd_notices_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def sequence_view(pipe: Any, sequence_id: str) -> dict[str, Any] | None:
-    """A sequence as the CLI shows it: its state, its history and its steps."""
-    record = pipe.sequences.get(sequence_id)
-    if record is None:
-        return None
-    steps = pipe.tracker.records(pipe.sequences.step_ids(sequence_id))
-    return {
-        "id": sequence_id,
-        "subscription_id": record.get("subscription_id") or None,
-        "invoice_id": record.get("invoice_id") or None,
-        "state": record.get("state"),
-        "round": int(record.get("round") or 0),
-        "closed_by": record.get("closed_by") or None,
-        "closed_kind": record.get("closed_kind") or None,
-        "stopped": record.get("stopped") or None,
-        "steps": [
-            {
-                k: public(r)[k]
-                for k in ("id", "step", "step_no", "status", "next_attempt_at", "last_error")
-            }
-            for r in steps
-        ],
-        "history": pipe.sequences.history(sequence_id),
-    }
-
-
 def cmd_notices_show(args: argparse.Namespace) -> int:
     """A notice id: that notice. An event id: its notice (if it made one) and the sequence
     it opened, joined or closed."""
@@ -81,7 +56,9 @@ def cmd_notices_show(args: argparse.Namespace) -> int:
         print(f"no notice with id or event id {args.id!r}", file=sys.stderr)
         return 1
     out: dict[str, Any] = public(record, tracker.history(record["id"])) if record else {}
-    view = sequence_view(pipe, sequence_id) if sequence_id else None
+    if sequence_id is None and record is not None and record.get("event_id") == args.id:
+        sequence_id = record.get("sequence") or None
+    view = sequence_view(tracker, pipe.sequences, sequence_id) if sequence_id else None
     if view is not None:
         out["sequence"] = view
     if args.json:
