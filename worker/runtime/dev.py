@@ -28,7 +28,9 @@ def sample_events() -> list[dict[str, Any]]:
     events = []
     for locale in ("zh-TW", "en"):
         for name, event in cases.items():
-            events.append({**event, "event_id": f"sample-{name}-{locale}", "locale": locale})
+            # One invoice each: the two locales of a case are two sequences, two notices.
+            sample = f"sample-{name}-{locale}"
+            events.append({**event, "event_id": sample, "locale": locale, "invoice_id": sample})
     return events
 
 
