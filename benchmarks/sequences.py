@@ -61,11 +61,11 @@ def build_stream(n: int, seed: int) -> tuple[list[dict[str, Any]], set[str]]:
                     "occurred_at": "2026-11-23T08:00:00Z",
                 }
             )
-    stream = events * 3
+    stream = [dict(e) for e in events for _ in range(3)]
     rng.shuffle(stream)
-    held = [e for e in stream if rng.random() < 0.1]
-    held_ids = {id(e) for e in held}
-    return [e for e in stream if id(e) not in held_ids] + held, closing
+    late = [rng.random() < 0.1 for _ in stream]
+    on_time = [e for e, held in zip(stream, late, strict=True) if not held]
+    return on_time + [e for e, held in zip(stream, late, strict=True) if held], closing
 
 
 def _epoch(text: str) -> float:
@@ -105,12 +105,16 @@ def main(argv: list[str] | None = None) -> int:
                 app.send_task(producer.task_for(event), args=[event], producer=conn)
         published = time.time()
         deadline = time.monotonic() + args.timeout
-        while r.llen("celery") and time.monotonic() < deadline:
-            time.sleep(0.5)
-        # The queue is empty; let the last tasks and sends finish, then wait past the
-        # reminders' time so that any reminder that should not go would have gone.
-        while time.time() < started + REMINDER_AFTER + 15 and time.monotonic() < deadline:
+        # Until the queue is empty and nothing is left to send: every step is sent,
+        # cancelled or otherwise settled (a reminder that should not go would have gone).
+        while time.monotonic() < deadline and (
+            r.llen("celery")
+            or r.zcard("pdn:idx:st:scheduled")
+            or r.zcard("pdn:idx:st:queued")
+            or r.zcard("pdn:idx:st:deferred")
+        ):
             time.sleep(1.0)
+        time.sleep(2.0)
         figures = measure(r, sink, args.sequences, closing)
         figures.update(
             distinct_events=len({e["event_id"] for e in stream}),
@@ -135,6 +139,7 @@ def measure(r: Any, sink: SinkProcess, n: int, closing: set[str]) -> dict[str, A
         mails = dict(sink.acceptances.times)  # Message-ID → acceptance time
     by_notice = Counter(mid.strip("<>").split(".", 1)[0] for mid in mails)
     after_payment = 0
+    in_flight = 0
     cancel_latency: list[float] = []
     unpaid_steps = 0
     for i in range(n):
@@ -148,9 +153,15 @@ def measure(r: Any, sink: SinkProcess, n: int, closing: set[str]) -> dict[str, A
                 unpaid_steps += sum(1 for rec in records if rec.get("status") == "sent")
                 continue
             accepted = _epoch(closed[0]["at"])
+            confirmed = {rec["id"]: float(rec.get("confirmed_at") or 0) for rec in records}
             for mid, at in mails.items():
-                if mid.strip("<>").split(".", 1)[0] in steps and at > accepted:
-                    after_payment += 1
+                nid = mid.strip("<>").split(".", 1)[0]
+                if nid in steps and at > accepted:
+                    # Its last check passed before the payment: the documented window.
+                    if confirmed.get(nid, 0) and confirmed[nid] <= accepted:
+                        in_flight += 1
+                    else:
+                        after_payment += 1
             for rec in records:
                 for entry in (json.loads(h) for h in r.lrange(f"pdn:n:{rec['id']}:h", 0, -1)):
                     if entry["status"] == "cancelled" and entry.get("by") in closing:
@@ -160,6 +171,7 @@ def measure(r: Any, sink: SinkProcess, n: int, closing: set[str]) -> dict[str, A
         "mails": len(mails),
         "steps_mailed_twice": sum(1 for c in by_notice.values() if c > 1),
         "mails_after_payment": after_payment,
+        "mails_in_flight_at_payment": in_flight,
         "unpaid_steps_sent": unpaid_steps,
         "cancelled_steps": len(cancel_latency),
         "cancel_p50_ms": round(percentile(cancel_latency, 0.5) * 1000, 1),

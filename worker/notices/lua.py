@@ -164,7 +164,11 @@ CONFIRM: Final = (
 local st = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'sequence', 'round')
 if not st[1] or st[2] ~= ARGV[1] then return 'stale' end
 local why, by = seq_closed(ARGV[2], st[3], st[4])
-if not why then return 'ok' end
+if not why then
+  -- When the last check passed: a payment accepted after this cannot stop the mail.
+  redis.call('HSET', KEYS[1], 'confirmed_at', ARGV[3])
+  return 'ok'
+end
 why = why .. '; found just before sending'
 local entry = cjson.encode({at = ARGV[4], status = 'cancelled', detail = why, by = by})
 cancel_step(ARGV[2], ARGV[5], st[1], tonumber(ARGV[3]), ARGV[4], entry, why, tonumber(ARGV[6]))

@@ -71,7 +71,7 @@ class Pipeline:
 
     # -- intake ----------------------------------------------------------------------
     def accept(self, payload: Any, source: str = "queue") -> Intake:
-        """Validate and record the event: one notice per event_id, however often it comes."""
+        """Validate and record the event: one notice per sequence step, however often it comes."""
         return accept_event(
             payload,
             source,

@@ -89,7 +89,7 @@ def merge_event(stored: str | None, record: Mapping[str, str]) -> dict[str, Any]
 
 
 def notice_id_for(event_id: str) -> str:
-    """The notice id is derived from the event id: one notice per event, by construction."""
+    """A first notice's id is derived from its event id: one notice per event, by construction."""
     return hashlib.sha256(event_id.encode()).hexdigest()[:20]
 
 
