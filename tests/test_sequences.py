@@ -241,3 +241,30 @@ def test_sequence_wrong_type_for_the_task_is_a_dead_letter(pipeline: Pipeline) -
 
 def test_sequence_decision_values_are_the_documented_ones() -> None:
     assert {d.value for d in Decision} == {"open", "join", "stale"}
+
+
+def test_sequence_replay_of_a_cancelled_step_needs_the_sequence_open_again(
+    reminders: Pipeline, recorder: Recorder
+) -> None:
+    from worker.notices.replay import replay_notice
+
+    intake = reminders.handle_event(make_event(invoice_id="in-1"))
+    seq = intake.sequence_id or ""
+    reminder = _steps(reminders, seq)[1]["id"]
+    reminders.handle(make_payment(invoice_id="in-1"), PAY)
+    sent: list[str] = []
+    refused = replay_notice(reminders, reminder, by="ops", enqueue=sent.append)
+    assert not refused.done and "sequence is closed" in refused.message and sent == []
+    # A newer failure of the same invoice opens the sequence again: now it may go.
+    reminders.handle_event(
+        make_event(
+            event_id="evt-later",
+            subscription_id="sub-1",
+            invoice_id="in-1",
+            failed_at="2026-12-20T08:30:00Z",
+        )
+    )
+    done = replay_notice(reminders, reminder, by="ops", enqueue=sent.append)
+    assert done.done and sent == [reminder]
+    assert reminders.deliver(reminder) is not ClaimOutcome.CANCELLED
+    assert (reminders.tracker.get(reminder) or {})["status"] == "sent"
