@@ -128,3 +128,56 @@ def test_engine_full_gives_the_claim_back(settings: Settings, fake_redis: Any, s
     assert not record.get("lease_until")
     time.sleep(1.1)
     assert pipeline.tracker.due() == [intake.notice_id]
+
+
+class Hold:
+    """A rate gate that holds the first send back for ``seconds`` (its turn not yet come)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.asked = 0
+
+    @property
+    def limits_rate(self) -> bool:
+        return True
+
+    def take(self, domain: str) -> float:
+        self.asked += 1
+        return self.seconds if self.asked == 1 else 0.0
+
+
+def test_engine_withdraws_a_send_whose_sequence_closed_while_it_waited(
+    settings: Settings, fake_redis: Any, slow: Any
+) -> None:
+    from tests.support.sequences import make_payment
+    from worker.intake.kinds import EventType
+
+    handler, server = slow
+    config = settings.with_(smtp_url=server.url)
+    engine = Engine(Transport(config), 4, rates=Hold(0.5))
+    pipeline = Pipeline(config, fake_redis, engine=engine)
+    intake = pipeline.handle_event(make_event(invoice_id="in-1"))
+    assert intake.status == "queued"  # claimed, rendered and handed over: waiting its turn
+    pipeline.handle(make_payment(invoice_id="in-1"), EventType.PAYMENT_SUCCEEDED)
+    assert engine.drain(10) == 0
+    record = pipeline.tracker.get(intake.notice_id or "") or {}
+    assert record["status"] == "cancelled"
+    assert "found just before sending" in record["last_error"]
+    assert handler.received == 0
+
+
+def test_engine_job_refused_by_its_check_is_not_sent(settings: Settings, slow: Any) -> None:
+    handler, server = slow
+    engine = Engine(Transport(settings.with_(smtp_url=server.url)), 2)
+    results: list[Any] = []
+    job = Job(
+        b"Subject: x\r\n\r\nbody\r\n",
+        "b@example.com",
+        "r@example.com",
+        None,
+        results.append,
+        confirm=lambda: False,
+    )
+    engine.submit(job, wait=1)
+    assert engine.drain(5) == 0
+    assert results == [] and handler.received == 0

@@ -20,6 +20,7 @@ import pytest
 
 import worker.render.context as render_module
 from worker.intake.events import Event, parse_event
+from worker.render import samples
 from worker.render.context import build_context
 from worker.render.i18n import negotiate
 from worker.render.renderer import Rendered, Renderer
@@ -79,6 +80,9 @@ REASON_CASES = {
 @pytest.fixture(scope="module")
 def renderer() -> Renderer:
     return Renderer(SETTINGS)
+
+
+STEP_CASES = samples.step_cases()
 
 
 def event_for(case: str, **changes: Any) -> Event:
@@ -168,8 +172,43 @@ def test_render_matches_golden_html(renderer: Renderer, case: str, locale: str) 
     golden_check(GOLDEN / f"{case}.{locale}.html", out.html)
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("case", sorted(STEP_CASES))
+def test_render_step_matches_golden(renderer: Renderer, case: str, locale: str) -> None:
+    payload, step = STEP_CASES[case]
+    out = renderer.render(parse_event(payload), locale, step)
+    golden_check(GOLDEN / f"{case}.{locale}.txt", f"Subject: {out.subject}\n\n{out.text}")
+    golden_check(GOLDEN / f"{case}.{locale}.html", out.html)
+
+
+def test_render_step_copy_says_what_the_step_adds(renderer: Renderer) -> None:
+    reminder, step = STEP_CASES["step_reminder"]
+    en = renderer.render(parse_event(reminder), "en", step)
+    words = " ".join(en.text.split())
+    assert en.subject.startswith("Reminder:") and "past due for 3 days" in words
+    assert "https://pay.example.com/invoices/in_2026_0001?t=7f3a91c2" in en.text
+    assert 'href="https://pay.example.com/invoices/in_2026_0001?t=7f3a91c2"' in en.html
+    assert "again on March 9, 2026" in words and "Charge attempts so far: 2." in words
+    final, step = STEP_CASES["step_final"]
+    zh = renderer.render(parse_event(final), "zh_TW", step)
+    assert zh.subject.startswith("最後通知") and "最後一次通知" in zh.text
+    first = renderer.render(parse_event(reminder), "en")
+    assert not first.subject.startswith("Reminder") and "Reminder" not in first.text
+
+
+def test_render_step_layout_cache_matches_a_fresh_inline(renderer: Renderer) -> None:
+    fresh = Renderer(SETTINGS, cache_layouts=False)
+    for payload, step in STEP_CASES.values():
+        for locale in LOCALES:
+            event = parse_event(payload)
+            assert (
+                renderer.render(event, locale, step).html == fresh.render(event, locale, step).html
+            )
+
+
 def test_golden_files_have_no_strays() -> None:
-    expected = {f"{c}.{loc}.{ext}" for c in CASES for loc in LOCALES for ext in ("txt", "html")}
+    names = [*CASES, *STEP_CASES]
+    expected = {f"{c}.{loc}.{ext}" for c in names for loc in LOCALES for ext in ("txt", "html")}
     assert {p.name for p in GOLDEN.iterdir()} == expected
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.events import ROOT
 from worker.intake.events import parse_event
+from worker.render import samples
 from worker.render.message import message_bytes
 from worker.render.renderer import Renderer
 from worker.settings import Settings
@@ -42,6 +43,19 @@ def _score(raw: bytes) -> tuple[float, str]:
 def test_spam_notice_scores_low(settings: Settings, case: str, locale: str) -> None:
     event = parse_event({**CASES[case], "event_id": f"spam-{case}"})
     rendered = Renderer(settings).render(event, locale)
+    raw = message_bytes(
+        rendered, to=event.admin_email, notice_id="0" * 20, generation=0, settings=settings
+    )
+    score, report = _score(raw)
+    assert score <= MAX_SCORE, report
+
+
+@pytest.mark.parametrize("case", sorted(samples.step_cases()))
+@pytest.mark.parametrize("locale", ["zh_TW", "en"])
+def test_spam_step_notice_scores_low(settings: Settings, case: str, locale: str) -> None:
+    payload, step = samples.step_cases()[case]
+    event = parse_event({**payload, "event_id": f"spam-{case}"})
+    rendered = Renderer(settings).render(event, locale, step)
     raw = message_bytes(
         rendered, to=event.admin_email, notice_id="0" * 20, generation=0, settings=settings
     )

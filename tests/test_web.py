@@ -84,7 +84,9 @@ def seed(pipeline: Pipeline) -> dict[str, str]:
         ("queued", "sub-c", "wait@example.org"),
     ):
         result = pipeline.accept(
-            make_event(event_id=f"evt-{name}", subscription_id=sub, admin_email=to)
+            make_event(
+                event_id=f"evt-{name}", subscription_id=sub, admin_email=to, invoice_id=f"in-{name}"
+            )
         )
         assert result.notice_id
         ids[name] = result.notice_id
@@ -609,3 +611,20 @@ def test_timeline_escapes_event_data(client: FlaskClient, pipeline: Pipeline) ->
     result = pipeline.accept(make_event(event_id="evt-xss", admin_name="<script>x()</script>"))
     page = client.get(f"/notices/{result.notice_id}").get_data(as_text=True)
     assert "<script>x()" not in page and "&lt;script&gt;x()" in page
+
+
+def test_timeline_shows_the_sequence_with_its_cancelled_step_and_why(
+    settings: Settings, fake_redis: fakeredis.FakeRedis, rec: Recorder
+) -> None:
+    from tests.support.sequences import make_payment
+    from worker.intake.kinds import EventType
+
+    pipeline = Pipeline(settings.with_(reminder_schedule=(3 * 86400.0,)), fake_redis)
+    client = build_app(settings, pipeline, rec).test_client()
+    intake = pipeline.accept(make_event(invoice_id="in-1"))
+    pipeline.handle(make_payment(invoice_id="in-1"), EventType.PAYMENT_SUCCEEDED)
+    page = client.get(f"/notices/{intake.notice_id}").get_data(as_text=True)
+    assert "<h2>Sequence</h2>" in page and "closed by payment_succeeded pay-1" in page
+    assert page.count('data-status="cancelled"') == 2  # the first notice and the reminder
+    assert "not sent: payment_succeeded pay-1" in page
+    assert "opened by a charge failure" in page

@@ -26,4 +26,8 @@ def make_event(**overrides: Any) -> dict[str, Any]:
         "failed_at": "2026-11-20T08:30:00Z",
     }
     event.update(overrides)
+    if "event_id" in overrides and "subscription_id" not in overrides:
+        # Events of one subscription join one sequence (one notice); tests that vary the
+        # event id mean another failure with its own notice, so another subscription.
+        event["subscription_id"] = f"sub-{overrides['event_id']}"
     return {k: v for k, v in event.items() if v is not None}

@@ -37,10 +37,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
             )
             return 3
         queued += 1
-        print(
-            f"queued event #{item.index} {item.payload['event_id']} "
-            f"(notice {notice_id_for(item.payload['event_id'])})"
+        kind = producer.task_for(item.payload)
+        what = (
+            f"notice {notice_id_for(item.payload['event_id'])}"
+            if kind == producer.CHARGE_FAILED
+            else kind
         )
+        print(f"queued event #{item.index} {item.payload['event_id']} ({what})")
     print(f"{queued} queued, {invalid} invalid", file=sys.stderr)
     return 1 if invalid else 0
 

@@ -94,7 +94,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("replay", help="send failed (or bounced, with --to) notices again")
     p.add_argument("ids", nargs="*", help="notice ids or event ids")
     p.add_argument(
-        "--status", default="failed", choices=["failed", "deferred", "bounced", "suppressed"]
+        "--status",
+        default="failed",
+        choices=["failed", "deferred", "bounced", "suppressed", "cancelled"],
     )
     p.add_argument("--since", help="ISO 8601 time (status changed at or after)")
     p.add_argument("--until", help="ISO 8601 time (status changed at or before)")

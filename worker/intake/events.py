@@ -7,24 +7,24 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.numbers import list_currencies
 
 from worker.errors import InvalidEvent
+from worker.intake import fields
 from worker.intake.addresses import normalize_address
 from worker.intake.cards import find_card_number
+from worker.intake.kinds import EventType, expect_type
+from worker.intake.money import parse_amount as _amount
 
 #: Larger events are refused: a real failed-charge event is well under 4 KiB.
 MAX_EVENT_BYTES = 64 * 1024
 #: Display names longer than this are refused rather than cut (a cut name misleads).
 MAX_NAME_CHARS = 256
 MAX_ID_CHARS = 128
-#: Amounts are refused above this: far beyond any real subscription charge, and a guard
-#: against a misplaced field (a timestamp, an account number) sent as the amount.
-MAX_AMOUNT = Decimal("1000000000")
 #: Dates outside these years are refused (placeholders such as 0001-01-01 or 9999-12-31).
 MIN_YEAR, MAX_YEAR = 1900, 2999
 
@@ -61,11 +61,15 @@ KNOWN = (
     "failed_at",
     "due_date",
     "disable_at",
+    "type",
+    "invoice_id",
+    "attempt",
+    "next_retry_at",
+    "payment_url",
+    "timezone",
 )
 
 _CURRENCIES = frozenset(list_currencies())
-# ASCII digits only: \d alone also matches "١٢٣" or "１２３", which Decimal() accepts.
-_AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$", re.ASCII)
 
 
 def _text(
@@ -110,37 +114,6 @@ def _enum(
             return default
         allowed = ", ".join(m.value for m in enum)
         raise InvalidEvent(name, f"must be one of {allowed}, not {value[:40]!r}") from None
-
-
-def _amount(payload: dict[str, Any], currency: str) -> Decimal:
-    value = payload.get("amount")
-    if value is None:
-        raise InvalidEvent("amount", "is required")
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise InvalidEvent(
-            "amount",
-            'must be a decimal string such as "1234.50" '
-            "(JSON numbers are refused: no floats for money)",
-        )
-    text = value.strip()
-    if text.startswith("-"):
-        raise InvalidEvent("amount", "must be positive")
-    if not _AMOUNT.match(text):
-        raise InvalidEvent(
-            "amount", f'must be a decimal string such as "1234.50", not {text[:40]!r}'
-        )
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern already excludes this
-        raise InvalidEvent("amount", "is not a decimal number") from None
-    if amount <= 0:
-        raise InvalidEvent("amount", "must be greater than zero")
-    if amount > MAX_AMOUNT:
-        raise InvalidEvent("amount", f"is implausibly large (over {MAX_AMOUNT})")
-    digits = get_currency_precision(currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-digits)):
-        raise InvalidEvent("amount", f"has more decimals than {currency} allows ({digits})")
-    return amount
 
 
 def _when(payload: dict[str, Any], name: str) -> datetime | date | None:
@@ -189,6 +162,12 @@ class Event:
     failed_at: datetime | date | None = None
     due_date: datetime | date | None = None
     disable_at: datetime | date | None = None
+    #: The billing system's invoice: with it, the sequence is this invoice's alone.
+    invoice_id: str | None = None
+    attempt: int | None = None  #: the billing system's attempt number (1, 2, …)
+    next_retry_at: datetime | date | None = None  #: its next automatic retry
+    payment_url: str | None = None  #: a per-customer link that replaces PAYMENT_URL
+    timezone: str | None = None  #: the recipient's IANA time zone
     #: Fields the contract does not know: kept with the event, never used.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -228,6 +207,7 @@ def parse_event(payload: Any) -> Event:
     card_path = find_card_number(payload)
     if card_path:
         raise InvalidEvent(card_path, "looks like a full card number; only card_last4 may be sent")
+    expect_type(payload, EventType.CHARGE_FAILED)
 
     event_id = _text(payload, "event_id", required=True, max_chars=MAX_ID_CHARS)
     subscription_id = _text(payload, "subscription_id", required=True, max_chars=MAX_ID_CHARS)
@@ -269,6 +249,11 @@ def parse_event(payload: Any) -> Event:
         failed_at=_when(payload, "failed_at"),
         due_date=_when(payload, "due_date"),
         disable_at=_when(payload, "disable_at"),
+        invoice_id=_text(payload, "invoice_id", max_chars=MAX_ID_CHARS),
+        attempt=fields.attempt(payload),
+        next_retry_at=_when(payload, "next_retry_at"),
+        payment_url=fields.payment_url(payload),
+        timezone=fields.timezone(payload),
         extra={k: v for k, v in payload.items() if k not in KNOWN}
         | (
             {"reason_raw": payload["reason"]}

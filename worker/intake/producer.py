@@ -9,9 +9,17 @@ from typing import Any
 
 from worker.errors import InvalidEvent
 from worker.intake.events import parse_event
+from worker.intake.kinds import EventType, event_type
+from worker.intake.lifecycle import parse_lifecycle
 
 #: The Celery task names: public contracts (producers send to them by name).
-CHARGE_FAILED = "notices.charge_failed"
+CHARGE_FAILED = EventType.CHARGE_FAILED.task
+PAYMENT_SUCCEEDED = EventType.PAYMENT_SUCCEEDED.task
+INVOICE_VOIDED = EventType.INVOICE_VOIDED.task
+SUBSCRIPTION_CANCELLED = EventType.SUBSCRIPTION_CANCELLED.task
+SUBSCRIPTION_DISABLED = EventType.SUBSCRIPTION_DISABLED.task
+#: Every task that takes one event, by the event type it takes.
+EVENT_TASKS = {t.task: t for t in EventType}
 SEND = "notices.send"
 #: Kept for producers that imported the old name.
 TASK_NAME = CHARGE_FAILED
@@ -57,18 +65,37 @@ def check(item: Item) -> str | None:
     if item.error:
         return item.error
     try:
-        parse_event(item.payload)
+        validate(item.payload)
     except InvalidEvent as exc:
         return exc.reason
     return None
 
 
+def validate(payload: Any) -> EventType:
+    """Validate ``payload`` as the type it names; returns that type, or raises InvalidEvent."""
+    kind = event_type(payload)
+    if kind is EventType.CHARGE_FAILED:
+        parse_event(payload)
+    else:
+        parse_lifecycle(payload, kind)
+    return kind
+
+
+def task_for(payload: Any) -> str:
+    """The task an event goes to: by its ``type`` (``charge_failed`` when absent)."""
+    try:
+        return event_type(payload).task
+    except InvalidEvent:
+        return CHARGE_FAILED  # its task dead-letters it with the reason
+
+
 def publish(app: Any, payload: Any) -> None:
-    """Put one event on the queue; raises if the broker cannot be reached (after retries).
+    """Put one event on the queue for its type's task; raises if the broker cannot be
+    reached (after retries).
 
     ``app`` is anything with Celery's ``send_task`` (the producer needs no worker code).
     """
-    app.send_task(CHARGE_FAILED, args=[payload], retry=True, retry_policy=_RETRY_POLICY)
+    app.send_task(task_for(payload), args=[payload], retry=True, retry_policy=_RETRY_POLICY)
 
 
 def publish_to(app: Any, task: str, payload: Any) -> None:

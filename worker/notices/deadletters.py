@@ -138,7 +138,10 @@ class DeadLetters:
             payload = decode(corrected if corrected is not None else record.get("payload", ""))
         except InvalidEvent as exc:
             return Requeued(False, f"still invalid: {exc.reason} (the dead letter is kept)")
-        if task == producer.CHARGE_FAILED:
+        if task in producer.EVENT_TASKS:
+            # An event goes to its type's task: one dead-lettered for arriving on the wrong
+            # task is delivered to the right one.
+            task = producer.task_for(payload)
             reason = producer.check(producer.Item(0, payload))
             if reason:
                 return Requeued(

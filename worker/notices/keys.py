@@ -108,3 +108,32 @@ def outbox_item(delivery_id: str) -> str:
 def unreachable(addr: str) -> str:
     """String: an address is in an "admin unreachable" episode (the event went out once)."""
     return f"{PREFIX}unreach:{address_key(addr)}"
+def sequence(sequence_id: str) -> str:
+    """Hash: one reminder sequence (its subscription, invoice, state, round, closing event)."""
+    return f"{PREFIX}q:{sequence_id}"
+
+
+def sequence_history(sequence_id: str) -> str:
+    """List: the sequence's history (events that opened, joined or closed it; JSON)."""
+    return f"{PREFIX}q:{sequence_id}:h"
+
+
+def sequence_steps(sequence_id: str) -> str:
+    """Sorted set: the sequence's step notices by the time each is due."""
+    return f"{PREFIX}q:{sequence_id}:n"
+
+
+def sequence_event(event_id: str) -> str:
+    """String: what an event did to a sequence (recorded once per event_id: dedupe)."""
+    return f"{PREFIX}qe:{event_id}"
+
+
+def subscription(subscription_id: str) -> str:
+    """Set: the sequences of one subscription."""
+    return f"{PREFIX}sub:{subscription_id}"
+
+
+def subscription_settled(subscription_id: str) -> str:
+    """String: when (epoch) the latest payment without an invoice settled the subscription:
+    a charge failure older than that is stale."""
+    return f"{PREFIX}sub:{subscription_id}:paid"

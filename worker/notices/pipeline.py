@@ -5,21 +5,27 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from worker.errors import InvalidEvent, TemplateProblem
 from worker.intake.events import Event, parse_event
+from worker.intake.kinds import EventType
+from worker.intake.lifecycle import as_date
 from worker.logs import bind
 from worker.notices.accept import Intake, accept_event
 from worker.notices.connection import RedisClient, get_redis
 from worker.notices.deadletters import DeadLetters
+from worker.notices.lifecycle import accept_lifecycle
 from worker.notices.limits import RelayLimits
 from worker.notices.outbound import Outbound
 from worker.notices.outcome import Attempt, Outcomes
 from worker.notices.record import merge_event
+from worker.notices.sequences import Sequences
 from worker.notices.status import ClaimOutcome, Status, TransitionOutcome
 from worker.notices.store import Claim, Tracker
 from worker.notices.suppressions import Suppressions
+from worker.render.context import StepInfo
 from worker.render.message import message_bytes
 from worker.render.renderer import Renderer
 from worker.settings import Settings
@@ -55,6 +61,9 @@ class Pipeline:
         )
         self.dead = DeadLetters(self.r, settings.dead_letter_retention_days)
         self.suppressions = Suppressions(self.r)
+        self.sequences = Sequences(
+            self.r, settings.notice_retention_days, settings.bounce_max_history
+        )
         self.outcomes = Outcomes(self.tracker, self.suppressions, settings, limits)
         self._transport = transport
         self.engine = engine
@@ -66,7 +75,7 @@ class Pipeline:
 
     # -- intake ----------------------------------------------------------------------
     def accept(self, payload: Any, source: str = "queue") -> Intake:
-        """Validate and record the event: one notice per event_id, however often it comes."""
+        """Validate and record the event: one notice per sequence step, however often it comes."""
         return accept_event(
             payload,
             source,
@@ -74,11 +83,32 @@ class Pipeline:
             dead=self.dead,
             suppressions=self.suppressions,
             settings=self.settings,
+            sequences=self.sequences,
         )
+
+    def handle(self, payload: Any, kind: EventType = EventType.CHARGE_FAILED) -> Intake:
+        """One event of type ``kind`` (the task it arrived on decides the type expected)."""
+        if kind is EventType.CHARGE_FAILED:
+            return self.handle_event(payload)
+        intake = accept_lifecycle(
+            payload,
+            kind,
+            "queue",
+            tracker=self.tracker,
+            dead=self.dead,
+            sequences=self.sequences,
+            suppressions=self.suppressions,
+            settings=self.settings,
+        )
+        return self._send_now(intake)
 
     def handle_event(self, payload: Any) -> Intake:
         """accept(), then send at once when the notice is new or still waiting."""
-        intake = self.accept(payload)
+        return self._send_now(self.accept(payload))
+
+    def _send_now(self, intake: Intake) -> Intake:
+        if intake.recorded:
+            return intake  # joined an open sequence or closed one: no notice of its own
         if intake.notice_id and intake.status in (Status.QUEUED, Status.DEFERRED):
             # A redelivered event is sent as first recorded, whatever this copy says.
             outcome, status = self._deliver(
@@ -92,7 +122,12 @@ class Pipeline:
                 # Someone else has it, it settled, or the engine took it: look.
                 current = (self.tracker.get(intake.notice_id) or {}).get("status")
                 status = Status(current) if current else None
-            return Intake(intake.notice_id, status or intake.status, intake.created)
+            return Intake(
+                intake.notice_id,
+                status or intake.status,
+                intake.created,
+                sequence_id=intake.sequence_id,
+            )
         return intake
 
     # -- sending ---------------------------------------------------------------------
@@ -160,7 +195,7 @@ class Pipeline:
     ) -> Job:
         event = stored if isinstance(stored, Event) else parse_event(stored)
         to = record["to"]
-        rendered = self.renderer.render(event)
+        rendered = self.renderer.render(event, step=step_info(record, event))
         raw = message_bytes(
             rendered,
             to=to,
@@ -187,6 +222,7 @@ class Pipeline:
             job.recipient,
             job.envelope_id,
             on_done=lambda result: self._record_later(attempt, result),
+            confirm=lambda: self._still_wanted(attempt),
         )
         # The lease covers the wait for a slot and the send; wait at most a third of it.
         try:
@@ -199,6 +235,13 @@ class Pipeline:
             return ClaimOutcome.BUSY, None
         return ClaimOutcome.OK, None
 
+    def _still_wanted(self, attempt: Attempt) -> bool:
+        """The engine's last check before SMTP: the lease still ours, the sequence open."""
+        verdict = self.tracker.confirm(attempt.notice_id, attempt.lease)
+        if verdict != "ok":
+            log.info("send withdrawn before SMTP: %s", verdict)
+        return verdict == "ok"
+
     def _record_later(self, attempt: Attempt, result: Accepted | Exception) -> None:
         self.outcomes.record(attempt, result)
 
@@ -210,6 +253,17 @@ class Pipeline:
         for notice_id in due:
             enqueue(notice_id)
         return len(due)
+
+
+def step_info(record: dict[str, str], event: Event) -> StepInfo:
+    """The step as the copy needs it; a reminder counts the days since the charge failed
+    (or, without failed_at, since its sequence began)."""
+    step = record.get("step") or "first"
+    since = as_date(event.failed_at).timestamp() if event.failed_at else None
+    if since is None and record.get("created_at"):
+        since = datetime.fromisoformat(record["created_at"].replace("Z", "+00:00")).timestamp()
+    days = int((time.time() - since) // 86400) if since is not None else None
+    return StepInfo(step, int(record.get("step_no") or 1), days if days and days > 0 else None)
 
 
 def _no_callback(result: Accepted | Exception) -> None:

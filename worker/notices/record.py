@@ -22,6 +22,7 @@ RECORD_FIELDS = (
     "updated_at",
     "last_error",
     "message_id",
+    "step",
 )
 
 
@@ -45,6 +46,11 @@ STORED_ORDER = (
     "failed_at",
     "due_date",
     "disable_at",
+    "invoice_id",
+    "attempt",
+    "next_retry_at",
+    "payment_url",
+    "timezone",
 )
 
 
@@ -69,7 +75,9 @@ def merge_event(stored: str | None, record: Mapping[str, str]) -> dict[str, Any]
     data: Any = json.loads(stored) if stored else {}
     event: dict[str, Any]
     if isinstance(data, list):
-        extra = data.pop() if len(data) > len(STORED_ORDER) else {}
+        # The unknown fields ride as a final object (no contract field is an object): found
+        # by its type, so events stored before STORED_ORDER grew still read back.
+        extra = data.pop() if data and isinstance(data[-1], dict) else {}
         event = {k: v for k, v in zip(STORED_ORDER, data, strict=False) if v is not None}
         event.update(extra)
     else:  # the object form written before the array form
@@ -81,7 +89,7 @@ def merge_event(stored: str | None, record: Mapping[str, str]) -> dict[str, Any]
 
 
 def notice_id_for(event_id: str) -> str:
-    """The notice id is derived from the event id: one notice per event, by construction."""
+    """A first notice's id is derived from its event id: one notice per event, by construction."""
     return hashlib.sha256(event_id.encode()).hexdigest()[:20]
 
 
@@ -102,6 +110,10 @@ def public(
     """The record as the CLI and web pages show it (public field names and types)."""
     out: dict[str, Any] = {name: record.get(name) or None for name in RECORD_FIELDS}
     out["attempts"] = int(record.get("attempts") or 0)
+    out["step_no"] = int(record["step_no"]) if record.get("step_no") else None
+    out["sequence_id"] = record.get("sequence") or None
+    due = record.get("next_attempt_at")
+    out["next_attempt_at"] = iso(float(due)) if due else None
     if record.get("smtp_code"):
         out["smtp_reply"] = {
             "code": int(record["smtp_code"]),

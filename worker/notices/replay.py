@@ -33,6 +33,15 @@ def check_replay(pipeline: Pipeline, record: dict[str, str], to: str | None) -> 
         return "already queued: a send or an earlier replay is in flight"
     if status not in REPLAYABLE:
         return f"status {status} cannot be replayed"
+    if status == Status.CANCELLED:
+        sequence = pipeline.sequences.get(record.get("sequence", "")) or {}
+        if sequence.get("state") != "open":
+            by = sequence.get("closed_by")
+            return (
+                "cancelled: its sequence is closed"
+                + (f" ({sequence.get('closed_kind')} {by})" if by else "")
+                + "; a replay is possible only once the sequence is open again"
+            )
     if record.get("dsn_delayed") and status == Status.DEFERRED:
         return (
             "the receiving server reported a delay and is still trying; a replay could "
@@ -78,6 +87,10 @@ def replay_notice(
         "last_error": "",
         "replays": str(int(record.get("replays") or 0) + 1),
     }
+    if record.get("status") == Status.CANCELLED and record.get("sequence"):
+        # Open again means a new round: the step goes out as part of it.
+        current = pipeline.sequences.get(record["sequence"]) or {}
+        fields["round"] = current.get("round", record.get("round", ""))
     if new_to and address_key(new_to) != address_key(record.get("to", "")):
         generation = int(record.get("generation") or 0) + 1
         # A new address is a new mail: it gets its own Message-ID. The same address keeps

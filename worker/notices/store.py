@@ -10,7 +10,7 @@ from typing import Any
 
 from worker.notices import keys
 from worker.notices.connection import RedisClient
-from worker.notices.lua import CLAIM, CREATE, RELEASE, SWEEP, TRANSITION
+from worker.notices.lua import CLAIM, CONFIRM, CREATE, RELEASE, SWEEP, TRANSITION
 from worker.notices.outbound import Outbound
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
 from worker.notices.status import TRANSITIONS, ClaimOutcome, Status, TransitionOutcome
@@ -54,6 +54,7 @@ class Tracker:
         self._claim = client.register_script(CLAIM)
         self._sweep = client.register_script(SWEEP)
         self._release = client.register_script(RELEASE)
+        self._confirm = client.register_script(CONFIRM)
 
     # -- writing -----------------------------------------------------------------------
     def create(
@@ -64,8 +65,13 @@ class Tracker:
         detail: str,
         schedule_at: float | None = None,
         event: str = "{}",
+        sequence: str | None = None,
     ) -> tuple[bool, str]:
-        """Create the record unless it exists; returns (created, current status)."""
+        """Create the record unless it exists; returns (created, current status).
+
+        With ``sequence``, a step of a sequence that is no longer open (or is in another
+        round than the step's ``round`` field) is created ``cancelled``, in the same script.
+        """
         now = time.time()
         record = {
             "id": notice_id,
@@ -76,13 +82,16 @@ class Tracker:
             **fields,
         }
         flat = [x for kv in record.items() for x in kv]
+        script_keys = [
+            keys.notice(notice_id),
+            keys.history(notice_id),
+            keys.SCHED,
+            keys.event(notice_id),
+        ]
+        if sequence:
+            script_keys.append(keys.sequence(sequence))
         result = self._create(
-            keys=[
-                keys.notice(notice_id),
-                keys.history(notice_id),
-                keys.SCHED,
-                keys.event(notice_id),
-            ],
+            keys=script_keys,
             args=[
                 str(status),
                 now,
@@ -170,7 +179,15 @@ class Tracker:
         until = repr(round(now + lease_seconds, 3))
         result = self._claim(
             keys=[keys.notice(notice_id), keys.SCHED, keys.event(notice_id)],
-            args=[now, until, notice_id, "force" if force else ""],
+            args=[
+                now,
+                until,
+                notice_id,
+                "force" if force else "",
+                keys.PREFIX,
+                iso(now),
+                self.history_cap,
+            ],
         )
         if result[0] != "ok":
             return Claim(outcome=ClaimOutcome(result[0]), status=result[1])
@@ -184,6 +201,17 @@ class Tracker:
             interrupted=bool(result[2]),
             record=record,
             event=result[4] or None,
+        )
+
+    def confirm(self, notice_id: str, lease: str) -> str:
+        """Right before SMTP: 'ok' to send; 'stale' (the lease is no longer this attempt's)
+        or 'cancelled' (its sequence closed meanwhile; the step is now cancelled)."""
+        now = time.time()
+        return str(
+            self._confirm(
+                keys=[keys.notice(notice_id)],
+                args=[lease, keys.PREFIX, now, iso(now), notice_id, self.history_cap],
+            )
         )
 
     def release(self, notice_id: str, lease: str, after: float = 1.0) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +20,19 @@ from worker.settings import Brand, Settings
 
 #: Data is deleted this many days after the services are cancelled.
 DATA_RETENTION_DAYS = 90
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Which step of its sequence a notice is, as the copy needs it (plain values: the
+    render stage knows nothing of the store)."""
+
+    step: str = "first"  #: first, reminder, final or disabled
+    step_no: int = 1
+    #: Whole days since the charge failed (reminders say how long it has been past due).
+    days_past_due: int | None = None
+
+
 #: Display time zone per locale when TIMEZONE is not set.
 LOCALE_TIMEZONES = {"zh_TW": "Asia/Taipei", "en": "UTC"}
 
@@ -86,10 +99,13 @@ def _moment(value: datetime | date | None, locale: str, tz: ZoneInfo) -> str | N
     return format_date(value, format="long", locale=_babel_locale(locale))
 
 
-def build_context(event: Event, locale: str, settings: Settings) -> dict[str, Any]:
+def build_context(
+    event: Event, locale: str, settings: Settings, step: StepInfo | None = None
+) -> dict[str, Any]:
     """Everything a template may use; every key is always present (None when unknown)."""
     settings = settings.for_locale(locale)
-    tz = _tz(settings, locale)
+    step = step or StepInfo()
+    tz = _zone(event.timezone) if event.timezone else _tz(settings, locale)
     deletion: date | None = None
     if event.disable_at is not None:
         base = (
@@ -99,6 +115,9 @@ def build_context(event: Event, locale: str, settings: Settings) -> dict[str, An
         )
         deletion = base + timedelta(days=DATA_RETENTION_DAYS)
     brand: Brand = settings.brand
+    if event.payment_url:
+        # The customer's own link (a hosted invoice, their payment methods) wins.
+        brand = replace(brand, payment_url=event.payment_url)
     return {
         "event": event,
         "locale": locale,
@@ -135,6 +154,11 @@ def build_context(event: Event, locale: str, settings: Settings) -> dict[str, An
         "company_address_lines": [
             ln.strip() for ln in brand.company_address.splitlines() if ln.strip()
         ],
+        "step": step.step,
+        "step_no": step.step_no,
+        "days_past_due": step.days_past_due,
+        "attempt": event.attempt,
+        "next_retry_on": _day(event.next_retry_at, locale, tz),
     }
 
 
@@ -147,6 +171,7 @@ EVENT_TEXT_KEYS = (
     "due_date",
     "disable_at",
     "deletion_date",
+    "next_retry_on",
 )
 EVENT_TEXT_FIELDS = (
     "event_id",
@@ -172,4 +197,7 @@ def layout_context(event: Event, context: dict[str, Any], ph: Placeholders) -> d
     for key in EVENT_TEXT_KEYS:
         out[key] = ph(context[key])
     out["subscription_label"] = layout_event.subscription_name or layout_event.subscription_id
+    if event.payment_url:
+        # A per-customer link is event text too: one cached layout serves every customer.
+        out["brand"] = replace(context["brand"], payment_url=ph(event.payment_url))
     return out

@@ -11,7 +11,7 @@ import jinja2
 
 from worker.errors import TemplateProblem
 from worker.intake.events import Event
-from worker.render.context import build_context, layout_context
+from worker.render.context import StepInfo, build_context, layout_context
 from worker.render.i18n import LANG_TAGS, negotiate, translations
 from worker.render.inline import Placeholders, inline_css
 from worker.render.textwrap_cjk import Helpers
@@ -71,13 +71,20 @@ class Renderer:
                 self._envs[locale] = env
             return env
 
-    def render(self, event: Event, locale: str | None = None) -> Rendered:
-        """Render ``event`` in ``locale`` (default: negotiated from the event)."""
+    def render(
+        self, event: Event, locale: str | None = None, step: StepInfo | None = None
+    ) -> Rendered:
+        """Render ``event`` in ``locale`` (default: negotiated from the event), as the
+        sequence ``step`` (default: the first notice)."""
         chosen = negotiate(locale if locale is not None else event.locale)
         env = self.environment(chosen)
-        context = build_context(event, chosen, self.settings)
+        context = build_context(event, chosen, self.settings, step)
+        # Reminders and the final notice say so in the subject; the others keep theirs.
+        subject_template = (
+            "step_subject.txt" if context["step"] in ("reminder", "final") else "subject.txt"
+        )
         try:
-            subject = env.get_template("subject.txt").render(context)
+            subject = env.get_template(subject_template).render(context)
             text = env.get_template("notice.txt").render(context)
             html = self._html(env, event, context)
         except jinja2.TemplateError as exc:

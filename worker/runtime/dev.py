@@ -35,7 +35,9 @@ def _samples() -> list[tuple[dict[str, Any], str]]:
     found = []
     for locale in ("zh-TW", "en"):
         for name, event in cases.items():
-            payload = {**event, "event_id": f"sample-{name}-{locale}", "locale": locale}
+            # One invoice each: the two locales of a case are two sequences, two notices.
+            sample = f"sample-{name}-{locale}"
+            payload = {**event, "event_id": sample, "locale": locale, "invoice_id": sample}
             found.append((payload, f"{name}.{locale}"))
     return found
 

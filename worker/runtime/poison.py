@@ -15,7 +15,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any, Final
 
-from worker.intake.producer import CHARGE_FAILED, SEND
+from worker.intake.producer import EVENT_TASKS, SEND
 from worker.runtime.transport import POISON_REASON, POISON_TYPE
 
 JSON_TYPES: Final = frozenset({"application/json"})
@@ -31,13 +31,16 @@ class Poison:
     task: str | None = None  #: the task it named (kept, so that a requeue can deliver it)
 
 
-def _arity_charge_failed(args: list[Any], kwargs: dict[str, Any]) -> str | None:
-    if len(args) != 1 or kwargs:
-        return (
-            f"{CHARGE_FAILED} takes one argument, the event; this message has "
-            f"{len(args)} positional and {len(kwargs)} keyword argument(s)"
-        )
-    return None
+def _arity_event(task: str) -> Callable[[list[Any], dict[str, Any]], str | None]:
+    def rule(args: list[Any], kwargs: dict[str, Any]) -> str | None:
+        if len(args) != 1 or kwargs:
+            return (
+                f"{task} takes one argument, the event; this message has "
+                f"{len(args)} positional and {len(kwargs)} keyword argument(s)"
+            )
+        return None
+
+    return rule
 
 
 def _arity_send(args: list[Any], kwargs: dict[str, Any]) -> str | None:
@@ -50,7 +53,7 @@ def _arity_send(args: list[Any], kwargs: dict[str, Any]) -> str | None:
 
 #: Our tasks' argument rules (Celery would only find out in the pool, and drop the message).
 ARITY: Final[dict[str, Callable[[list[Any], dict[str, Any]], str | None]]] = {
-    CHARGE_FAILED: _arity_charge_failed,
+    **{task: _arity_event(task) for task in EVENT_TASKS},
     SEND: _arity_send,
 }
 

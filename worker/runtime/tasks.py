@@ -9,7 +9,8 @@ from typing import Any, NoReturn
 from celery.exceptions import Reject
 from redis.exceptions import RedisError
 
-from worker.intake.producer import CHARGE_FAILED, SEND
+from worker.intake.kinds import EventType
+from worker.intake.producer import SEND
 from worker.notices.connection import until_reachable
 from worker.runtime.celery_app import app
 from worker.runtime.poison import ARITY
@@ -42,16 +43,15 @@ def _wrong_arguments(task: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     return ARITY[task](list(args), kwargs)
 
 
-@app.task(name=CHARGE_FAILED, bind=True)
-def charge_failed(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Accept one failed-charge event (any JSON value; invalid ones are dead-lettered)."""
+def _take_event(kind: EventType, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Accept one event of type ``kind`` (any JSON value; invalid ones are dead-lettered)."""
     pipeline = get_pipeline(engine=True)
-    problem = _wrong_arguments(CHARGE_FAILED, args, kwargs)
+    problem = _wrong_arguments(kind.task, args, kwargs)
     event: Any = args[0] if len(args) == 1 else {"args": list(args), "kwargs": kwargs}
     try:
         if problem:
             dead_id = until_reachable(
-                lambda: pipeline.dead.add(event, problem, "", "queue"),
+                lambda: pipeline.dead.add(event, problem, "", "queue", task=kind.task),
                 _store_deadline(),
                 "dead-lettering a message",
             )
@@ -59,7 +59,7 @@ def charge_failed(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         # The event exists only in this message until it is recorded: while Redis restarts
         # the task keeps it (kombu may not have recorded it as unacknowledged yet).
         intake = until_reachable(
-            lambda: pipeline.handle_event(event), _store_deadline(), "accepting an event"
+            lambda: pipeline.handle(event, kind), _store_deadline(), "accepting an event"
         )
     except RedisError as exc:
         _back_to_queue(exc)
@@ -68,7 +68,11 @@ def charge_failed(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         log.exception("unexpected error handling an event")
         try:
             dead_id = pipeline.dead.add(
-                event, f"internal error: {exc.__class__.__name__}: {exc}", "", "crash"
+                event,
+                f"internal error: {exc.__class__.__name__}: {exc}",
+                "",
+                "crash",
+                task=kind.task,
             )
         except RedisError as store_exc:
             _back_to_queue(store_exc)
@@ -78,6 +82,36 @@ def charge_failed(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         "status": str(intake.status or "invalid"),
         "dead_letter_id": intake.dead_letter_id,
     }
+
+
+@app.task(name=EventType.CHARGE_FAILED.task, bind=True)
+def charge_failed(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Accept one failed-charge event: it opens or joins a sequence."""
+    return _take_event(EventType.CHARGE_FAILED, args, kwargs)
+
+
+@app.task(name=EventType.PAYMENT_SUCCEEDED.task, bind=True)
+def payment_succeeded(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Accept one payment: its sequence (or every open one of the subscription) closes."""
+    return _take_event(EventType.PAYMENT_SUCCEEDED, args, kwargs)
+
+
+@app.task(name=EventType.INVOICE_VOIDED.task, bind=True)
+def invoice_voided(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Accept one voided invoice: its sequence closes, nothing is owed."""
+    return _take_event(EventType.INVOICE_VOIDED, args, kwargs)
+
+
+@app.task(name=EventType.SUBSCRIPTION_CANCELLED.task, bind=True)
+def subscription_cancelled(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Accept one cancellation: the subscription's open sequences close."""
+    return _take_event(EventType.SUBSCRIPTION_CANCELLED, args, kwargs)
+
+
+@app.task(name=EventType.SUBSCRIPTION_DISABLED.task, bind=True)
+def subscription_disabled(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Accept one disabled subscription: its open sequences get their ``disabled`` notice."""
+    return _take_event(EventType.SUBSCRIPTION_DISABLED, args, kwargs)
 
 
 @app.task(name=SEND, bind=True)

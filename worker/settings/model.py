@@ -89,6 +89,12 @@ class Settings:
     notice_retention_days: int = 90
     dead_letter_retention_days: int = 90
     timezone: str = ""  #: "" = by locale (LOCALE_TIMEZONES in render.py)
+    #: Offsets (seconds) from the first notice at which reminders go out; empty: none.
+    reminder_schedule: tuple[float, ...] = ()
+    #: With a reminder schedule and a disable_at: the final notice this long before it.
+    final_notice_before: float = 2 * 86400.0
+    #: Reminders go out only between these minutes after local midnight; None: any time.
+    send_window: tuple[int, int] | None = None
     brand: Brand = field(default_factory=Brand)
     ops_token: str | None = None
     log_level: str = "INFO"

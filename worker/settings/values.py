@@ -260,3 +260,38 @@ def statuses(value: str, name: str) -> tuple[str, ...]:
     if any(not s.replace("_", "").isalpha() for s in found):
         raise ConfigurationError(f"{name} takes comma-separated status names, not {value!r}")
     return found
+_DURATION: Final = re.compile(r"(\d{1,6})([dhms])")
+_UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def duration(value: str, name: str) -> float:
+    """``3d``, ``12h``, ``30m`` or ``45s``: seconds."""
+    match = _DURATION.fullmatch(value.strip().lower())
+    if not match:
+        raise ConfigurationError(
+            f"{name} takes a duration such as 3d, 12h, 30m or 45s, not {value!r}"
+        )
+    return float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def durations(value: str, name: str) -> tuple[float, ...]:
+    """Comma-separated durations, e.g. ``3d,7d``: increasing offsets in seconds."""
+    found = tuple(duration(p, name) for p in value.split(",") if p.strip())
+    if any(d <= 0 for d in found) or list(found) != sorted(set(found)):
+        raise ConfigurationError(f"{name} must list increasing positive durations, not {value!r}")
+    return found
+
+
+_WINDOW: Final = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")
+
+
+def window(value: str, name: str) -> tuple[int, int]:
+    """``08:00-21:00``: (start, end) in minutes after local midnight; start before end."""
+    match = _WINDOW.fullmatch(value.strip())
+    if not match:
+        raise ConfigurationError(f"{name} takes a local time window such as 08:00-21:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if not 0 <= start < end <= 24 * 60:
+        raise ConfigurationError(f"{name} must start before it ends, within one day: {value!r}")
+    return start, end

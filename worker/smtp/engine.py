@@ -50,6 +50,9 @@ class Job:
     recipient: str
     envelope_id: str | None
     on_done: OnDone
+    #: Asked right before the mail goes to the relay (on a completion thread): False
+    #: withdraws it unsent and unrecorded (the notice's store already says why).
+    confirm: Callable[[], bool] | None = None
 
 
 class RateGate(Protocol):
@@ -117,6 +120,9 @@ class Engine:
         try:
             if self.rates is not None:
                 await self._wait_turn(job.recipient.rpartition("@")[2])
+            if job.confirm is not None and not await self._confirmed(job.confirm):
+                self._release()
+                return
             result = await asyncio.wait_for(
                 self.transport.send_async(job.message, job.sender, job.recipient, job.envelope_id),
                 budget,
@@ -131,6 +137,15 @@ class Engine:
             self._done.submit(self._finish, job, result)
         except RuntimeError:  # the completion pool is shut down: record here, once
             self._finish(job, result)
+
+    async def _confirmed(self, confirm: Callable[[], bool]) -> bool:
+        loop = asyncio.get_running_loop()
+        try:
+            return bool(await loop.run_in_executor(self._done, confirm))
+        except Exception as exc:
+            # Unknown whether it may go: not now. Its lease brings it back.
+            log.warning("send withdrawn: the pre-send check failed (%s)", exc)
+            return False
 
     async def _wait_turn(self, domain: str) -> None:
         assert self.rates is not None

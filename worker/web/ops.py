@@ -27,6 +27,7 @@ from worker.errors import StoreUnavailable
 from worker.metrics import StoreCollector  # importing it registers the worker's series
 from worker.notices.record import iso, public
 from worker.notices.status import REPLAYABLE, Status
+from worker.notices.timeline import sequence_view
 from worker.web.preview import sandboxed, try_preview
 from worker.web.security import scrub
 from worker.web.state import state
@@ -153,9 +154,16 @@ def timeline(notice_id: str) -> str:
     }
     text = _event_text(record)
     preview, problem = try_preview(text, None)
+    pipeline = state().pipeline()
+    sequence = (
+        sequence_view(tracker, pipeline.sequences, record["sequence"])
+        if record.get("sequence")
+        else None
+    )
     return render_template(
         "notice.html",
         notice=out,
+        sequence=sequence,
         extra=extra,
         event_text=text,
         preview=preview,

@@ -15,10 +15,11 @@ from flask import Blueprint, Response, abort, render_template, request
 from worker.errors import InvalidEvent, TemplateProblem
 from worker.intake.events import Event, decode, parse_event
 from worker.notices.record import notice_id_for
+from worker.render import samples
+from worker.render.context import StepInfo
 from worker.render.i18n import LANG_TAGS
 from worker.render.message import POLICY, message_bytes
 from worker.render.renderer import Rendered
-from worker.resources import resource_dir
 from worker.web.security import SANDBOX_CSP
 from worker.web.state import state
 
@@ -50,10 +51,15 @@ class Problem:
 
 
 def cases() -> dict[str, dict[str, Any]]:
-    """The shipped sample cases (read on every request, so edits show at once)."""
-    path = resource_dir("samples") / "cases.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {str(k): v for k, v in data.items() if isinstance(v, dict)}
+    """The shipped sample cases, then each sample sequence step (read on every request,
+    so edits show at once)."""
+    return {**samples.cases(), **{k: v[0] for k, v in samples.step_cases().items()}}
+
+
+def case_step(name: str) -> StepInfo | None:
+    """The sequence step a sample renders (None: a first notice)."""
+    found = samples.step_cases().get(name)
+    return found[1] if found else None
 
 
 def case_payload(name: str, locale: str) -> dict[str, Any]:
@@ -65,10 +71,10 @@ def case_payload(name: str, locale: str) -> dict[str, Any]:
     return {**found, "event_id": f"sample-{name}-{tag}", "locale": tag}
 
 
-def build_preview(event: Event, locale: str | None) -> Preview:
+def build_preview(event: Event, locale: str | None, step: StepInfo | None = None) -> Preview:
     """Render ``event`` exactly as the worker would send it (raises TemplateProblem)."""
     st = state()
-    rendered = st.renderer.render(event, locale)
+    rendered = st.renderer.render(event, locale, step)
     notice_id = notice_id_for(event.event_id)
     raw = message_bytes(
         rendered, to=event.admin_email, notice_id=notice_id, generation=0, settings=st.settings
@@ -94,14 +100,16 @@ def template_problem(exc: Exception, template_dir: Path) -> Problem:
     return Problem("template", f"{cause.__class__.__name__}: {message}", name, line)
 
 
-def try_preview(payload_text: str, locale: str | None) -> tuple[Preview | None, Problem | None]:
+def try_preview(
+    payload_text: str, locale: str | None, step: StepInfo | None = None
+) -> tuple[Preview | None, Problem | None]:
     """Decode, validate and render; any failure comes back as a Problem, never raised."""
     try:
         event = parse_event(decode(payload_text))
     except InvalidEvent as exc:
         return None, Problem("event", exc.reason)
     try:
-        return build_preview(event, locale), None
+        return build_preview(event, locale, step), None
     except (TemplateProblem, jinja2.TemplateError) as exc:
         return None, template_problem(exc, state().renderer.template_dir)
     except InvalidEvent as exc:
@@ -120,7 +128,7 @@ def _width() -> int:
 
 
 def _one(name: str, locale: str) -> Preview:
-    preview, problem = try_preview(json.dumps(case_payload(name, locale)), locale)
+    preview, problem = try_preview(json.dumps(case_payload(name, locale)), locale, case_step(name))
     if preview is None:
         assert problem is not None
         abort(
