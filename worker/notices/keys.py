@@ -108,6 +108,8 @@ def outbox_item(delivery_id: str) -> str:
 def unreachable(addr: str) -> str:
     """String: an address is in an "admin unreachable" episode (the event went out once)."""
     return f"{PREFIX}unreach:{address_key(addr)}"
+
+
 def sequence(sequence_id: str) -> str:
     """Hash: one reminder sequence (its subscription, invoice, state, round, closing event)."""
     return f"{PREFIX}q:{sequence_id}"

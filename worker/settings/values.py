@@ -260,6 +260,8 @@ def statuses(value: str, name: str) -> tuple[str, ...]:
     if any(not s.replace("_", "").isalpha() for s in found):
         raise ConfigurationError(f"{name} takes comma-separated status names, not {value!r}")
     return found
+
+
 _DURATION: Final = re.compile(r"(\d{1,6})([dhms])")
 _UNIT_SECONDS: Final = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
