@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from worker.cli.output import STORE, celery_app, emit, pipeline
+from worker.cli.output import STORE, celery_app, emit, pipeline, read_input
 from worker.intake import producer
 
 
@@ -36,7 +35,7 @@ def cmd_dead_show(args: argparse.Namespace) -> int:
 
 
 def cmd_dead_requeue(args: argparse.Namespace) -> int:
-    corrected = Path(args.from_file).read_text(encoding="utf-8") if args.from_file else None
+    corrected = read_input(args.from_file) if args.from_file else None
     app = celery_app()
     outcome = pipeline().dead.requeue(
         args.id, lambda task, payload: producer.publish_to(app, task, payload), corrected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from worker.cli.arguments import seconds_above_zero
 from worker.cli.output import STORE, celery_app, pipeline
 from worker.intake.producer import enqueue_send
 
@@ -29,7 +30,9 @@ def register(sub: Any) -> None:
     p.add_argument("--sample", action="store_true", help="publish the shipped sample events")
     p.add_argument("--keep-running", action="store_true", help="stay up after the batch")
     p.add_argument("--capture-dir", help="folder for captured mails (default var/captured)")
-    p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the batch")
+    p.add_argument(
+        "--wait", type=seconds_above_zero, default=60.0, help="seconds to wait for the batch"
+    )
     p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser("sweep", help="hand due retries to the workers now")

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from worker.cli.arguments import STATUS_NAMES, status_name
 from worker.cli.output import STORE, emit, pipeline
 from worker.notices.record import public
 
@@ -51,7 +52,7 @@ def register(sub: Any) -> None:
         dest="verb", required=True
     )
     p = notices.add_parser("list")
-    p.add_argument("--status")
+    p.add_argument("--status", type=status_name, help="one of " + ", ".join(STATUS_NAMES))
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_notices_list, needs=STORE)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from worker.cli.output import celery_app, settings
+from worker.cli.output import celery_app, read_input, settings
 from worker.intake import producer
 from worker.net import redact_url
 from worker.notices.record import notice_id_for
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-    items = list(producer.read_events(text))
+    items = list(producer.read_events(read_input(args.file)))
     invalid = 0
     queued = 0
     app = celery_app()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from worker.cli.output import settings
+from worker.cli.output import read_input, settings
 from worker.errors import InvalidEvent
 from worker.intake.events import decode, parse_event
 from worker.notices.record import notice_id_for
@@ -17,13 +16,9 @@ from worker.render.renderer import Renderer
 
 def cmd_render(args: argparse.Namespace) -> int:
     config = settings()
-    text = (
-        sys.stdin.read()
-        if args.event_file == "-"
-        else Path(args.event_file).read_text(encoding="utf-8")
-    )
+    data = read_input(args.event_file)
     try:
-        event = parse_event(decode(text))
+        event = parse_event(decode(data))
     except InvalidEvent as exc:
         print(f"invalid event: {exc.reason}", file=sys.stderr)
         return 1

@@ -59,8 +59,8 @@ def run(
         app.conf.update(celery_config(settings))
         events: list[Any] = sample_events() if sample else []
         for name in files:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-            events.extend(item.payload for item in intake.read_events(text))
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+            events.extend(item.payload for item in intake.read_events(data))
         if not events and not keep_running:
             print(
                 "nothing to publish: give event files (or - for stdin), --sample for the "
