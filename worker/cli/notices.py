@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 from worker.cli.arguments import STATUS_NAMES, status_name
 from worker.cli.output import STORE, emit, pipeline
 from worker.notices.record import public
+from worker.notices.status import Status
 
 
 def cmd_notices_list(args: argparse.Namespace) -> int:
@@ -35,8 +37,10 @@ def cmd_notices_show(args: argparse.Namespace) -> int:
         return 0
     for key, value in out.items():
         if key != "history":
-            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
-            print(f"{key:>16}: {shown}")
+            print(f"{key:>16}: {_shown(value)}")
+    lease = _lease(record, out)
+    if lease:
+        print(f"{'lease':>16}: {lease}")
     print("         history:")
     for entry in out["history"]:
         extra = {k: v for k, v in entry.items() if k not in ("at", "status", "detail")}
@@ -45,6 +49,25 @@ def cmd_notices_show(args: argparse.Namespace) -> int:
             + (f"  {json.dumps(extra, ensure_ascii=False)}" if extra else "")
         )
     return 0
+
+
+def _shown(value: Any) -> str:
+    """A field as a line shows it: "-" for nothing (never Python's None), objects as JSON."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _lease(record: dict[str, str], out: dict[str, Any]) -> str:
+    """What a notice being sent is waiting for: its lease, said in words."""
+    if record.get("status") not in (Status.QUEUED, Status.DEFERRED) or not out.get("lease_until"):
+        return ""
+    since = f"handed to a worker at {out['handed_at']}; " if out.get("handed_at") else ""
+    if float(record["lease_until"]) > time.time():
+        return f"{since}lease expires at {out['lease_until']}, then it is retried"
+    return f"{since}lease expired at {out['lease_until']}: it is retried at the next sweep"
 
 
 def register(sub: Any) -> None:

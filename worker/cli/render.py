@@ -10,6 +10,7 @@ from worker.cli.output import read_input, settings
 from worker.errors import InvalidEvent
 from worker.intake.events import decode, parse_event
 from worker.notices.record import notice_id_for
+from worker.render.i18n import LANG_TAGS
 from worker.render.message import message_bytes
 from worker.render.renderer import Renderer
 
@@ -23,6 +24,14 @@ def cmd_render(args: argparse.Namespace) -> int:
         print(f"invalid event: {exc.reason}", file=sys.stderr)
         return 1
     rendered = Renderer(config).render(event, args.locale)
+    asked = args.locale if args.locale is not None else event.locale
+    if asked and asked.replace("-", "_") != rendered.locale:
+        # A locale we have no translation for falls back: say which one was used.
+        print(
+            f"note: locale {asked!r} rendered as {rendered.lang} (the locales: "
+            f"{', '.join(LANG_TAGS.values())})",
+            file=sys.stderr,
+        )
     if args.format == "subject":
         print(rendered.subject)
     elif args.format == "text":

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.errors import InvalidEvent
-from worker.intake.events import parse_event
+from worker.intake.events import Event, parse_event
 
 #: The Celery task names: public contracts (producers send to them by name).
 CHARGE_FAILED = "notices.charge_failed"
@@ -74,12 +74,17 @@ def _first(exc: Exception) -> str:
     return str(exc).split(":")[0].split(";")[0].strip()
 
 
-def check(item: Item) -> str | None:
-    """The reason ``item`` is invalid, or None."""
+def validate(item: Item) -> Event:
+    """The event ``item`` holds, or InvalidEvent with every reason it is not one."""
     if item.error:
-        return item.error
+        raise InvalidEvent("", item.error)
+    return parse_event(item.payload)
+
+
+def check(item: Item) -> str | None:
+    """The reason ``item`` is invalid (all of them, "; " between), or None."""
     try:
-        parse_event(item.payload)
+        validate(item)
     except InvalidEvent as exc:
         return exc.reason
     return None
