@@ -255,3 +255,51 @@ def test_cli_publish_without_a_file_on_a_terminal_says_it_reads_stdin(
         result.stderr.splitlines()[0] == "reading from stdin (end it with Ctrl-D), or give a file"
     )
     assert result.returncode == 0
+
+
+def _everything(client: redis.Redis) -> str:
+    """Every key and value of ours in the store, as one text."""
+    read = {
+        "string": client.get,
+        "hash": client.hgetall,
+        "list": lambda k: client.lrange(k, 0, -1),
+        "zset": lambda k: client.zrange(k, 0, -1),
+        "set": client.smembers,
+    }
+    return json.dumps(
+        {str(k): str(read[str(client.type(k))](k)) for k in client.scan_iter("pdn:*")},
+        ensure_ascii=False,
+    )
+
+
+def test_cli_notices_forget_erases_one_address_after_a_dry_run(
+    pipe: Pipeline, env: dict[str, str], real_redis: redis.Redis
+) -> None:
+    gone = make_event(event_id="evt-f", admin_email="Gone@Example.com", admin_name="Gone Person")
+    sent = pipe.accept(gone)
+    assert sent.notice_id
+    pipe.tracker.transition(sent.notice_id, Status.SENT, "250 ok for gone@example.com")
+    waiting = pipe.accept(make_event(event_id="evt-f2", admin_email="gone@example.com"))
+    kept = pipe.accept(make_event(event_id="evt-k", admin_email="jimgone@example.com"))
+    pipe.suppressions.add("gone@example.com", notice_id=None, reason="x", status=None, kind="hard")
+    pipe.accept(make_event(event_id="evt-fd", admin_email="gone@example.com", amount="-1"))
+    before = real_redis.zcard("pdn:idx:all")
+
+    dry = run_cli("notices", "forget", "gone@example.com", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: would erase 2 notice(s) (1 not sent yet" in dry.stdout
+    assert show("evt-f", env)["to"] == "Gone@example.com"
+
+    done = run_cli("notices", "forget", "GONE@example.com", "--yes", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "gone@" not in done.stderr.lower()  # the log line does not say whom
+    everything = _everything(real_redis).lower()
+    assert "gone@example.com" not in everything.replace("jimgone@example.com", "")
+    assert "gone person" not in everything
+    assert real_redis.zcard("pdn:idx:all") == before  # the counts stay
+    assert show("evt-f", env)["to"] == "(erased)"
+    assert show("evt-f2", env)["status"] == "failed"  # nobody to send it to any more
+    assert show("evt-k", env)["to"] == "jimgone@example.com"
+    assert kept.notice_id and waiting.notice_id
+    assert run_cli("dead", "list", "--json", env=env).stdout == ""
+    assert pipe.suppressions.get("gone@example.com") is None

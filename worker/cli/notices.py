@@ -8,8 +8,9 @@ import sys
 import time
 from typing import Any
 
-from worker.cli.arguments import STATUS_NAMES, status_name
+from worker.cli.arguments import STATUS_NAMES, address, status_name
 from worker.cli.output import STORE, emit, pipeline
+from worker.notices.forget import forget
 from worker.notices.record import public
 from worker.notices.status import Status
 
@@ -51,6 +52,18 @@ def cmd_notices_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notices_forget(args: argparse.Namespace) -> int:
+    found = forget(pipeline(), args.address, dry_run=not args.yes)
+    if found.empty():
+        print("the store holds nothing about this address")
+        return 0
+    if not args.yes:
+        print(f"dry run: would erase {found.summary()}; nothing changed (erase with --yes)")
+        return 0
+    print(f"erased {found.summary()}")
+    return 0
+
+
 def _shown(value: Any) -> str:
     """A field as a line shows it: "-" for nothing (never Python's None), objects as JSON."""
     if value is None or value == "":
@@ -83,3 +96,7 @@ def register(sub: Any) -> None:
     p.add_argument("id", help="notice id or event id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_notices_show, needs=STORE)
+    p = notices.add_parser("forget", help="erase one address's data (a deletion request)")
+    p.add_argument("address", type=address)
+    p.add_argument("--yes", action="store_true", help="erase (without it: a dry run)")
+    p.set_defaults(func=cmd_notices_forget, needs=STORE)
