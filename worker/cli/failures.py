@@ -44,8 +44,10 @@ def explain(exc: BaseException, redis_url: str) -> tuple[str, int]:
         return "", INTERRUPTED
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return f"error: cannot listen: {_strerror(exc)}", USAGE
-    if isinstance(exc, OSError) and exc.filename is not None:
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
         return f"error: cannot read {exc.filename}: {_strerror(exc)}", USAGE
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"error: {exc.filename}: {_strerror(exc)}", USAGE
     if isinstance(exc, UnicodeDecodeError):
         return f"error: the input is not UTF-8 text ({exc.reason} at byte {exc.start})", USAGE
     if isinstance(exc, RedisError):
