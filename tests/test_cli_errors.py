@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.events import ROOT, make_event
 from tests.support.processes import run_cli, worker_env
+from worker.notices.deadletters import DeadLetters
 
 #: Where nothing listens: a store that cannot be reached.
 NOWHERE = "redis://127.0.0.1:9/0"
@@ -71,6 +72,12 @@ CASES: dict[str, tuple[list[str], int, str, int]] = {
     "suppressions-show-unknown": (["suppressions", "show", "a@example.com"], 1, "never was", 1),
     "forget-bad-address": (["notices", "forget", "nobody"], 2, "not a single address", 1),
     "publish-path-under-a-file": (["publish", "{invalid}/x"], 2, "not a directory", 1),
+    "requeue-broker-away": (
+        ["dead", "requeue", "{dead}", "--env=BROKER_URL=redis://127.0.0.1:9/0"],
+        3,
+        "the broker at redis://127.0.0.1:9/0 is not reachable",
+        1,
+    ),
     "store-unreachable": (["notices", "list", "--redis={nowhere}"], 3, "not reachable", 1),
     "configuration-wrong": (["notices", "list", "--env=SEND_RETRY_DELAYS=soon"], 2, "", 1),
     "render-invalid-event": (["render", "{invalid}"], 1, "invalid event: amount", 1),
@@ -120,7 +127,8 @@ def test_cli_wrong_arguments_one_line_and_exit_code(
     case: str, real_redis: Any, tmp_path: Path, busy_port: int
 ) -> None:
     argv, code, phrase, lines = CASES[case]
-    values = {**_files(tmp_path), "busy": str(busy_port)}
+    dead = DeadLetters(real_redis).add(make_event(event_id="evt-dl"), "amount: test")
+    values = {**_files(tmp_path), "busy": str(busy_port), "dead": dead}
     env = worker_env("smtp://127.0.0.1:9")
     args: list[str] = []
     for arg in argv:

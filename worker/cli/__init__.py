@@ -67,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
 def _fail(exc: BaseException) -> int:
     """Say ``exc`` in one line on stderr (README "Command line") and return the exit code."""
     try:
-        redis_url = settings().redis_url
+        redis_url, broker_url = settings().redis_url, settings().effective_broker_url
     except ConfigurationError:
-        redis_url = ""
-    line, code = failures.explain(exc, redis_url)
+        redis_url = broker_url = ""
+    line, code = failures.explain(exc, redis_url, broker_url)
     if isinstance(exc, BrokenPipeError):
         # Nothing more can go to the closed pipe; Python's own flush at exit would fail.
         devnull = os.open(os.devnull, os.O_WRONLY)

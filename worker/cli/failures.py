@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 
+from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -27,8 +28,13 @@ INTERRUPTED = 130  #: Ctrl-C
 PIPE_CLOSED = 141
 
 
-def explain(exc: BaseException, redis_url: str) -> tuple[str, int]:
+def explain(exc: BaseException, redis_url: str, broker_url: str = "") -> tuple[str, int]:
     """The line to print (empty: print nothing) and the exit code for ``exc``."""
+    if isinstance(exc, KombuOperationalError):
+        return (
+            f"error: the broker at {redact_url(broker_url)} is not reachable ({_line(exc)})",
+            UNREACHABLE,
+        )
     if isinstance(exc, ConfigurationError):
         return f"configuration error: {exc}", USAGE
     if isinstance(exc, StoreUnavailable):
