@@ -95,6 +95,7 @@ def test_e2e_replay_bounced_notice_only_with_a_corrected_address(
     assert fixed.returncode == 0, fixed.stderr
     record = wait_for(lambda: (r := show("r-bounce", env)).get("status") == "sent" and r)
     assert record["to"] == "admin@example.com"
+    assert "bounce" not in record  # the old address's bounce is history, not the record
     assert recorder.messages[-1][1] == ["admin@example.com"]
     assert record["message_id"].startswith(f"<{record['id']}.1.")  # generation 1, signed
 

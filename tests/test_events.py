@@ -96,3 +96,28 @@ def test_events_id_like_digit_runs_that_fail_luhn_are_accepted() -> None:
 def test_events_decode_turns_bad_json_into_invalid_event() -> None:
     with pytest.raises(InvalidEvent, match="not valid JSON"):
         decode(b"\xff\xfe{")
+
+
+def test_events_every_problem_is_reported_not_only_the_first() -> None:
+    with pytest.raises(InvalidEvent) as info:
+        parse_event(make_event(amount="-1", currency="XXQ", card_last4="12", failed_at="soon"))
+    assert [r.split(":")[0] for r in info.value.reasons] == [
+        "currency",
+        "amount",
+        "card_last4",
+        "failed_at",
+    ]
+    assert info.value.reason == "; ".join(info.value.reasons)
+    assert info.value.field == "currency"
+
+
+@pytest.mark.parametrize("event_id", ["a\tb", "a\u00a0b\n", " evt-1", "evt-1 ", "e\u200fv", "\x00"])
+def test_events_id_is_used_as_given_or_refused(event_id: str) -> None:
+    with pytest.raises(InvalidEvent) as info:
+        parse_event(make_event(event_id=event_id))
+    assert info.value.field == "event_id"
+
+
+def test_events_id_is_kept_exactly() -> None:
+    assert parse_event(make_event(event_id="a  b")).event_id == "a  b"
+    assert parse_event(make_event(subscription_id="sub 1")).subscription_id == "sub 1"

@@ -179,11 +179,23 @@ events = st.fixed_dictionaries(
 )
 
 
+#: Ids as the contract takes them: used exactly as given, so no control or invisible
+#: characters and no white space around them.
+valid_ids = (
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp")),
+        min_size=1,
+        max_size=128,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
+
 #: Events built from valid values only (names may still hold anything): most parse.
 valid_events = st.fixed_dictionaries(
     {
-        "event_id": st.text(min_size=1, max_size=128).filter(str.strip),
-        "subscription_id": st.text(min_size=1, max_size=128).filter(str.strip),
+        "event_id": valid_ids,
+        "subscription_id": valid_ids,
         "admin_email": st.one_of(
             st.emails(),
             st.sampled_from(

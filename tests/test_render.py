@@ -734,3 +734,19 @@ def test_render_brand_values_come_from_settings() -> None:
     ):
         assert value in out.text and value in out.html
     assert "billing.example.com" not in out.text + out.html
+
+
+def test_render_strips_bidi_controls_from_names(renderer: Renderer) -> None:
+    controls = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    event = parse_event(
+        {
+            **CASES[next(iter(CASES))],
+            "admin_name": "\u202eSU 00.99 eud tnuomA",
+            "subscription_name": f"Team{controls}plan",
+            "account_name": "\u2067Acme\u2069",
+        }
+    )
+    rendered = renderer.render(event, "en")
+    for part in (rendered.subject, rendered.text, rendered.html):
+        assert not any(c in part for c in controls)
+    assert "SU 00.99 eud tnuomA" in rendered.text and "Teamplan" in rendered.text

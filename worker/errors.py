@@ -52,6 +52,20 @@ class InvalidEvent(NoticeError, ValueError):
         #: The event field at fault ("" when the payload as a whole is wrong).
         self.field = field
         self.reason = f"{field}: {message}" if field else message
+        #: Every problem of the event, each "field: message" (one unless built by ``of``).
+        self.reasons = [self.reason]
+
+    @classmethod
+    def of(cls, problems: list[InvalidEvent]) -> InvalidEvent:
+        """One error for every problem of an event: the first names the field, the
+        reason lists them all ("amount: …; currency: …")."""
+        if len(problems) == 1:
+            return problems[0]
+        combined = cls(problems[0].field, problems[0].reason)
+        combined.reasons = [p.reason for p in problems]
+        combined.reason = "; ".join(combined.reasons)
+        combined.args = (combined.reason,)
+        return combined
 
 
 class TemplateProblem(NoticeError):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from worker import logs
 from worker.cli import (
@@ -13,6 +12,7 @@ from worker.cli import (
     check,
     dead,
     dev,
+    failures,
     notices,
     publish,
     render,
@@ -21,9 +21,9 @@ from worker.cli import (
     web,
     webhooks,
 )
+from worker.cli.arguments import OneLineParser
 from worker.cli.output import Needs, emit, settings
-from worker.errors import ConfigurationError, StoreUnavailable
-from worker.net import redact_url
+from worker.errors import ConfigurationError
 from worker.runtime.preflight import check_store, require
 
 __all__ = ["build_parser", "emit", "main"]
@@ -45,7 +45,7 @@ VERBS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m worker", description="Email notification worker for past-due payments."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -68,19 +68,26 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         preflight(getattr(args, "needs", Needs()))
-        return int(args.func(args))
-    except ConfigurationError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    except StoreUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except RedisConnectionError as exc:
-        print(
-            f"error: the tracking store at {redact_url(settings().redis_url)} is not "
-            f"reachable ({exc})",
-            file=sys.stderr,
-        )
-        return 3
-    except KeyboardInterrupt:
-        return 130
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, so that a reader gone away (| head) is ours to say
+        return code
+    except Exception as exc:
+        return _fail(exc)
+    except KeyboardInterrupt as exc:
+        return _fail(exc)
+
+
+def _fail(exc: BaseException) -> int:
+    """Say ``exc`` in one line on stderr (README "Command line") and return the exit code."""
+    try:
+        redis_url, broker_url = settings().redis_url, settings().effective_broker_url
+    except ConfigurationError:
+        redis_url = broker_url = ""
+    line, code = failures.explain(exc, redis_url, broker_url)
+    if isinstance(exc, BrokenPipeError):
+        # Nothing more can go to the closed pipe; Python's own flush at exit would fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    if line:
+        print(line, file=sys.stderr)
+    return code

@@ -15,8 +15,10 @@ from worker.bounces.parse import parse_bytes
 from worker.bounces.server import make_server, spool_dir
 from worker.bounces.spool import Spool
 from worker.bounces.tieback import TieBack
+from worker.cli.arguments import port_number
 from worker.cli.output import SIGNS, STORE, emit, pipeline, settings
 from worker.intake.addresses import mask
+from worker.net import check_free
 from worker.notices.pipeline import Pipeline
 
 
@@ -33,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     reports = processor(pipe)
     if reports.spool is not None:
         reports.spool.prune()
+    check_free(args.host, args.port)  # a port in use: one line, exit code 2
     server = make_server(reports, config, args.host, args.port)
     server.start()
     print(
@@ -129,7 +132,7 @@ def register(sub: Any) -> None:
     )
     p = bounces.add_parser("serve", help="inbound SMTP endpoint for bounces")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=2525)
+    p.add_argument("--port", type=port_number, default=2525)
     p.set_defaults(func=cmd_serve, needs=SIGNS)
     p = bounces.add_parser("ingest", help="process .eml files, a folder, Maildir, mbox or -")
     p.add_argument("path")

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from worker.cli.output import STORE, celery_app, emit, pipeline
+from worker.cli.output import STORE, celery_app, emit, pipeline, read_input
 from worker.intake import producer
+
+
+def as_json(record: dict[str, str]) -> dict[str, Any]:
+    """A dead letter for ``--json``: ``payload`` the event as JSON, not a string holding it
+    (kept a string when it is no JSON: bytes, a cut payload)."""
+    out: dict[str, Any] = dict(record)
+    with contextlib.suppress(ValueError, RecursionError):
+        out["payload"] = json.loads(record.get("payload", ""))
+    return out
 
 
 def cmd_dead_list(args: argparse.Namespace) -> int:
     records = pipeline().dead.list()
     if args.json:
-        emit(records, True, [])
+        emit([as_json(r) for r in records], True, [])
     else:
         emit(records, False, ["id", "at", "source", "event_id", "reason"])
     return 0
@@ -27,7 +36,7 @@ def cmd_dead_show(args: argparse.Namespace) -> int:
         print(f"no dead letter {args.id!r}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(record, ensure_ascii=False))
+        print(json.dumps(as_json(record), ensure_ascii=False))
     else:
         for key in ("id", "at", "source", "event_id", "field", "reason"):
             print(f"{key:>9}: {record.get(key, '')}")
@@ -36,7 +45,7 @@ def cmd_dead_show(args: argparse.Namespace) -> int:
 
 
 def cmd_dead_requeue(args: argparse.Namespace) -> int:
-    corrected = Path(args.from_file).read_text(encoding="utf-8") if args.from_file else None
+    corrected = read_input(args.from_file) if args.from_file else None
     app = celery_app()
     outcome = pipeline().dead.requeue(
         args.id, lambda task, payload: producer.publish_to(app, task, payload), corrected

@@ -6,10 +6,11 @@ import argparse
 import threading
 from typing import Any
 
+from worker.cli.arguments import port_number, seconds_above_zero
 from worker.cli.output import STORE, celery_app, pipeline
-from worker.cli.web import port_number
 from worker.intake.producer import enqueue_send
-from worker.web.server import check_free, make_server
+from worker.net import check_free
+from worker.web.server import make_server
 
 #: The embedded pages listen on loopback only: the dev mode has no OPS_TOKEN to ask for.
 DEV_HOST = "127.0.0.1"
@@ -63,7 +64,9 @@ def register(sub: Any) -> None:
         help="port of the pages with --keep-running (default 8000, on 127.0.0.1)",
     )
     p.add_argument("--capture-dir", help="folder for captured mails (default var/captured)")
-    p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the batch")
+    p.add_argument(
+        "--wait", type=seconds_above_zero, default=60.0, help="seconds to wait for the batch"
+    )
     p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser("sweep", help="hand due retries to the workers now")

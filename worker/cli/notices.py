@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
+from worker.cli.arguments import STATUS_NAMES, address, status_name
 from worker.cli.output import STORE, emit, pipeline
+from worker.notices.forget import forget
 from worker.notices.record import public
+from worker.notices.status import Status
 from worker.notices.timeline import sequence_view
 
 
@@ -66,8 +70,10 @@ def cmd_notices_show(args: argparse.Namespace) -> int:
         return 0
     for key, value in out.items():
         if key not in ("history", "sequence"):
-            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
-            print(f"{key:>16}: {shown}")
+            print(f"{key:>16}: {_shown(value)}")
+    lease = _lease(record, out) if record is not None else ""
+    if lease:
+        print(f"{'lease':>16}: {lease}")
     if "history" in out:
         print("         history:")
         _print_history(out["history"])
@@ -79,7 +85,7 @@ def cmd_notices_show(args: argparse.Namespace) -> int:
         for step in view["steps"]:
             print(
                 f"  {step['step'] or '-':<9} {step['step_no'] or '':<3} {step['status']:<10} "
-                f"{step['id']}  {step['next_attempt_at'] or ''} {step['last_error'] or ''}"
+                f"{step['id']}  {_shown(step['next_attempt_at'])} {_shown(step['last_error'])}"
             )
         print("  sequence history:")
         _print_history(view["history"])
@@ -95,12 +101,43 @@ def _print_history(entries: list[dict[str, Any]]) -> None:
         )
 
 
+def cmd_notices_forget(args: argparse.Namespace) -> int:
+    found = forget(pipeline(), args.address, dry_run=not args.yes)
+    if found.empty():
+        print("the store holds nothing about this address")
+        return 0
+    if not args.yes:
+        print(f"dry run: would erase {found.summary()}; nothing changed (erase with --yes)")
+        return 0
+    print(f"erased {found.summary()}")
+    return 0
+
+
+def _shown(value: Any) -> str:
+    """A field as a line shows it: "-" for nothing (never Python's None), objects as JSON."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _lease(record: dict[str, str], out: dict[str, Any]) -> str:
+    """What a notice being sent is waiting for: its lease, said in words."""
+    if record.get("status") not in (Status.QUEUED, Status.DEFERRED) or not out.get("lease_until"):
+        return ""
+    since = f"handed to a worker at {out['handed_at']}; " if out.get("handed_at") else ""
+    if float(record["lease_until"]) > time.time():
+        return f"{since}lease expires at {out['lease_until']}, then it is retried"
+    return f"{since}lease expired at {out['lease_until']}: it is retried at the next sweep"
+
+
 def register(sub: Any) -> None:
     notices = sub.add_parser("notices", help="tracked notices").add_subparsers(
         dest="verb", required=True
     )
     p = notices.add_parser("list")
-    p.add_argument("--status")
+    p.add_argument("--status", type=status_name, help="one of " + ", ".join(STATUS_NAMES))
     p.add_argument("--subscription", help="only this subscription's notices (every step)")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--json", action="store_true")
@@ -109,3 +146,7 @@ def register(sub: Any) -> None:
     p.add_argument("id", help="notice id or event id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_notices_show, needs=STORE)
+    p = notices.add_parser("forget", help="erase one address's data (a deletion request)")
+    p.add_argument("address", type=address)
+    p.add_argument("--yes", action="store_true", help="erase (without it: a dry run)")
+    p.set_defaults(func=cmd_notices_forget, needs=STORE)

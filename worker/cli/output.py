@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from worker.notices.pipeline import Pipeline
@@ -29,6 +31,18 @@ class Needs:
 
 STORE = Needs(store=True)
 SIGNS = Needs(secret=True, store=True)
+
+
+def read_input(name: str) -> bytes:
+    """The bytes of file ``name`` (``-``: stdin, said on a terminal: nobody waits in vain).
+
+    A file that cannot be read raises OSError naming it: ``main`` says it in one line.
+    """
+    if name != "-":
+        return Path(name).read_bytes()
+    if sys.stdin.isatty():
+        print("reading from stdin (end it with Ctrl-D), or give a file", file=sys.stderr)
+    return sys.stdin.buffer.read()
 
 
 def emit(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:

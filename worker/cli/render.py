@@ -4,30 +4,34 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from worker.cli.output import settings
+from worker.cli.output import read_input, settings
 from worker.errors import InvalidEvent
 from worker.intake.events import decode, parse_event
 from worker.notices.record import notice_id_for
+from worker.render.i18n import LANG_TAGS
 from worker.render.message import message_bytes
 from worker.render.renderer import Renderer
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     config = settings()
-    text = (
-        sys.stdin.read()
-        if args.event_file == "-"
-        else Path(args.event_file).read_text(encoding="utf-8")
-    )
+    data = read_input(args.event_file)
     try:
-        event = parse_event(decode(text))
+        event = parse_event(decode(data))
     except InvalidEvent as exc:
         print(f"invalid event: {exc.reason}", file=sys.stderr)
         return 1
     rendered = Renderer(config).render(event, args.locale)
+    asked = args.locale if args.locale is not None else event.locale
+    if asked and asked.replace("-", "_") != rendered.locale:
+        # A locale we have no translation for falls back: say which one was used.
+        print(
+            f"note: locale {asked!r} rendered as {rendered.lang} (the locales: "
+            f"{', '.join(LANG_TAGS.values())})",
+            file=sys.stderr,
+        )
     if args.format == "subject":
         print(rendered.subject)
     elif args.format == "text":

@@ -5,25 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime
 from typing import Any
 
+from worker.cli.arguments import address, iso_time
 from worker.cli.output import SIGNS, celery_app, pipeline, settings
 from worker.intake.producer import enqueue_send
 from worker.notices.replay import check_replay, replay_notice, select
 
 #: Without --yes, a replay of more notices than this asks for confirmation.
 CONFIRM_ABOVE = 5
-
-
-def _when(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-    return moment.timestamp() if moment.tzinfo else moment.astimezone().timestamp()
 
 
 def _progress(done: int, total: int) -> None:
@@ -36,9 +26,10 @@ def _progress(done: int, total: int) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     config = settings()
     pipe = pipeline()
-    records = select(pipe, args.ids, args.status, _when(args.since), _when(args.until))
-    if args.ids and len(records) < len(args.ids):
-        print(f"{len(args.ids) - len(records)} id(s) not found", file=sys.stderr)
+    records = select(pipe, args.ids, args.status, args.since, args.until)
+    missing = len(args.ids) - len(records) if args.ids else 0
+    if missing:
+        print(f"{missing} id(s) not found", file=sys.stderr)
     todo: list[tuple[dict[str, str], str | None]] = []
     skipped: list[tuple[dict[str, str], str | None]] = []
     for record in records:
@@ -53,7 +44,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 f"{record['status']} → {args.to or record.get('to')}"
             )
         print(f"dry run: {len(todo)} would be replayed, {len(skipped)} skipped; nothing changed")
-        return 0
+        return 1 if missing else 0
     if not todo:
         print("nothing to replay")
         return 1 if args.ids else 0
@@ -87,7 +78,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if len(todo) > 1:
         sys.stderr.write("\n")
     print(f"{done} replayed, {len(todo) - done + len(skipped)} skipped")
-    return 0
+    return 1 if missing else 0
 
 
 def register(sub: Any) -> None:
@@ -98,9 +89,11 @@ def register(sub: Any) -> None:
         default="failed",
         choices=["failed", "deferred", "bounced", "suppressed", "cancelled"],
     )
-    p.add_argument("--since", help="ISO 8601 time (status changed at or after)")
-    p.add_argument("--until", help="ISO 8601 time (status changed at or before)")
-    p.add_argument("--to", help="a corrected address (required for bounced/suppressed)")
+    p.add_argument("--since", type=iso_time, help="ISO 8601 time (status changed at or after)")
+    p.add_argument("--until", type=iso_time, help="ISO 8601 time (status changed at or before)")
+    p.add_argument(
+        "--to", type=address, help="a corrected address (required for bounced/suppressed)"
+    )
     p.add_argument("--reason", help="why, recorded in each notice's history")
     p.add_argument("--by", help="who, recorded in history (default: the OS user)")
     p.add_argument("--dry-run", action="store_true", help="list what would be sent")

@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 from worker import logs
+from worker.cli.arguments import port_number
 from worker.errors import StoreUnavailable
 from worker.net import is_loopback
 from worker.runtime.preflight import check_store
@@ -19,17 +20,6 @@ from worker.web.security import check_bind, secrets_of
 from worker.web.server import Server, make_server
 
 log = logging.getLogger(__name__)
-
-
-def port_number(text: str) -> int:
-    """``--port``: a TCP port, 1-65535 (anything else is a usage error, exit code 2)."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 1-65535, not {port}")
-    return port
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:

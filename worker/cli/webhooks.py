@@ -6,9 +6,10 @@ import argparse
 from typing import Any
 
 from worker import logs
+from worker.cli.arguments import port_number
 from worker.cli.bounces import processor
 from worker.cli.output import SIGNS, pipeline
-from worker.cli.web import _serve, port_number
+from worker.cli.web import _serve
 from worker.errors import ConfigurationError
 from worker.webhooks.server import build_app, serve
 

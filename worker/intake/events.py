@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from babel.numbers import list_currencies
-
 from worker.errors import InvalidEvent
-from worker.intake import fields
+from worker.intake import sequence_fields
 from worker.intake.addresses import normalize_address
 from worker.intake.cards import find_card_number
+from worker.intake.fields import (
+    amount_field,
+    currency_code,
+    enum_field,
+    id_field,
+    text_field,
+    when_field,
+)
 from worker.intake.kinds import EventType, expect_type
-from worker.intake.money import parse_amount as _amount
 
 #: Larger events are refused: a real failed-charge event is well under 4 KiB.
 MAX_EVENT_BYTES = 64 * 1024
-#: Display names longer than this are refused rather than cut (a cut name misleads).
-MAX_NAME_CHARS = 256
-MAX_ID_CHARS = 128
-#: Dates outside these years are refused (placeholders such as 0001-01-01 or 9999-12-31).
-MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 class PaymentMethod(StrEnum):
@@ -68,77 +68,6 @@ KNOWN = (
     "payment_url",
     "timezone",
 )
-
-_CURRENCIES = frozenset(list_currencies())
-
-
-def _text(
-    payload: dict[str, Any], name: str, *, required: bool = False, max_chars: int = MAX_NAME_CHARS
-) -> str | None:
-    value = payload.get(name)
-    if value is None:
-        if required:
-            raise InvalidEvent(name, "is required")
-        return None
-    if not isinstance(value, str):
-        raise InvalidEvent(name, f"must be a string, not {type(value).__name__}")
-    # Control characters (CR, LF, NUL, tabs...) are never meaningful in a name or id; they
-    # are turned into spaces so the text still reads, and can never start a new header.
-    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in value)
-    cleaned = " ".join(cleaned.split())
-    if len(cleaned) > max_chars:
-        raise InvalidEvent(name, f"is longer than {max_chars} characters")
-    if required and not cleaned:
-        raise InvalidEvent(name, "is empty")
-    return cleaned or None
-
-
-def _enum(
-    payload: dict[str, Any],
-    name: str,
-    enum: type[StrEnum],
-    default: StrEnum | None,
-    lenient: bool = False,
-) -> Any:
-    value = payload.get(name)
-    if value is None:
-        if default is None:
-            raise InvalidEvent(name, "is required")
-        return default
-    if not isinstance(value, str):
-        raise InvalidEvent(name, f"must be a string, not {type(value).__name__}")
-    try:
-        return enum(value.strip().lower())
-    except ValueError:
-        if lenient and default is not None:
-            return default
-        allowed = ", ".join(m.value for m in enum)
-        raise InvalidEvent(name, f"must be one of {allowed}, not {value[:40]!r}") from None
-
-
-def _when(payload: dict[str, Any], name: str) -> datetime | date | None:
-    value = payload.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise InvalidEvent(name, "must be an RFC 3339 timestamp or a YYYY-MM-DD date")
-    text = value.strip()
-    try:
-        moment: datetime | date = (
-            date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
-        )
-    except ValueError:
-        raise InvalidEvent(
-            name, f"must be an RFC 3339 timestamp or a YYYY-MM-DD date, not {text!r}"
-        ) from None
-    # Year 1 or 9999 is a placeholder, not a date, and overflows once shifted to the display
-    # time zone or by the 90 days before deletion (OverflowError while rendering).
-    if not MIN_YEAR <= moment.year <= MAX_YEAR:
-        raise InvalidEvent(name, f"is out of range (years {MIN_YEAR} to {MAX_YEAR})")
-    if isinstance(moment, date) and not isinstance(moment, datetime):
-        return moment
-    # RFC 3339 requires an offset; a producer that leaves it out almost always means UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -204,56 +133,76 @@ def parse_event(payload: Any) -> Event:
         raise InvalidEvent("", "the event is not serializable JSON") from None
     if size > MAX_EVENT_BYTES:
         raise InvalidEvent("", f"the event is {size} bytes; the limit is {MAX_EVENT_BYTES}")
+    problems: list[InvalidEvent] = []
+
+    def check(parse: Callable[..., Any], *args: Any) -> Any:
+        """``parse(*args)``, or None with its problem kept: every problem is reported."""
+        try:
+            return parse(*args)
+        except InvalidEvent as exc:
+            problems.append(exc)
+            return None
+
     card_path = find_card_number(payload)
     if card_path:
-        raise InvalidEvent(card_path, "looks like a full card number; only card_last4 may be sent")
-    expect_type(payload, EventType.CHARGE_FAILED)
-
-    event_id = _text(payload, "event_id", required=True, max_chars=MAX_ID_CHARS)
-    subscription_id = _text(payload, "subscription_id", required=True, max_chars=MAX_ID_CHARS)
-    admin_email = normalize_address(payload.get("admin_email"))
-    currency_raw = payload.get("currency")
-    if not isinstance(currency_raw, str):
-        raise InvalidEvent("currency", "is required: an ISO 4217 code such as TWD, USD or JPY")
-    currency = currency_raw.strip().upper()
-    if currency not in _CURRENCIES:
-        raise InvalidEvent("currency", f"{currency_raw[:10]!r} is not an ISO 4217 currency code")
-    amount = _amount(payload, currency)
+        problems.append(
+            InvalidEvent(card_path, "looks like a full card number; only card_last4 may be sent")
+        )
+    check(expect_type, payload, EventType.CHARGE_FAILED)
+    event_id = check(id_field, payload, "event_id")
+    subscription_id = check(id_field, payload, "subscription_id")
+    # Optional, but a sequence's key when given: used exactly as given, as the other ids.
+    invoice_id = (
+        check(id_field, payload, "invoice_id") if payload.get("invoice_id") is not None else None
+    )
+    sequence = {
+        "attempt": check(sequence_fields.attempt, payload),
+        "next_retry_at": check(when_field, payload, "next_retry_at"),
+        "payment_url": check(sequence_fields.payment_url, payload),
+        "timezone": check(sequence_fields.timezone, payload),
+    }
+    admin_email = check(normalize_address, payload.get("admin_email"))
+    currency = check(currency_code, payload.get("currency"))
+    amount = check(amount_field, payload, currency)
     last4 = payload.get("card_last4")
     if last4 is not None and (not isinstance(last4, str) or not re.fullmatch(r"[0-9]{4}", last4)):
-        raise InvalidEvent("card_last4", "must be exactly 4 digits, as a string")
+        problems.append(InvalidEvent("card_last4", "must be exactly 4 digits, as a string"))
     locale = payload.get("locale")
     if locale is not None and not isinstance(locale, str):
-        raise InvalidEvent("locale", "must be a string such as zh-TW or en")
+        problems.append(InvalidEvent("locale", "must be a string such as zh-TW or en"))
+    payment_method = check(enum_field, payload, "payment_method", PaymentMethod, None)
+    names = {n: check(text_field, payload, n) for n in ("admin_name", "account_name")}
+    names["subscription_name"] = check(text_field, payload, "subscription_name")
+    card_brand = check(lambda: text_field(payload, "card_brand", max_chars=32))
+    status = check(
+        enum_field, payload, "subscription_status", SubscriptionStatus, SubscriptionStatus.ACTIVE
+    )
+    dates = {n: check(when_field, payload, n) for n in ("failed_at", "due_date", "disable_at")}
+    if problems:
+        raise InvalidEvent.of(problems)
 
-    assert event_id is not None and subscription_id is not None
     return Event(
         event_id=event_id,
         subscription_id=subscription_id,
         admin_email=admin_email,
         amount=amount,
         currency=currency,
-        payment_method=_enum(payload, "payment_method", PaymentMethod, None),
+        payment_method=payment_method,
         locale=locale[:64] if isinstance(locale, str) else None,
         # An unrecognized reason is not worth losing the notice over: the copy for "unknown"
         # is right for any failure, so it is used and the raw value stays in `extra`.
-        reason=_enum(payload, "reason", FailureReason, FailureReason.UNKNOWN, lenient=True),
-        card_brand=_text(payload, "card_brand", max_chars=32),
+        reason=enum_field(payload, "reason", FailureReason, FailureReason.UNKNOWN, lenient=True),
+        card_brand=card_brand,
         card_last4=last4,
-        admin_name=_text(payload, "admin_name"),
-        account_name=_text(payload, "account_name"),
-        subscription_name=_text(payload, "subscription_name"),
-        subscription_status=_enum(
-            payload, "subscription_status", SubscriptionStatus, SubscriptionStatus.ACTIVE
-        ),
-        failed_at=_when(payload, "failed_at"),
-        due_date=_when(payload, "due_date"),
-        disable_at=_when(payload, "disable_at"),
-        invoice_id=_text(payload, "invoice_id", max_chars=MAX_ID_CHARS),
-        attempt=fields.attempt(payload),
-        next_retry_at=_when(payload, "next_retry_at"),
-        payment_url=fields.payment_url(payload),
-        timezone=fields.timezone(payload),
+        admin_name=names["admin_name"],
+        account_name=names["account_name"],
+        subscription_name=names["subscription_name"],
+        subscription_status=status,
+        failed_at=dates["failed_at"],
+        due_date=dates["due_date"],
+        disable_at=dates["disable_at"],
+        invoice_id=invoice_id,
+        **sequence,
         extra={k: v for k, v in payload.items() if k not in KNOWN}
         | (
             {"reason_raw": payload["reason"]}

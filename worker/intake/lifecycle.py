@@ -8,15 +8,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import list_currencies
-
 from worker.errors import InvalidEvent
 from worker.intake.cards import find_card_number
-from worker.intake.events import MAX_EVENT_BYTES, MAX_ID_CHARS, _text, _when
+from worker.intake.events import MAX_EVENT_BYTES
+from worker.intake.fields import amount_field, currency_code, id_field, when_field
 from worker.intake.kinds import EventType, expect_type
-from worker.intake.money import parse_amount
 
-_CURRENCIES = frozenset(list_currencies())
 KNOWN = ("type", "event_id", "subscription_id", "occurred_at", "invoice_id", "amount", "currency")
 
 
@@ -67,9 +64,11 @@ def parse_lifecycle(payload: Any, expected: EventType) -> LifecycleEvent:
     if card_path:
         raise InvalidEvent(card_path, "looks like a full card number; only card_last4 may be sent")
     kind = expect_type(payload, expected)
-    event_id = _text(payload, "event_id", required=True, max_chars=MAX_ID_CHARS)
-    subscription_id = _text(payload, "subscription_id", required=True, max_chars=MAX_ID_CHARS)
-    occurred = _when(payload, "occurred_at")
+    # Ids are used exactly as given, as for a charge failure (worker.intake.fields).
+    event_id = id_field(payload, "event_id")
+    subscription_id = id_field(payload, "subscription_id")
+    invoice_id = id_field(payload, "invoice_id") if payload.get("invoice_id") is not None else None
+    occurred = when_field(payload, "occurred_at")
     if occurred is None:
         raise InvalidEvent("occurred_at", "is required: an RFC 3339 timestamp")
     if not isinstance(occurred, datetime):
@@ -77,18 +76,14 @@ def parse_lifecycle(payload: Any, expected: EventType) -> LifecycleEvent:
     amount: Decimal | None = None
     currency: str | None = None
     if payload.get("amount") is not None or payload.get("currency") is not None:
-        raw = payload.get("currency")
-        currency = raw.strip().upper() if isinstance(raw, str) else ""
-        if currency not in _CURRENCIES:
-            raise InvalidEvent("currency", "with an amount: an ISO 4217 code such as TWD or USD")
-        amount = parse_amount(payload, currency)
-    assert event_id is not None and subscription_id is not None
+        currency = currency_code(payload.get("currency"))
+        amount = amount_field(payload, currency)
     return LifecycleEvent(
         type=kind,
         event_id=event_id,
         subscription_id=subscription_id,
         occurred_at=occurred,
-        invoice_id=_text(payload, "invoice_id", max_chars=MAX_ID_CHARS),
+        invoice_id=invoice_id,
         amount=amount,
         currency=currency,
         extra={k: v for k, v in payload.items() if k not in KNOWN},

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from worker.errors import InvalidEvent
-from worker.intake.events import parse_event
+from worker.intake.events import Event, parse_event
 from worker.intake.kinds import EventType, event_type
-from worker.intake.lifecycle import parse_lifecycle
+from worker.intake.lifecycle import LifecycleEvent, parse_lifecycle
 
 #: The Celery task names: public contracts (producers send to them by name).
 CHARGE_FAILED = EventType.CHARGE_FAILED.task
@@ -34,51 +34,72 @@ class Item:
     error: str | None = None
 
 
-def read_events(text: str) -> Iterator[Item]:
-    """A JSON object, a JSON array of objects, or JSON lines (one object per line)."""
+def read_events(data: str | bytes) -> Iterator[Item]:
+    """A JSON object, a JSON array of objects, or JSON lines (one object per line).
+
+    Nothing in the input stops the reading: a line that is not UTF-8, not JSON, nested
+    too deeply or holding a number too long to convert is an item with its reason.
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        yield from _read_lines(data.splitlines() if isinstance(data, bytes) else [])
+        return
     stripped = text.strip()
     if not stripped:
         return
     try:
         document = json.loads(stripped)
-    except ValueError:
-        document = None
-        is_lines = True
-    else:
-        is_lines = False
-    if not is_lines:
-        items = document if isinstance(document, list) else [document]
-        for index, payload in enumerate(items):
-            yield Item(index, payload)
+    except (ValueError, RecursionError):
+        yield from _read_lines(text.splitlines())
         return
-    for index, line in enumerate(text.splitlines()):
+    items = document if isinstance(document, list) else [document]
+    for index, payload in enumerate(items):
+        yield Item(index, payload)
+
+
+def _read_lines(lines: Sequence[str | bytes]) -> Iterator[Item]:
+    for index, raw in enumerate(lines):
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as exc:
+            yield Item(index, None, f"line {index + 1} is not UTF-8 text (byte {exc.start})")
+            continue
         if not line.strip():
             continue
         try:
             yield Item(index, json.loads(line))
         except json.JSONDecodeError as exc:
             yield Item(index, line, f"line {index + 1} is not valid JSON ({exc.msg})")
+        except RecursionError:
+            yield Item(index, None, f"line {index + 1} is not valid JSON (nested too deeply)")
+        except ValueError as exc:  # a number too long to convert, for one
+            yield Item(index, None, f"line {index + 1} is not valid JSON ({_first(exc)})")
+
+
+def _first(exc: Exception) -> str:
+    """The first clause of an error message (Python's int-size one runs on)."""
+    return str(exc).split(":")[0].split(";")[0].strip()
+
+
+def validate(item: Item) -> Event | LifecycleEvent:
+    """The event ``item`` holds, of the type it names, or InvalidEvent with every reason
+    it is not one."""
+    if item.error:
+        raise InvalidEvent("", item.error)
+    kind = event_type(item.payload)
+    if kind is EventType.CHARGE_FAILED:
+        return parse_event(item.payload)
+    return parse_lifecycle(item.payload, kind)
 
 
 def check(item: Item) -> str | None:
-    """The reason ``item`` is invalid, or None."""
-    if item.error:
-        return item.error
+    """The reason ``item`` is invalid (all of them, "; " between), or None."""
     try:
-        validate(item.payload)
+        validate(item)
     except InvalidEvent as exc:
         return exc.reason
     return None
-
-
-def validate(payload: Any) -> EventType:
-    """Validate ``payload`` as the type it names; returns that type, or raises InvalidEvent."""
-    kind = event_type(payload)
-    if kind is EventType.CHARGE_FAILED:
-        parse_event(payload)
-    else:
-        parse_lifecycle(payload, kind)
-    return kind
 
 
 def task_for(payload: Any) -> str:

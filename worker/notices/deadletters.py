@@ -122,7 +122,7 @@ class DeadLetters:
         self,
         dead_id: str,
         publish: Callable[[str, Any], Any],
-        corrected: str | None = None,
+        corrected: str | bytes | None = None,
     ) -> Requeued:
         """Check the dead letter's event again (or ``corrected``, a fixed copy) and, when it
         passes, put it back on the queue (``publish(task name, payload)``) and drop the

@@ -58,6 +58,11 @@ def suppression(addr: str) -> str:
     return f"{PREFIX}sup:{address_key(addr)}"
 
 
+def suppression_log(addr: str) -> str:
+    """List: every change of an address's suppression (JSON: at, action, by, reason)."""
+    return f"{PREFIX}sup:{address_key(addr)}:log"
+
+
 def soft_bounces(addr: str) -> str:
     """Sorted set: an address's recent mailbox-level soft bounces."""
     return f"{PREFIX}soft:{address_key(addr)}"

@@ -104,6 +104,13 @@ def history_entry(status: str, detail: str, at: float | None = None, **extra: An
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
 
 
+def _epoch(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
 def public(
     record: Mapping[str, str], with_history: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -121,7 +128,16 @@ def public(
             "dsn": record.get("smtp_dsn") == "1",
         }
     if record.get("bounce"):
-        out["bounce"] = json.loads(record["bounce"])
+        bounce = json.loads(record["bounce"])
+        if isinstance(bounce.get("reported_at"), (int, float)):
+            # Older records kept an RCPT refusal's time as an epoch: shown as every time is.
+            bounce["reported_at"] = iso(bounce["reported_at"])
+        out["bounce"] = bounce
+    # Where a send stands: when it is due, and who holds it (a lease) since when.
+    for name in ("next_attempt_at", "lease_until", "handed_at"):
+        when = _epoch(record.get(name))
+        if when is not None:
+            out[name] = iso(when)
     if record.get("flag"):
         out["flag"] = record["flag"]
     if with_history is not None:

@@ -48,10 +48,16 @@ def check_replay(pipeline: Pipeline, record: dict[str, str], to: str | None) -> 
             "deliver the notice twice"
         )
     if status in NEED_NEW_ADDRESS:
-        if not to:
-            return f"{status}: replay only with --to a corrected address"
-        if address_key(to) == address_key(record.get("to", "")):
-            return f"{status}: --to is the address that bounced"
+        same = not to or address_key(to) == address_key(record.get("to", ""))
+        # An operator who took the address off the suppression list (the customer fixed
+        # the mailbox) may send to it again; otherwise only a corrected address will do.
+        if same and not pipeline.suppressions.lifted(record.get("to", "")):
+            if not to:
+                return (
+                    f"{status}: replay only with --to a corrected address (or once the "
+                    "address is off the suppression list: suppressions remove)"
+                )
+            return f"{status}: --to is the address that bounced (and is not off the list)"
     if to and pipeline.suppressions.get(to):
         return f"{mask(to)} is on the suppression list too"
     return None
@@ -85,6 +91,8 @@ def replay_notice(
         "attempts": "0",
         "next_attempt_at": "",
         "last_error": "",
+        # The bounce stays in the history; the record shows the notice as it is now.
+        "bounce": "",
         "replays": str(int(record.get("replays") or 0) + 1),
     }
     if record.get("status") == Status.CANCELLED and record.get("sequence"):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from enum import StrEnum
+from typing import Any
 
 from worker import metrics
 from worker.bounces.bounce import Bounce
@@ -28,9 +30,38 @@ class Effect(StrEnum):
     NONE = "none"  #: nothing more
 
 
+#: The changes kept per address (the newest): far more than any address ever sees.
+LOG_KEEP = 200
+
+
+class Action(StrEnum):
+    """A change of an address's suppression, as its log records it."""
+
+    ADDED = "added"  #: put on the list (a bounce, a complaint or an operator)
+    REMOVED = "removed"  #: taken off the list by an operator
+
+
 class Suppressions:
     def __init__(self, client: RedisClient) -> None:
         self.r = client
+
+    def _log(self, pipe: Any, address: str, action: Action, by: str, why: str, at: float) -> None:
+        entry = {"at": iso(at), "action": str(action), "by": by, "reason": why[:500]}
+        pipe.rpush(keys.suppression_log(address), json.dumps(entry, ensure_ascii=False))
+        pipe.ltrim(keys.suppression_log(address), -LOG_KEEP, -1)
+
+    def log(self, address: str) -> list[dict[str, str]]:
+        """Every kept change of ``address``'s suppression, oldest first."""
+        return [json.loads(e) for e in self.r.lrange(keys.suppression_log(address), 0, -1)]
+
+    def lifted(self, address: str) -> bool:
+        """True when an operator took ``address`` off the list and it has not gone back."""
+        last = self.r.lindex(keys.suppression_log(address), -1)
+        return (
+            bool(last)
+            and json.loads(last).get("action") == Action.REMOVED
+            and not (self.get(address))
+        )
 
     def add(
         self,
@@ -42,7 +73,9 @@ class Suppressions:
         kind: str,
         diagnostic: str | None = None,
         source: str = "bounce",
+        by: str = "",
     ) -> None:
+        """Put ``address`` on the list; ``by`` is who (an operator; else ``source``)."""
         now = time.time()
         record = {
             "address": address_key(address),
@@ -57,20 +90,28 @@ class Suppressions:
         pipe = self.r.pipeline()
         pipe.hset(keys.suppression(address), mapping=record)
         pipe.zadd(keys.SUPPRESSED, {address_key(address): now})
+        why = " ".join(
+            x for x in (reason, status or "", f"notice {notice_id}" if notice_id else "") if x
+        )
+        self._log(pipe, address, Action.ADDED, by or source, why, now)
         pipe.execute()
 
     def get(self, address: str) -> dict[str, str] | None:
         record = self.r.hgetall(keys.suppression(address))
         return dict(record) if record else None
 
-    def remove(self, address: str) -> bool:
+    def remove(self, address: str, *, by: str = "", reason: str = "") -> bool:
+        """Take ``address`` off the list (logged with who and why); False if it was not on."""
+        if not self.get(address):
+            return False
         pipe = self.r.pipeline()
         pipe.delete(keys.suppression(address))
         pipe.zrem(keys.SUPPRESSED, address_key(address))
         pipe.delete(keys.soft_bounces(address))
         # Off the list: the next failure of this address is news for the billing platform.
         pipe.delete(keys.unreachable(address))
-        deleted, *_ = pipe.execute()
+        self._log(pipe, address, Action.REMOVED, by or "operator", reason, time.time())
+        deleted = pipe.execute()[0]
         return bool(deleted)
 
     def list(self) -> list[dict[str, str]]:

@@ -99,6 +99,25 @@ def _moment(value: datetime | date | None, locale: str, tz: ZoneInfo) -> str | N
     return format_date(value, format="long", locale=_babel_locale(locale))
 
 
+#: Bidirectional controls (embeddings, overrides, isolates, marks): in a name they can make
+#: a row of the mail read differently from what it holds ("\u202eSU 00.99 eud tnuomA").
+BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+)
+#: The event's free-text names: what a template shows as the event gave it.
+NAME_FIELDS = ("admin_name", "account_name", "subscription_name", "card_brand")
+
+
+def without_bidi(event: Event) -> Event:
+    """The event with every bidi control taken out of its names (none left empty)."""
+    names: dict[str, Any] = {}
+    for name in NAME_FIELDS:
+        value = getattr(event, name)
+        if value and any(c in BIDI_CONTROLS for c in value):
+            names[name] = "".join(c for c in value if c not in BIDI_CONTROLS).strip() or None
+    return replace(event, **names) if names else event
+
+
 def build_context(
     event: Event, locale: str, settings: Settings, step: StepInfo | None = None
 ) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import jinja2
 
 from worker.errors import TemplateProblem
 from worker.intake.events import Event
-from worker.render.context import StepInfo, build_context, layout_context
+from worker.render.context import StepInfo, build_context, layout_context, without_bidi
 from worker.render.i18n import LANG_TAGS, negotiate, translations
 from worker.render.inline import Placeholders, inline_css
 from worker.render.textwrap_cjk import Helpers
@@ -77,6 +77,7 @@ class Renderer:
         """Render ``event`` in ``locale`` (default: negotiated from the event), as the
         sequence ``step`` (default: the first notice)."""
         chosen = negotiate(locale if locale is not None else event.locale)
+        event = without_bidi(event)
         env = self.environment(chosen)
         context = build_context(event, chosen, self.settings, step)
         # Reminders and the final notice say so in the subject; the others keep theirs.

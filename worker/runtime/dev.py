@@ -107,8 +107,8 @@ def run(
         app.conf.update(celery_config(settings))
         labelled: list[tuple[Any, str]] = _samples() if sample else []
         for name in files:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-            labelled.extend((i.payload, case_label(i.payload)) for i in intake.read_events(text))
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+            labelled.extend((i.payload, case_label(i.payload)) for i in intake.read_events(data))
         labels.update(_labels(labelled))
         events = [payload for payload, _ in labelled]
         if not events and not keep_running:

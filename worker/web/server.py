@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any, Protocol
 from wsgiref.types import WSGIApplication
 
 import waitress  # type: ignore[import-untyped]
 
 from worker.errors import ConfigurationError
+from worker.net import check_free
 
 log = logging.getLogger(__name__)
 
@@ -22,23 +22,6 @@ class Server(Protocol):
     def run(self) -> None: ...
 
     def close(self) -> None: ...
-
-
-def check_free(host: str, port: int) -> None:
-    """Refuse, with a one-line error, an address that cannot be listened on (in use, say)."""
-    # Tried here on sockets of our own because waitress, failing to bind, leaves its
-    # socket open; SO_REUSEADDR as waitress sets it, which still refuses a port in use.
-    try:
-        for family, kind, proto, _, address in socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        ):
-            with socket.socket(family, kind, proto) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                probe.bind(address)
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot listen on {host} port {port}: {exc.strerror or exc}"
-        ) from exc
 
 
 def make_server(app: WSGIApplication, host: str, port: int, **adjustments: Any) -> Server:
