@@ -265,6 +265,7 @@ def _everything(client: redis.Redis) -> str:
         "list": lambda k: client.lrange(k, 0, -1),
         "zset": lambda k: client.zrange(k, 0, -1),
         "set": client.smembers,
+        "stream": lambda k: client.xrange(k),
     }
     return json.dumps(
         {str(k): str(read[str(client.type(k))](k)) for k in client.scan_iter("pdn:*")},
@@ -282,6 +283,8 @@ def test_cli_notices_forget_erases_one_address_after_a_dry_run(
     waiting = pipe.accept(make_event(event_id="evt-f2", admin_email="gone@example.com"))
     kept = pipe.accept(make_event(event_id="evt-k", admin_email="jimgone@example.com"))
     pipe.suppressions.add("gone@example.com", notice_id=None, reason="x", status=None, kind="hard")
+    # An open "admin unreachable" episode: a key named by the address.
+    pipe.outbound.unreachable(sent.notice_id, "sent", "userunknown")
     pipe.accept(make_event(event_id="evt-fd", admin_email="gone@example.com", amount="-1"))
     before = real_redis.zcard("pdn:idx:all")
 

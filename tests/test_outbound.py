@@ -109,8 +109,9 @@ def test_outbound_admin_unreachable_once_per_episode(real_redis: Any, settings: 
     events = [e for e in stream(real_redis) if e.get("event") == "admin_unreachable"]
     assert len(events) == 1 and events[0]["notice_id"] == first
     assert events[0]["reason"] == "userunknown"
-    # Off the suppression list: the next failure is news again.
-    p.suppressions.remove(address)
+    # Off the suppression list (where the bounce put it): the next failure is news again.
+    p.suppressions.add(address, notice_id=first, reason="userunknown", status=None, kind="hard")
+    assert p.suppressions.remove(address)
     third = p.accept(make_event(event_id="u-3", admin_email=address)).notice_id or ""
     p.tracker.transition(third, Status.BOUNCED, "hard bounce", reason="userunknown")
     events = [e for e in stream(real_redis) if e.get("event") == "admin_unreachable"]

@@ -92,6 +92,7 @@ def forget(pipeline: Pipeline, address: str, *, dry_run: bool = True) -> Erasure
             keys.suppression_log(address),
             keys.soft_bounces(address),
             keys.address(address),
+            keys.unreachable(address),  # named by the address, like the suppression keys
         )
         # Without the address: the log must not keep what was just erased.
         log.warning("erased one address's data on request: %s", found.summary())
