@@ -134,13 +134,19 @@ def test_browser_preview_zh_tw_headline_in_iframe(
     assert frame.bounding_box()["width"] == pytest.approx(600, abs=2)
     page.get_by_role("button", name="mobile (375px)").click()
     assert frame.bounding_box()["width"] == pytest.approx(375, abs=2)
-    # The notice HTML is sandboxed: no script may run inside it.
-    assert (
-        page.frame_locator("iframe.notice-frame")
-        .locator("h1")
-        .evaluate("el => el.ownerDocument.defaultView.origin")
-        == "null"
+    # The notice HTML is sandboxed: no script may run inside it (same-origin only so that
+    # the page can read its height).
+    assert frame.evaluate("f => [...f.sandbox]") == ["allow-same-origin"]
+    script_ran = page.evaluate(
+        """() => new Promise(done => {
+            const f = document.createElement("iframe");
+            f.sandbox = "allow-same-origin";
+            f.srcdoc = "<script>parent.ran = true<\\/script>";
+            f.onload = () => done(Boolean(window.ran));
+            document.body.appendChild(f);
+        })"""
     )
+    assert script_ran is False
     page.get_by_role("button", name="desktop (600px)").click()
     page.screenshot(path=str(tmp_path / "preview-zh.png"), full_page=True)
     page.screenshot(path="/tmp/preview-zh.png", full_page=True)
@@ -304,3 +310,58 @@ def test_browser_missing_chromium_skips_locally_and_fails_under_ci(
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception):
         need_chromium()
+
+
+#: Where the browser tests keep their screenshots (README shows some of them).
+SHOTS = Path(__file__).parent / "screenshots"
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+def test_browser_preview_frame_fits_mail_and_no_favicon_404(page: Any, served: Served) -> None:
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    page.goto(served.url + "/preview/card_declined/zh-TW")
+    frame = page.locator("iframe.notice-frame")
+    page.frame_locator("iframe.notice-frame").locator("h1").wait_for()
+    page.wait_for_function(
+        "f => f.contentDocument && Math.abs(f.clientHeight - "
+        "f.contentDocument.documentElement.scrollHeight) <= 2",
+        arg=frame.element_handle(),
+    )
+    inner = frame.evaluate("f => f.contentDocument.documentElement.scrollHeight")
+    assert frame.bounding_box()["height"] == pytest.approx(inner + 2, abs=3)
+    assert inner != 1000
+    # At phone width the mail grows taller, and the frame with it.
+    page.get_by_role("button", name="mobile (375px)").click()
+    taller = frame.evaluate("f => f.contentDocument.documentElement.scrollHeight")
+    assert taller > inner
+    assert frame.evaluate("f => f.clientHeight") == pytest.approx(taller, abs=2)
+    assert page.request.get(served.url + "/favicon.ico").status == 200
+    assert missing == []
+
+
+def test_browser_ops_pages_fit_a_phone(page: Any, served: Served, pipeline: Pipeline) -> None:
+    notice_id = failed_notice(pipeline)
+    pipeline.accept(make_event(event_id="evt-dead-phone", amount=10))
+    page.set_viewport_size({"width": 375, "height": 800})
+    for path in ("/notices", f"/notices/{notice_id}", "/dead", "/"):
+        page.goto(served.url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, (path, width)
+        for link in page.locator("header a").all():
+            box = link.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 375, path
+    page.goto(served.url + "/notices")
+    link = page.locator("table.notices a.id").first
+    assert link.evaluate("a => a.getClientRects().length") == 1
+    stamp = page.locator("table.notices td.ts").first
+    lines = (
+        "td => { const r = document.createRange(); r.selectNodeContents(td);"
+        " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size }"
+    )
+    assert stamp.evaluate(lines) == 1
+    shot(page, "ops-notices-375.png")

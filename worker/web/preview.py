@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,13 @@ bp = Blueprint("preview", __name__)
 #: The locales every case is shown in, in this order.
 LOCALES = ("zh_TW", "en")
 WIDTHS = {"desktop": 600, "mobile": 375}
+#: The page icon: a small SVG (browsers ask for /favicon.ico on every page).
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<rect width="16" height="16" rx="3" fill="#0b57d0"/>'
+    '<path d="M3 5h10v7H3z" fill="none" stroke="#fff" stroke-width="1.5"/>'
+    '<path d="M3 5l5 4 5-4" fill="none" stroke="#fff" stroke-width="1.5"/></svg>'
+)
 
 
 @dataclass(frozen=True)
@@ -56,11 +64,19 @@ def cases() -> dict[str, dict[str, Any]]:
     return {str(k): v for k, v in data.items() if isinstance(v, dict)}
 
 
+def canonical_locale(text: str) -> str | None:
+    """``zh-TW``, ``zh_TW`` or ``zh_tw`` → ``zh_TW``: URLs take the event spelling too."""
+    wanted = text.replace("-", "_").lower()
+    return next((locale for locale in LOCALES if locale.lower() == wanted), None)
+
+
 def case_payload(name: str, locale: str) -> dict[str, Any]:
     """The sample event ``name`` in ``locale`` (as the dev mode builds it)."""
     found = cases().get(name)
-    if found is None or locale not in LOCALES:
+    canonical = canonical_locale(locale)
+    if found is None or canonical is None:
         abort(404)
+    locale = canonical
     tag = LANG_TAGS[locale]
     return {**found, "event_id": f"sample-{name}-{tag}", "locale": tag}
 
@@ -120,7 +136,8 @@ def _width() -> int:
 
 
 def _one(name: str, locale: str) -> Preview:
-    preview, problem = try_preview(json.dumps(case_payload(name, locale)), locale)
+    payload = case_payload(name, locale)
+    preview, problem = try_preview(json.dumps(payload), canonical_locale(locale))
     if preview is None:
         assert problem is not None
         abort(
@@ -139,9 +156,22 @@ def index() -> str:
     return render_template("index.html", cases=list(cases()), locales=LOCALES)
 
 
+def eml_name(case: str, locale: str) -> str:
+    """``card_declined.zh_TW.eml``: the case and locale, in characters safe in a header."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", case).strip("-")[:60] or "event"
+    return f"{stem}.{locale}.eml"
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """A tiny icon, so browsers stop asking for one that is not there."""
+    return Response(FAVICON, mimetype="image/svg+xml")
+
+
 @bp.get("/preview/<name>/<locale>")
 def show(name: str, locale: str) -> str:
     preview = _one(name, locale)
+    locale = canonical_locale(locale) or locale
     return render_template(
         "preview.html",
         name=name,
@@ -160,7 +190,7 @@ def mail_html(name: str, locale: str) -> Response:
 
 @bp.get("/preview/<name>/<locale>/notice.eml")
 def mail_eml(name: str, locale: str) -> Response:
-    return eml_response(_one(name, locale).eml, f"{name}.{locale}.eml")
+    return eml_response(_one(name, locale).eml, eml_name(name, canonical_locale(locale) or locale))
 
 
 def eml_response(data: bytes, filename: str) -> Response:
@@ -199,6 +229,7 @@ def editor() -> tuple[str, int]:
         width=_width(),
         widths=WIDTHS,
         cases=list(cases()),
+        case=request.values.get("case", ""),
     ), 200 if preview else 422
 
 
@@ -215,4 +246,5 @@ def editor_eml() -> Response | tuple[str, int]:
             message=problem.message if problem else "",
             problem=problem,
         ), 422
-    return eml_response(preview.eml, f"{preview.notice_id}.eml")
+    case = request.form.get("case", "")
+    return eml_response(preview.eml, eml_name(case, preview.rendered.locale))
