@@ -132,7 +132,7 @@ def test_browser_preview_zh_tw_headline_in_iframe(
     assert HEADLINE in headline.inner_text()
     frame = page.locator("iframe.notice-frame")
     assert frame.bounding_box()["width"] == pytest.approx(600, abs=2)
-    page.get_by_role("button", name="mobile (375px)").click()
+    page.get_by_role("button", name="phone (375px)").click()
     assert frame.bounding_box()["width"] == pytest.approx(375, abs=2)
     # The notice HTML is sandboxed: no script may run inside it (same-origin only so that
     # the page can read its height).
@@ -336,7 +336,7 @@ def test_browser_preview_frame_fits_mail_and_no_favicon_404(page: Any, served: S
     assert frame.bounding_box()["height"] == pytest.approx(inner + 2, abs=3)
     assert inner != 1000
     # At phone width the mail grows taller, and the frame with it.
-    page.get_by_role("button", name="mobile (375px)").click()
+    page.get_by_role("button", name="phone (375px)").click()
     taller = frame.evaluate("f => f.contentDocument.documentElement.scrollHeight")
     assert taller > inner
     assert frame.evaluate("f => f.clientHeight") == pytest.approx(taller, abs=2)
@@ -365,3 +365,36 @@ def test_browser_ops_pages_fit_a_phone(page: Any, served: Served, pipeline: Pipe
     )
     assert stamp.evaluate(lines) == 1
     shot(page, "ops-notices-375.png")
+
+
+def test_browser_preview_tabs_widths_dark_toggle_and_search(page: Any, served: Served) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(served.url + "/preview/card_declined/en")
+    frame = page.locator("iframe.notice-frame")
+    page.frame_locator("iframe.notice-frame").locator("h1").wait_for()
+    for tab, shown in (("Text", "pre.text-part"), ("HTML source", "pre.html-source")):
+        page.get_by_role("tab", name=tab, exact=True).click()
+        assert page.locator(shown).is_visible() and not frame.is_visible()
+    page.get_by_role("tab", name="Raw MIME").click()
+    assert "ENVID" in page.locator("table.envelope").inner_text()
+    assert "MIME-Version: 1.0" in page.locator("pre.raw-mime").inner_text()
+    page.get_by_role("tab", name="HTML", exact=True).click()
+    assert frame.is_visible() and not page.locator("pre.raw-mime").is_visible()
+    page.get_by_role("button", name="tablet (768px)").click()
+    assert frame.bounding_box()["width"] == pytest.approx(768, abs=2)
+    background = "f => getComputedStyle(f.contentDocument.body).backgroundColor"
+    light = frame.evaluate(background)
+    page.get_by_role("button", name="dark", exact=True).click()
+    dark = frame.evaluate(background)
+    assert dark == "rgb(17, 20, 24)" and light != dark
+    shot(page, "preview-dark-tablet.png")
+    page.get_by_role("button", name="light", exact=True).click()
+    assert frame.evaluate(background) == light
+    page.goto(served.url + "/")
+    page.get_by_role("searchbox").fill("expired")
+    visible = page.locator("table.cases tr[data-search]:visible")
+    assert visible.count() >= 1
+    assert all("expired" in row.inner_text().lower() for row in visible.all())
+    shot(page, "index-search.png")
+    assert errors == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import fakeredis
 import pytest
@@ -138,3 +139,28 @@ def test_dead_letter_payload_pretty_and_requeue_links_to_notice(
     made = notice_id_for("evt-dead")
     assert f'href="/notices/{made}">{made}</a>' in response.get_data(as_text=True)
     assert [p["event_id"] for p in rec.published] == ["evt-dead"]
+
+
+def test_preview_tabs_show_source_and_raw_mime_with_envelope(client: FlaskClient) -> None:
+    page = client.get("/preview/card_declined/en").get_data(as_text=True)
+    for tab in ("html", "text", "source", "raw"):
+        assert f'data-tab="{tab}"' in page and f'data-panel="{tab}"' in page
+    # The HTML source, escaped: markup shown as text, never parsed into the page.
+    assert '<pre class="html-source">&lt;!DOCTYPE html&gt;' in page
+    assert "Content-Type: multipart/alternative" in page
+    assert re.search(r"<th>Return-Path \(MAIL FROM\)</th><td class=\"id\">bounces\+", page)
+    assert re.search(r"<th>ENVID</th><td class=\"id\">[0-9a-z]+\.[0-9a-z]+\.[0-9a-f]+</td>", page)
+    assert 'data-width="768"' in page
+    assert 'style="width: 768px"' in client.get("/preview/card_declined/en?width=tablet").get_data(
+        as_text=True
+    )
+
+
+def test_index_shows_subjects_and_searches_them(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert "We couldn&#39;t charge your card" in page and 'type="search" name="q"' in page
+    found = client.get("/", query_string={"q": "expired"}).get_data(as_text=True)
+    assert 'href="/preview/card_expired/en"' in found
+    assert 'href="/preview/card_declined/en"' not in found
+    none = client.get("/", query_string={"q": "<nothing>"}).get_data(as_text=True)
+    assert "No case or subject matches &lt;nothing&gt;" in none

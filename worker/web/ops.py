@@ -28,7 +28,8 @@ from worker.metrics import StoreCollector  # importing it registers the worker's
 from worker.notices.record import iso, public
 from worker.notices.status import NEED_NEW_ADDRESS, REPLAYABLE, Status
 from worker.web.forms import pretty_payload, replay_refusal, web_wording
-from worker.web.preview import sandboxed, try_preview
+from worker.web.building import try_preview
+from worker.web.preview import sandboxed
 from worker.web.security import scrub
 from worker.web.state import state
 

@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import email
 import json
 import re
-import traceback
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from flask import Blueprint, Response, abort, render_template, request
 
-from worker.errors import InvalidEvent, TemplateProblem
-from worker.intake.events import Event, decode, parse_event
-from worker.notices.record import notice_id_for
 from worker.render.i18n import LANG_TAGS
-from worker.render.message import POLICY, message_bytes
-from worker.render.renderer import Rendered
 from worker.resources import resource_dir
+from worker.web.building import Preview, try_preview
 from worker.web.security import SANDBOX_CSP
-from worker.web.state import state
 
 bp = Blueprint("preview", __name__)
 
 #: The locales every case is shown in, in this order.
 LOCALES = ("zh_TW", "en")
-WIDTHS = {"desktop": 600, "mobile": 375}
+WIDTHS = {"desktop": 600, "tablet": 768, "phone": 375}
+#: Older links said ``?width=mobile``.
+WIDTH_ALIASES = {"mobile": "phone"}
 #: The page icon: a small SVG (browsers ask for /favicon.ico on every page).
 FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
@@ -35,26 +27,6 @@ FAVICON = (
     '<path d="M3 5h10v7H3z" fill="none" stroke="#fff" stroke-width="1.5"/>'
     '<path d="M3 5l5 4 5-4" fill="none" stroke="#fff" stroke-width="1.5"/></svg>'
 )
-
-
-@dataclass(frozen=True)
-class Preview:
-    """One notice as it would be sent, with its headers and raw message."""
-
-    rendered: Rendered
-    headers: list[tuple[str, str]]
-    eml: bytes
-    notice_id: str
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why a notice could not be shown: an invalid event, or a broken template."""
-
-    kind: str  #: "event" or "template"
-    message: str
-    template: str | None = None
-    line: int | None = None
 
 
 def cases() -> dict[str, dict[str, Any]]:
@@ -81,49 +53,6 @@ def case_payload(name: str, locale: str) -> dict[str, Any]:
     return {**found, "event_id": f"sample-{name}-{tag}", "locale": tag}
 
 
-def build_preview(event: Event, locale: str | None) -> Preview:
-    """Render ``event`` exactly as the worker would send it (raises TemplateProblem)."""
-    st = state()
-    rendered = st.renderer.render(event, locale)
-    notice_id = notice_id_for(event.event_id)
-    raw = message_bytes(
-        rendered, to=event.admin_email, notice_id=notice_id, generation=0, settings=st.settings
-    )
-    msg = email.message_from_bytes(raw, policy=POLICY)
-    return Preview(rendered, [(k, str(v)) for k, v in msg.items()], raw, notice_id)
-
-
-def template_problem(exc: Exception, template_dir: Path) -> Problem:
-    """Name the template and line at fault, from the Jinja error or its traceback."""
-    cause = exc.__cause__ if isinstance(exc, TemplateProblem) and exc.__cause__ else exc
-    name: str | None = None
-    line: int | None = None
-    if isinstance(cause, jinja2.TemplateSyntaxError):
-        name, line = cause.name or cause.filename, cause.lineno
-    else:
-        root = str(template_dir.resolve()) + "/"
-        for frame, lineno in traceback.walk_tb(cause.__traceback__):
-            filename = frame.f_code.co_filename
-            if filename.startswith(root):
-                name, line = str(Path(filename).relative_to(root)), lineno
-    message = str(cause) if cause is not exc else str(exc)
-    return Problem("template", f"{cause.__class__.__name__}: {message}", name, line)
-
-
-def try_preview(payload_text: str, locale: str | None) -> tuple[Preview | None, Problem | None]:
-    """Decode, validate and render; any failure comes back as a Problem, never raised."""
-    try:
-        event = parse_event(decode(payload_text))
-    except InvalidEvent as exc:
-        return None, Problem("event", exc.reason)
-    try:
-        return build_preview(event, locale), None
-    except (TemplateProblem, jinja2.TemplateError) as exc:
-        return None, template_problem(exc, state().renderer.template_dir)
-    except InvalidEvent as exc:
-        return None, Problem("event", exc.reason)
-
-
 def sandboxed(html: str) -> Response:
     """Notice HTML, served so that it cannot run script or reach the network."""
     response = Response(html, mimetype="text/html")
@@ -132,7 +61,8 @@ def sandboxed(html: str) -> Response:
 
 
 def _width() -> int:
-    return WIDTHS.get(request.args.get("width", ""), WIDTHS["desktop"])
+    name = request.args.get("width", "")
+    return WIDTHS.get(WIDTH_ALIASES.get(name, name), WIDTHS["desktop"])
 
 
 def _one(name: str, locale: str) -> Preview:
@@ -151,9 +81,31 @@ def _one(name: str, locale: str) -> Preview:
     return preview
 
 
+def subjects() -> dict[str, dict[str, str]]:
+    """Each case's subject in each locale ("" when it does not render)."""
+    out: dict[str, dict[str, str]] = {}
+    for name in cases():
+        out[name] = {}
+        for locale in LOCALES:
+            preview, _ = try_preview(json.dumps(case_payload(name, locale)), locale)
+            out[name][locale] = preview.rendered.subject if preview else ""
+    return out
+
+
 @bp.get("/")
 def index() -> str:
-    return render_template("index.html", cases=list(cases()), locales=LOCALES)
+    query = request.args.get("q", "").strip()
+    found = subjects()
+    if query:
+        wanted = query.casefold()
+        found = {
+            name: subj
+            for name, subj in found.items()
+            if wanted in " ".join([name, *subj.values()]).casefold()
+        }
+    return render_template(
+        "index.html", cases=list(found), subjects=found, locales=LOCALES, query=query
+    )
 
 
 def eml_name(case: str, locale: str) -> str:
