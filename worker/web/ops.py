@@ -27,8 +27,8 @@ from worker.errors import StoreUnavailable
 from worker.metrics import StoreCollector  # importing it registers the worker's series
 from worker.notices.record import iso, public
 from worker.notices.status import NEED_NEW_ADDRESS, REPLAYABLE, Status
-from worker.web.forms import pretty_payload, replay_refusal, web_wording
 from worker.web.building import try_preview
+from worker.web.forms import pretty_payload, replay_refusal, web_wording
 from worker.web.preview import sandboxed
 from worker.web.security import scrub
 from worker.web.state import state
