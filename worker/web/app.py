@@ -17,7 +17,7 @@ from worker.notices.pipeline import Pipeline
 from worker.notices.replay import replay_notice
 from worker.render.renderer import Renderer
 from worker.settings import Settings
-from worker.web import ops, preview, security
+from worker.web import checks, ops, preview, security
 from worker.web.access import AccessLog
 from worker.web.state import (
     EXTENSION,
@@ -82,6 +82,7 @@ def create_app(
     security.install(app, settings)
     app.register_blueprint(preview.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(checks.bp)
     # Our own request log, masked, whatever server runs the app (waitress logs none).
     app.wsgi_app = AccessLog(app.wsgi_app, security.secrets_of(settings))  # type: ignore[method-assign]
 
