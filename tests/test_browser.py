@@ -398,3 +398,62 @@ def test_browser_preview_tabs_widths_dark_toggle_and_search(page: Any, served: S
     assert all("expired" in row.inner_text().lower() for row in visible.all())
     shot(page, "index-search.png")
     assert errors == []
+
+
+@pytest.fixture
+def checks_served(settings: Settings) -> Iterator[tuple[Served, Any, Any]]:
+    """The app with its brand links on a local HTTP server and its relay an aiosmtpd."""
+    import dataclasses
+
+    from tests.support.smtpd import Recorder
+    from tests.test_web_checks import LinkServer
+    from worker.smtp.server import ServerThread
+
+    links, recorder = LinkServer(), Recorder()
+    relay = ServerThread(recorder)
+    relay.start()
+    configured = settings.with_(
+        smtp_url=relay.url,
+        brand=dataclasses.replace(
+            settings.brand, support_url=f"{links.url}/ok", payment_url=f"{links.url}/moved"
+        ),
+    )
+    app = create_app(configured, None, enqueue=lambda _: None, publish=lambda t, p: None)
+    try:
+        with Served(app, []) as server:
+            yield server, links, recorder
+    finally:
+        relay.stop()
+        links.close()
+
+
+def test_browser_checks_link_report_and_test_send(
+    checks_served: tuple[Served, Any, Any],
+) -> None:
+    served, links, recorder = checks_served
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.set_default_timeout(15000)
+            page.goto(served.url + "/preview/card_declined/en")
+            page.locator("#checks-link").click()
+            page.wait_for_url("**/checks")
+            assert "border-radius" in page.locator("table.client-support").inner_text()
+            page.get_by_role("button", name="Check link status").click()
+            page.wait_for_url("**/checks/links")
+            statuses = page.locator("table.links").inner_text()
+            assert "200" in statuses and "302" in statuses and "not followed" in statuses
+            assert ("HEAD", "/ok") in links.seen
+            page.goto(served.url + "/preview/card_declined/en/checks")
+            page.locator("#send-test input[name=to]").fill("inbox@example.org")
+            page.get_by_role("button", name="Send a test").click()
+            page.locator(".flash.ok").wait_for()
+            assert "i***@example.org" in page.locator(".flash.ok").inner_text()
+            assert [m[1] for m in recorder.messages] == [["inbox@example.org"]]
+            shot(page, "checks.png")
+        finally:
+            browser.close()
