@@ -457,3 +457,33 @@ def test_browser_checks_link_report_and_test_send(
             shot(page, "checks.png")
         finally:
             browser.close()
+
+
+def test_browser_preview_live_reloads_after_template_edit(
+    settings: Settings, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    from tests.support.events import ROOT
+
+    need_chromium()
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    app = create_app(settings, None, template_dir=templates)
+    from playwright.sync_api import sync_playwright
+
+    with Served(app, []) as served, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15000)
+            # The page has its first fingerprint once its first poll is answered.
+            with page.expect_response(lambda r: r.url.endswith("/preview/changes")):
+                page.goto(served.url + "/preview/card_declined/en")
+            body = page.frame_locator("iframe.notice-frame").locator("body")
+            body.locator("h1").wait_for()
+            assert "LIVE-MARKER" not in body.inner_text()
+            notice = templates / "notice.html"
+            text = notice.read_text(encoding="utf-8")
+            notice.write_text(text.replace("<body", "<body><p>LIVE-MARKER</p><i", 1))
+            page.frame_locator("iframe.notice-frame").get_by_text("LIVE-MARKER").wait_for()
+        finally:
+            browser.close()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 import fakeredis
 import pytest
 from flask.testing import FlaskClient
 
-from tests.support.events import make_event
+from tests.support.events import ROOT, make_event
 from tests.test_web import HEADLINE, Recorder, build_app, csrf, seed
 from worker.notices.pipeline import Pipeline
 from worker.settings import Settings
@@ -164,3 +166,18 @@ def test_index_shows_subjects_and_searches_them(client: FlaskClient) -> None:
     assert 'href="/preview/card_declined/en"' not in found
     none = client.get("/", query_string={"q": "<nothing>"}).get_data(as_text=True)
     assert "No case or subject matches &lt;nothing&gt;" in none
+
+
+def test_live_changes_version_moves_when_a_template_changes(
+    settings: Settings, rec: Recorder, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    client = build_app(settings, None, rec, template_dir=templates).test_client()
+    page = client.get("/preview/card_declined/en").get_data(as_text=True)
+    assert 'data-live="/preview/changes"' in page
+    first = client.get("/preview/changes").get_json()["version"]
+    assert client.get("/preview/changes").get_json()["version"] == first
+    notice = templates / "notice.html"
+    notice.write_text(notice.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert client.get("/preview/changes").get_json()["version"] != first

@@ -107,3 +107,24 @@ document.addEventListener("input", function (e) {
     row.hidden = wanted !== "" && row.dataset.search.toLowerCase().indexOf(wanted) < 0;
   });
 });
+// Live reload: preview pages poll the templates' fingerprint and reload when it changes.
+document.addEventListener("DOMContentLoaded", function () {
+  var live = document.querySelector("[data-live]");
+  if (!live) return;
+  var seen = null;
+  function poll() {
+    fetch(live.dataset.live, { cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) return;
+        if (seen !== null && data.version !== seen) {
+          window.location.reload();
+          return;
+        }
+        seen = data.version;
+      })
+      .catch(function () { /* the server is restarting: try again next time */ })
+      .then(function () { window.setTimeout(poll, Number(live.dataset.liveMs) || 1500); });
+  }
+  poll();
+});
