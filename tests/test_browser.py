@@ -348,7 +348,7 @@ def test_browser_ops_pages_fit_a_phone(page: Any, served: Served, pipeline: Pipe
     notice_id = failed_notice(pipeline)
     pipeline.accept(make_event(event_id="evt-dead-phone", amount=10))
     page.set_viewport_size({"width": 375, "height": 800})
-    for path in ("/notices", f"/notices/{notice_id}", "/dead", "/"):
+    for path in ("/notices", f"/notices/{notice_id}", "/dead", "/", "/charts"):
         page.goto(served.url + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, (path, width)
@@ -365,6 +365,9 @@ def test_browser_ops_pages_fit_a_phone(page: Any, served: Served, pipeline: Pipe
     )
     assert stamp.evaluate(lines) == 1
     shot(page, "ops-notices-375.png")
+    page.goto(served.url + "/charts")
+    assert page.locator("#chart-statuses svg polyline[data-series=failed]").count() == 1
+    shot(page, "charts-375.png")
 
 
 def test_browser_preview_tabs_widths_dark_toggle_and_search(page: Any, served: Served) -> None:

@@ -82,3 +82,9 @@ def relay_connections() -> str:
     """Sorted set: connection slots to the relay held by every worker (RELAY_MAX_CONNECTIONS),
     scored by when each lapses unless refreshed."""
     return f"{PREFIX}relay:conns"
+
+
+def stats_hour(hour: int) -> str:
+    """Hash: the counters of one UTC hour (``hour`` = epoch seconds // 3600): status
+    changes (``status:<status>``) and bounces (``bounce:<kind>:<reason>``)."""
+    return f"{PREFIX}stats:{hour}"

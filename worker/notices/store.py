@@ -12,6 +12,7 @@ from worker.notices import keys
 from worker.notices.connection import RedisClient
 from worker.notices.lua import CLAIM, CREATE, RELEASE, SWEEP, TRANSITION
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
+from worker.notices.stats import HourlyStats
 from worker.notices.status import TRANSITIONS, ClaimOutcome, Status, TransitionOutcome
 
 
@@ -42,6 +43,7 @@ class Tracker:
         #: History entries kept per notice (the newest): one report naming a notice
         #: thousands of times must not grow its record without bound.
         self.history_cap = history_cap
+        self.stats = HourlyStats(client, retention_days)
         self._create = client.register_script(CREATE)
         self._transition = client.register_script(TRANSITION)
         self._claim = client.register_script(CLAIM)
@@ -89,7 +91,10 @@ class Tracker:
                 *flat,
             ],
         )
-        return result[0] == "created", result[1]
+        created = result[0] == "created"
+        if created:
+            self.stats.count(str(status), None, now)
+        return created, result[1]
 
     def transition(
         self,
@@ -130,7 +135,10 @@ class Tracker:
                 *flat,
             ],
         )
-        return TransitionOutcome(result[0]), result[1]
+        outcome = TransitionOutcome(result[0])
+        if outcome == TransitionOutcome.OK:
+            self.stats.count(str(target), (fields or {}).get("bounce"), now)
+        return outcome, result[1]
 
     def note(self, notice_id: str, status: str, detail: str, **extra: Any) -> None:
         """Add a history entry without changing the status."""
