@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 class HourlyStats:
-    """Counters by UTC hour, kept as long as the records (``RETENTION_DAYS``)."""
+    """Counters by UTC hour, kept as long as the records (``NOTICE_RETENTION_DAYS``)."""
 
     def __init__(self, client: RedisClient, retention_days: int = 90) -> None:
         self.r = client
