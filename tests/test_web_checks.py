@@ -158,6 +158,8 @@ def test_client_report_lists_css_some_client_drops(
     assert {"border-radius", "color", "@media (prefers-color-scheme)"} <= features_used(html)
     report = {item.feature: item for item in client_report(html)}
     assert "color" not in report
+    assert "display" not in features_used('<p style="display: block">x</p>')
+    assert "display" in features_used('<div style="display:inline-flex">x</div>')
     assert "Outlook for Windows (Word rendering engine)" in report["border-radius"].clients
     assert "Gmail (web and apps)" in report["@media (prefers-color-scheme)"].clients
     page = client_for(settings, pipeline, rec).get(PAGE).get_data(as_text=True)

@@ -47,6 +47,9 @@ def features_used(html: str) -> set[str]:
             found.add("@media")
         if "@font-face" in block:
             found.add("@font-face")
+    # display: block or none is fine everywhere; only the flex and grid layouts are lost.
+    if not re.search(r"display\s*:\s*(inline-)?(flex|grid)", html, re.IGNORECASE):
+        found.discard("display")
     return found
 
 
