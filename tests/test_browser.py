@@ -132,15 +132,21 @@ def test_browser_preview_zh_tw_headline_in_iframe(
     assert HEADLINE in headline.inner_text()
     frame = page.locator("iframe.notice-frame")
     assert frame.bounding_box()["width"] == pytest.approx(600, abs=2)
-    page.get_by_role("button", name="mobile (375px)").click()
+    page.get_by_role("button", name="phone (375px)").click()
     assert frame.bounding_box()["width"] == pytest.approx(375, abs=2)
-    # The notice HTML is sandboxed: no script may run inside it.
-    assert (
-        page.frame_locator("iframe.notice-frame")
-        .locator("h1")
-        .evaluate("el => el.ownerDocument.defaultView.origin")
-        == "null"
+    # The notice HTML is sandboxed: no script may run inside it (same-origin only so that
+    # the page can read its height).
+    assert frame.evaluate("f => [...f.sandbox]") == ["allow-same-origin"]
+    script_ran = page.evaluate(
+        """() => new Promise(done => {
+            const f = document.createElement("iframe");
+            f.sandbox = "allow-same-origin";
+            f.srcdoc = "<script>parent.ran = true<\\/script>";
+            f.onload = () => done(Boolean(window.ran));
+            document.body.appendChild(f);
+        })"""
     )
+    assert script_ran is False
     page.get_by_role("button", name="desktop (600px)").click()
     page.screenshot(path=str(tmp_path / "preview-zh.png"), full_page=True)
     page.screenshot(path="/tmp/preview-zh.png", full_page=True)
@@ -331,5 +337,185 @@ def test_browser_every_notice_fits_a_320px_phone_with_256_character_names() -> N
                         assert width <= 320, (case, locale, bool(values), width)
                         amount = tab.locator("td.amount").bounding_box()
                         assert amount is not None and amount["x"] + amount["width"] <= 320
+        finally:
+            browser.close()
+
+
+#: Where the browser tests keep their screenshots (README shows some of them).
+SHOTS = Path(__file__).parent / "screenshots"
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+def test_browser_preview_frame_fits_mail_and_no_favicon_404(page: Any, served: Served) -> None:
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    page.goto(served.url + "/preview/card_declined/zh-TW")
+    frame = page.locator("iframe.notice-frame")
+    page.frame_locator("iframe.notice-frame").locator("h1").wait_for()
+    page.wait_for_function(
+        "f => f.contentDocument && Math.abs(f.clientHeight - "
+        "f.contentDocument.documentElement.scrollHeight) <= 2",
+        arg=frame.element_handle(),
+    )
+    inner = frame.evaluate("f => f.contentDocument.documentElement.scrollHeight")
+    assert frame.bounding_box()["height"] == pytest.approx(inner + 2, abs=3)
+    assert inner != 1000
+    # At phone width the mail grows taller, and the frame with it.
+    page.get_by_role("button", name="phone (375px)").click()
+    taller = frame.evaluate("f => f.contentDocument.documentElement.scrollHeight")
+    assert taller > inner
+    assert frame.evaluate("f => f.clientHeight") == pytest.approx(taller, abs=2)
+    assert page.request.get(served.url + "/favicon.ico").status == 200
+    assert missing == []
+
+
+def test_browser_ops_pages_fit_a_phone(page: Any, served: Served, pipeline: Pipeline) -> None:
+    notice_id = failed_notice(pipeline)
+    pipeline.accept(make_event(event_id="evt-dead-phone", amount=10))
+    page.set_viewport_size({"width": 375, "height": 800})
+    for path in ("/notices", f"/notices/{notice_id}", "/dead", "/", "/charts"):
+        page.goto(served.url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, (path, width)
+        for link in page.locator("header a").all():
+            box = link.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 375, path
+    page.goto(served.url + "/notices")
+    link = page.locator("table.notices a.id").first
+    assert link.evaluate("a => a.getClientRects().length") == 1
+    stamp = page.locator("table.notices td.ts").first
+    lines = (
+        "td => { const r = document.createRange(); r.selectNodeContents(td);"
+        " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size }"
+    )
+    assert stamp.evaluate(lines) == 1
+    shot(page, "ops-notices-375.png")
+    page.goto(served.url + "/charts")
+    assert page.locator("#chart-statuses svg polyline[data-series=failed]").count() == 1
+    shot(page, "charts-375.png")
+
+
+def test_browser_preview_tabs_widths_dark_toggle_and_search(page: Any, served: Served) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(served.url + "/preview/card_declined/en")
+    frame = page.locator("iframe.notice-frame")
+    page.frame_locator("iframe.notice-frame").locator("h1").wait_for()
+    for tab, shown in (("Text", "pre.text-part"), ("HTML source", "pre.html-source")):
+        page.get_by_role("tab", name=tab, exact=True).click()
+        assert page.locator(shown).is_visible() and not frame.is_visible()
+    page.get_by_role("tab", name="Raw MIME").click()
+    assert "ENVID" in page.locator("table.envelope").inner_text()
+    assert "MIME-Version: 1.0" in page.locator("pre.raw-mime").inner_text()
+    page.get_by_role("tab", name="HTML", exact=True).click()
+    assert frame.is_visible() and not page.locator("pre.raw-mime").is_visible()
+    page.get_by_role("button", name="tablet (768px)").click()
+    assert frame.bounding_box()["width"] == pytest.approx(768, abs=2)
+    background = "f => getComputedStyle(f.contentDocument.body).backgroundColor"
+    light = frame.evaluate(background)
+    page.get_by_role("button", name="dark", exact=True).click()
+    dark = frame.evaluate(background)
+    assert dark == "rgb(17, 20, 24)" and light != dark
+    shot(page, "preview-dark-tablet.png")
+    page.get_by_role("button", name="light", exact=True).click()
+    assert frame.evaluate(background) == light
+    page.goto(served.url + "/")
+    page.get_by_role("searchbox").fill("expired")
+    visible = page.locator("table.cases tr[data-search]:visible")
+    assert visible.count() >= 1
+    assert all("expired" in row.inner_text().lower() for row in visible.all())
+    shot(page, "index-search.png")
+    assert errors == []
+
+
+@pytest.fixture
+def checks_served(settings: Settings) -> Iterator[tuple[Served, Any, Any]]:
+    """The app with its brand links on a local HTTP server and its relay an aiosmtpd."""
+    import dataclasses
+
+    from tests.support.smtpd import Recorder
+    from tests.test_web_checks import LinkServer
+    from worker.smtp.server import ServerThread
+
+    links, recorder = LinkServer(), Recorder()
+    relay = ServerThread(recorder)
+    relay.start()
+    configured = settings.with_(
+        smtp_url=relay.url,
+        brand=dataclasses.replace(
+            settings.brand, support_url=f"{links.url}/ok", payment_url=f"{links.url}/moved"
+        ),
+    )
+    app = create_app(configured, None, enqueue=lambda _: None, publish=lambda t, p: None)
+    try:
+        with Served(app, []) as server:
+            yield server, links, recorder
+    finally:
+        relay.stop()
+        links.close()
+
+
+def test_browser_checks_link_report_and_test_send(
+    checks_served: tuple[Served, Any, Any],
+) -> None:
+    served, links, recorder = checks_served
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.set_default_timeout(15000)
+            page.goto(served.url + "/preview/card_declined/en")
+            page.locator("#checks-link").click()
+            page.wait_for_url("**/checks")
+            assert "border-radius" in page.locator("table.client-support").inner_text()
+            page.get_by_role("button", name="Check link status").click()
+            page.wait_for_url("**/checks/links")
+            statuses = page.locator("table.links").inner_text()
+            assert "200" in statuses and "302" in statuses and "not followed" in statuses
+            assert ("HEAD", "/ok") in links.seen
+            page.goto(served.url + "/preview/card_declined/en/checks")
+            page.locator("#send-test input[name=to]").fill("inbox@example.org")
+            page.get_by_role("button", name="Send a test").click()
+            page.locator(".flash.ok").wait_for()
+            assert "i***@example.org" in page.locator(".flash.ok").inner_text()
+            assert [m[1] for m in recorder.messages] == [["inbox@example.org"]]
+            shot(page, "checks.png")
+        finally:
+            browser.close()
+
+
+def test_browser_preview_live_reloads_after_template_edit(
+    settings: Settings, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    from tests.support.events import ROOT
+
+    need_chromium()
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    app = create_app(settings, None, template_dir=templates)
+    from playwright.sync_api import sync_playwright
+
+    with Served(app, []) as served, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15000)
+            # The page has its first fingerprint once its first poll is answered.
+            with page.expect_response(lambda r: r.url.endswith("/preview/changes")):
+                page.goto(served.url + "/preview/card_declined/en")
+            body = page.frame_locator("iframe.notice-frame").locator("body")
+            body.locator("h1").wait_for()
+            assert "LIVE-MARKER" not in body.inner_text()
+            notice = templates / "notice.html"
+            text = notice.read_text(encoding="utf-8")
+            notice.write_text(text.replace("<body", "<body><p>LIVE-MARKER</p><i", 1))
+            page.frame_locator("iframe.notice-frame").get_by_text("LIVE-MARKER").wait_for()
         finally:
             browser.close()

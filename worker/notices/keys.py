@@ -144,3 +144,9 @@ def subscription_settled(subscription_id: str) -> str:
     """String: when (epoch) the latest payment without an invoice settled the subscription:
     a charge failure older than that is stale."""
     return f"{PREFIX}sub:{subscription_id}:paid"
+
+
+def stats_hour(hour: int) -> str:
+    """Hash: the counters of one UTC hour (``hour`` = epoch seconds // 3600): status
+    changes (``status:<status>``) and bounces (``bounce:<kind>:<reason>``)."""
+    return f"{PREFIX}stats:{hour}"

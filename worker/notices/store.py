@@ -13,6 +13,7 @@ from worker.notices.connection import RedisClient
 from worker.notices.lua import CLAIM, CONFIRM, CREATE, RELEASE, SWEEP, TRANSITION
 from worker.notices.outbound import Outbound
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
+from worker.notices.stats import HourlyStats
 from worker.notices.status import TRANSITIONS, ClaimOutcome, Status, TransitionOutcome
 
 
@@ -49,6 +50,7 @@ class Tracker:
         #: History entries kept per notice (the newest): one report naming a notice
         #: thousands of times must not grow its record without bound.
         self.history_cap = history_cap
+        self.stats = HourlyStats(client, retention_days)
         self._create = client.register_script(CREATE)
         self._transition = client.register_script(TRANSITION)
         self._claim = client.register_script(CLAIM)
@@ -105,9 +107,12 @@ class Tracker:
                 *flat,
             ],
         )
-        if result[0] == "created" and self.outbound is not None:
-            self.outbound.changed(notice_id, status, fields.get("reason", ""), now)
-        return result[0] == "created", result[1]
+        created = result[0] == "created"
+        if created:
+            self.stats.count(str(status), None, now)
+            if self.outbound is not None:
+                self.outbound.changed(notice_id, status, fields.get("reason", ""), now)
+        return created, result[1]
 
     def transition(
         self,
@@ -149,6 +154,8 @@ class Tracker:
             ],
         )
         outcome = TransitionOutcome(result[0])
+        if outcome == TransitionOutcome.OK:
+            self.stats.count(str(target), (fields or {}).get("bounce"), now)
         if (
             outcome is TransitionOutcome.OK
             and self.outbound is not None

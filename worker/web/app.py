@@ -17,7 +17,7 @@ from worker.notices.pipeline import Pipeline
 from worker.notices.replay import replay_notice
 from worker.render.renderer import Renderer
 from worker.settings import Settings
-from worker.web import ops, preview, security
+from worker.web import charts, checks, live, ops, preview, security
 from worker.web.access import AccessLog
 from worker.web.state import (
     EXTENSION,
@@ -80,8 +80,12 @@ def create_app(
         _pipeline=pipeline,
     )
     security.install(app, settings)
+    app.jinja_env.globals["LIVE_POLL_MS"] = live.POLL_MS
     app.register_blueprint(preview.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(checks.bp)
+    app.register_blueprint(live.bp)
+    app.register_blueprint(charts.bp)
     # Our own request log, masked, whatever server runs the app (waitress logs none).
     app.wsgi_app = AccessLog(app.wsgi_app, security.secrets_of(settings))  # type: ignore[method-assign]
 

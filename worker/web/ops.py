@@ -26,9 +26,11 @@ from werkzeug.wrappers import Response as BaseResponse
 from worker.errors import StoreUnavailable
 from worker.metrics import StoreCollector  # importing it registers the worker's series
 from worker.notices.record import iso, public
-from worker.notices.status import REPLAYABLE, Status
+from worker.notices.status import NEED_NEW_ADDRESS, REPLAYABLE, Status
 from worker.notices.timeline import sequence_view
-from worker.web.preview import sandboxed, try_preview
+from worker.web.building import try_preview
+from worker.web.forms import pretty_payload, replay_refusal, web_wording
+from worker.web.preview import sandboxed
 from worker.web.security import scrub
 from worker.web.state import state
 
@@ -160,8 +162,14 @@ def timeline(notice_id: str) -> str:
         if record.get("sequence")
         else None
     )
+    needs_address = out["status"] in NEED_NEW_ADDRESS
+    # Said on the page, before the form and its confirm dialog; a refusal that a new
+    # address would lift is said next to the (then required) To field instead.
+    refusal = None if needs_address else replay_refusal(record, None)
     return render_template(
         "notice.html",
+        refusal=refusal,
+        needs_address=needs_address,
         notice=out,
         sequence=sequence,
         extra=extra,
@@ -185,6 +193,10 @@ def replay(notice_id: str) -> BaseResponse | str:
     record = _record(notice_id)
     to = request.form.get("to", "").strip() or None
     reason = request.form.get("reason", "").strip() or "replayed from the ops page"
+    refusal = replay_refusal(record, to)
+    if refusal:
+        flash(refusal, "error")
+        return redirect(url_for("ops.timeline", notice_id=record["id"]), code=303)
     if request.form.get("confirm") != "yes":
         return render_template("confirm.html", notice=public(record), to=to or "", reason=reason)
     st = state()
@@ -199,14 +211,20 @@ def replay(notice_id: str) -> BaseResponse | str:
         log.exception("replay of %s failed", record["id"])
         flash(scrub(f"replay failed: {exc.__class__.__name__}: {exc}", st.settings), "error")
     else:
-        flash(str(outcome.message), "ok" if outcome.done else "error")
+        flash(web_wording(str(outcome.message)), "ok" if outcome.done else "error")
     return redirect(url_for("ops.timeline", notice_id=record["id"]), code=303)
 
 
 @bp.get("/dead")
 def dead_list() -> str:
     dead = state().pipeline().dead
-    return render_template("dead.html", records=dead.list(limit=500), total=dead.count())
+    made = request.args.get("notice", "")
+    return render_template(
+        "dead.html",
+        records=dead.list(limit=500),
+        total=dead.count(),
+        made=made if made.isascii() and made.isalnum() else "",
+    )
 
 
 def _dead(dead_id: str) -> dict[str, str]:
@@ -218,7 +236,10 @@ def _dead(dead_id: str) -> dict[str, str]:
 
 @bp.get("/dead/<dead_id>")
 def dead_show(dead_id: str) -> str:
-    return render_template("dead_one.html", record=_dead(dead_id))
+    record = _dead(dead_id)
+    return render_template(
+        "dead_one.html", record=record, payload=pretty_payload(record.get("payload", ""))
+    )
 
 
 @bp.post("/dead/<dead_id>/requeue")
@@ -243,7 +264,7 @@ def dead_requeue(dead_id: str) -> BaseResponse:
     flash(outcome.message, "ok" if outcome.done else "error")
     if not outcome.done:
         return redirect(url_for("ops.dead_show", dead_id=dead_id), code=303)
-    return redirect(url_for("ops.dead_list"), code=303)
+    return redirect(url_for("ops.dead_list", notice=outcome.notice_id or None), code=303)
 
 
 @bp.post("/dead/<dead_id>/drop")

@@ -32,7 +32,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _HOST = re.compile(r"(?P<name>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
 #: The notice HTML may style itself and show inline images, nothing else (no script,
 #: no network, no forms): it is someone else's markup as far as this app is concerned.
-SANDBOX_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+#: ``allow-same-origin`` (never with ``allow-scripts``) lets the page around it read the
+#: mail's height and size the frame to it; with scripts off and ``script-src`` unset
+#: under ``default-src 'none'``, nothing in the mail can use that origin.
+SANDBOX = "allow-same-origin"
+SANDBOX_CSP = f"sandbox {SANDBOX}; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 #: The app's own pages: everything from this origin, nothing from anywhere else.
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -240,6 +244,7 @@ def install(app: Flask, settings: Settings) -> None:
                     message="Every page needs the ops token: send 'Authorization: Bearer "
                     "<token>', or open any page once with ?token=<token> (remembered for "
                     f"{hours} hours, WEB_SESSION_HOURS).",
+                    token_form=request.path,
                 ), 401
         if request.method not in SAFE_METHODS and not _csrf_ok():
             abort(403, "missing or wrong CSRF token; reload the page and try again")

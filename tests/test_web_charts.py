@@ -1,0 +1,65 @@
+"""Ops charts from the store's per-hour counters, with a real Redis."""
+
+from __future__ import annotations
+
+import json
+
+import fakeredis
+import redis
+
+from tests.support.events import make_event
+from tests.test_web import Recorder, build_app
+from worker.notices import keys
+from worker.notices.pipeline import Pipeline
+from worker.notices.stats import HourlyStats
+from worker.notices.status import Status
+from worker.settings import Settings
+
+
+def test_hourly_stats_count_by_hour_with_retention(fake_redis: fakeredis.FakeRedis) -> None:
+    stats = HourlyStats(fake_redis, retention_days=2)
+    bounce = json.dumps({"kind": "hard", "reason": "user_unknown"})
+    stats.count("sent", now=7200.0)
+    stats.count("bounced", bounce, now=7300.0)
+    stats.count("sent", now=10800.0)
+    assert fake_redis.hgetall(keys.stats_hour(2)) == {
+        "status:sent": "1",
+        "status:bounced": "1",
+        "bounce:hard:user_unknown": "1",
+    }
+    assert 0 < fake_redis.ttl(keys.stats_hour(2)) <= 2 * 86400
+    assert stats.hours(3, now=10900.0) == [
+        (1, {}),
+        (2, {"status:sent": 1, "status:bounced": 1, "bounce:hard:user_unknown": 1}),
+        (3, {"status:sent": 1}),
+    ]
+
+
+def test_charts_page_draws_counters_from_real_redis(
+    settings: Settings, real_redis: redis.Redis
+) -> None:
+    pipeline = Pipeline(settings, real_redis)
+    ids = [pipeline.accept(make_event(event_id=f"evt-chart-{n}")).notice_id or "" for n in range(3)]
+    pipeline.tracker.transition(ids[0], Status.SENT, "accepted: 250")
+    pipeline.tracker.transition(
+        ids[1],
+        Status.BOUNCED,
+        "550 5.1.1",
+        fields={"bounce": json.dumps({"kind": "hard", "reason": "user_unknown"})},
+    )
+    client = build_app(settings, pipeline, Recorder()).test_client()
+    page = client.get("/charts").get_data(as_text=True)
+    assert '<svg class="chart"' in page
+    assert 'data-series="queued"' in page and "queued (3)" in page
+    assert 'data-series="sent"' in page and 'data-series="bounced"' in page
+    assert 'data-bar="hard · user_unknown"' in page
+    assert 'data-series="failed"' not in page  # nothing failed: no line for it
+    assert 'href="/charts"' in client.get("/notices").get_data(as_text=True)
+
+
+def test_charts_page_without_data_says_so(
+    settings: Settings, fake_redis: fakeredis.FakeRedis
+) -> None:
+    client = build_app(settings, Pipeline(settings, fake_redis), Recorder()).test_client()
+    page = client.get("/charts?hours=oops").get_data(as_text=True)
+    assert "No status changes in the last 48 hours." in page and "<svg" not in page

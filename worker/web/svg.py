@@ -1,0 +1,118 @@
+"""SVG charts drawn on the server (no script, no chart library, no network)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+from worker.notices.record import iso
+
+#: Colours by status, readable on white.
+COLOURS = {
+    "queued": "#7b8794",
+    "sending": "#9aa5b1",
+    "sent": "#0b57d0",
+    "deferred": "#d97706",
+    "delivered": "#15803d",
+    "bounced": "#c81e1e",
+    "failed": "#7e22ce",
+    "suppressed": "#52606d",
+}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of a chart: a name and a value per hour."""
+
+    name: str
+    values: list[int]
+
+
+def hourly_series(hours: list[tuple[int, dict[str, int]]], statuses: list[str]) -> list[Series]:
+    """Status changes per hour, one series per status that has any."""
+    series = [Series(s, [row.get(f"status:{s}", 0) for _, row in hours]) for s in statuses]
+    return [s for s in series if any(s.values)]
+
+
+def bounce_totals(hours: list[tuple[int, dict[str, int]]]) -> list[tuple[str, int]]:
+    """``(kind · reason, count)`` over all the hours, largest first."""
+    totals: dict[str, int] = {}
+    for _, row in hours:
+        for field, value in row.items():
+            if field.startswith("bounce:"):
+                _, kind, reason = field.split(":", 2)
+                label = f"{kind} · {reason}"
+                totals[label] = totals.get(label, 0) + value
+    return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def line_chart(
+    series: list[Series], first_hour: int, width: int = 720, height: int = 220
+) -> Markup:
+    """Lines per hour with a legend; the hours along the bottom (UTC)."""
+    top = max((max(s.values) for s in series), default=0) or 1
+    count = max((len(s.values) for s in series), default=1)
+    left, bottom, right = 40, 30, 10
+    plot_w, plot_h = width - left - right, height - bottom - 10
+
+    def x(i: int) -> float:
+        return left + (plot_w * i / max(count - 1, 1))
+
+    def y(v: int) -> float:
+        return 10 + plot_h - plot_h * v / top
+
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height + 20 * len(series)}" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="status changes per hour">',
+        f'<line x1="{left}" y1="{10 + plot_h}" x2="{width - right}" y2="{10 + plot_h}" '
+        'stroke="#9aa5b1"/>',
+        f'<text x="{left - 6}" y="14" text-anchor="end" font-size="11">{top}</text>',
+        f'<text x="{left - 6}" y="{10 + plot_h}" text-anchor="end" font-size="11">0</text>',
+        f'<text x="{left}" y="{height - 8}" font-size="11">'
+        f"{escape(iso(first_hour * 3600)[:13])}h</text>",
+        f'<text x="{width - right}" y="{height - 8}" text-anchor="end" font-size="11">'
+        f"{escape(iso((first_hour + count - 1) * 3600)[:13])}h UTC</text>",
+    ]
+    for n, s in enumerate(series):
+        colour = COLOURS.get(s.name, "#1f2933")
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
+        parts.append(
+            f'<polyline data-series="{escape(s.name)}" fill="none" stroke="{colour}" '
+            f'stroke-width="2" points="{points}"/>'
+        )
+        legend_y = height + 20 * n + 6
+        parts.append(f'<rect x="{left}" y="{legend_y}" width="12" height="12" fill="{colour}"/>')
+        parts.append(
+            f'<text x="{left + 18}" y="{legend_y + 11}" font-size="12">'
+            f"{escape(s.name)} ({sum(s.values)})</text>"
+        )
+    parts.append("</svg>")
+    # Every piece of text in it went through escape() above.
+    return Markup("".join(parts))  # noqa: S704
+
+
+def bar_chart(rows: list[tuple[str, int]], width: int = 720) -> Markup:
+    """Horizontal bars, one per label."""
+    top = max((v for _, v in rows), default=0) or 1
+    label_w, bar_h = 220, 22
+    height = bar_h * max(len(rows), 1) + 4
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
+        'xmlns="http://www.w3.org/2000/svg" aria-label="bounces by kind and reason">'
+    ]
+    for i, (label, value) in enumerate(rows):
+        y = 2 + i * bar_h
+        w = (width - label_w - 60) * value / top
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="12">'
+            f"{escape(label)}</text>"
+        )
+        parts.append(
+            f'<rect data-bar="{escape(label)}" x="{label_w}" y="{y + 3}" width="{w:.1f}" '
+            f'height="{bar_h - 6}" fill="#c81e1e"/>'
+        )
+        parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" font-size="12">{value}</text>')
+    parts.append("</svg>")
+    # Every piece of text in it went through escape() above.
+    return Markup("".join(parts))  # noqa: S704
