@@ -203,7 +203,10 @@ def test_browser_ops_filter_timeline_and_replay(
 
     rows.first.get_by_role("link", name=ids["failed"]).click()
     page.wait_for_url(f"**/notices/{ids['failed']}")
-    assert "gave up after 4 attempts" in page.locator("table.history").inner_text()
+    assert (
+        "gave up after 4 attempts"
+        in page.locator("table.history:not(.sequence-timeline)").inner_text()
+    )
     assert HEADLINE in page.frame_locator("iframe.notice-frame").locator("h1").inner_text()
 
     dialogs: list[str] = []
@@ -221,7 +224,7 @@ def test_browser_ops_filter_timeline_and_replay(
     assert served.enqueued == [ids["failed"]]
     assert page.locator("#status").inner_text() == "queued"
     assert "queued (failed → queued)" in page.locator(".flash.ok").inner_text()
-    assert "relay fixed" in page.locator("table.history").inner_text()
+    assert "relay fixed" in page.locator("table.history:not(.sequence-timeline)").inner_text()
 
 
 def test_browser_replay_dismissed_confirm_sends_nothing(

@@ -102,8 +102,9 @@ def test_e2e_publish_refuses_invalid_events_naming_each(real_redis: Any) -> None
         env,
     )
     assert result.returncode == 1
-    assert "invalid event #1: currency" in result.stderr
-    assert "invalid event #2: card_last4" in result.stderr
+    # Named by index and by event id.
+    assert "invalid event #1 x: currency" in result.stderr
+    assert "invalid event #2 y: card_last4" in result.stderr
     assert "queued event #0 ok-1" in result.stdout
 
 
