@@ -19,12 +19,12 @@ from flask import (
     request,
     url_for,
 )
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from werkzeug.wrappers import Response as BaseResponse
 
 from worker.errors import StoreUnavailable
-from worker.metrics import StoreCollector  # importing it registers the worker's series
+from worker.metrics import StoreCollector
 from worker.notices.record import iso, public
 from worker.notices.status import NEED_NEW_ADDRESS, REPLAYABLE, Status
 from worker.notices.timeline import sequence_view
@@ -278,10 +278,15 @@ def dead_drop(dead_id: str) -> BaseResponse:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """The process's series, plus the store's current numbers (read at scrape time)."""
+    """The store's current numbers (read at scrape time) and this process's own series.
+
+    Not the worker's counters (notices_total and the rest): in this process they would
+    read zero whatever the workers did; the workers serve theirs on METRICS_PORT.
+    """
     registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
     registry.register(StoreCollector(lambda: state().pipeline()))
-    body = generate_latest(REGISTRY) + generate_latest(registry)
+    body = generate_latest(registry)
     return Response(body, content_type=CONTENT_TYPE_LATEST)
 
 
