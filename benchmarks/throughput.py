@@ -76,8 +76,8 @@ def run_tag() -> str:
 
 
 def build_events(n: int, tag: str) -> list[dict[str, Any]]:
-    """``n`` events: every sample case in both locales, in turn; unique event ids and
-    recipients (each subscription's admin has an address of their own)."""
+    """``n`` events: every sample case in both locales, in turn; unique event ids,
+    subscriptions and recipients (each subscription's admin has an address of their own)."""
     variants = [(case, loc) for case in load_cases() for loc in LOCALES]
     events = []
     for i in range(n):
@@ -87,6 +87,9 @@ def build_events(n: int, tag: str) -> list[dict[str, Any]]:
             {
                 **case,
                 "event_id": f"bench-{tag}-{i:06d}",
+                # A subscription of its own: failures of one subscription join one
+                # reminder sequence (one notice), and each event here is to be mailed.
+                "subscription_id": f"{case['subscription_id']}-{tag}{i}",
                 "locale": locale,
                 "admin_email": f"{local}+{tag}{i}@{domain}",
             }
