@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from worker.notices import keys
 from worker.notices.connection import RedisClient
+from worker.notices.lua import SWEEP
 from worker.notices.record import iso
 from worker.notices.status import Status
 from worker.settings import Settings
@@ -106,12 +107,8 @@ class Outbound:
         self.wanted = frozenset(settings.outbound_statuses)
         self.episode_ttl = settings.notice_retention_days * 86400
         self._emit = client.register_script(EMIT)
-        self._take = client.register_script(
-            "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, "
-            "tonumber(ARGV[3]))\n"
-            "for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end\n"
-            "return ids"
-        )
+        # The sweeper's script: take what is due and push it ahead, atomically.
+        self._take = client.register_script(SWEEP)
 
     def changed(
         self, notice_id: str, status: Status | str, reason: str = "", at: float | None = None
