@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from worker.errors import ConfigurationError
+from worker.net import is_loopback
 from worker.settings.sentinel import is_sentinel, parse_sentinel_url
 
 #: A parser: (the variable's text, the variable's name) -> the value.
@@ -246,7 +247,7 @@ def webhook_url(value: str, name: str) -> str:
     url = value.strip()
     parts = urlsplit(url)
     _url_port(parts, name)
-    loopback = (parts.hostname or "") in ("127.0.0.1", "localhost", "::1")
+    loopback = is_loopback(parts.hostname or "")
     if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
         raise ConfigurationError(
             f"{name} must be an https:// URL (http:// only to a loopback host), not {url!r}"
