@@ -31,6 +31,7 @@ from tests.faults import (
     batch,
     children,
     ids,
+    in_flight,
     own_redis_server,
     publish,
     record,
@@ -265,6 +266,9 @@ def test_faults_worker_child_killed_mid_batch_redelivers_and_finishes(rig: Rig) 
     worker = rig.worker(srv.url, SMTP_TIMEOUT="1")
     assert publish(events, rig.env(srv.url)).returncode == 0
     kills = 0
+    # A killed process can have sent at most what it held leases for: each such send the
+    # relay took before the kill, with `sent` not yet recorded, goes out once more.
+    leased_at_kill = 0
     for fraction in (0.2, 0.5):
         deadline = time.monotonic() + 60
         while len(srv.accepted) < N * fraction and time.monotonic() < deadline:
@@ -273,15 +277,21 @@ def test_faults_worker_child_killed_mid_batch_redelivers_and_finishes(rig: Rig) 
         assert pool, "no pool processes found"
         os.kill(pool[0], signal.SIGKILL)
         kills += 1
+        leased_at_kill += in_flight(rig.client, notice_ids)
         time.sleep(0.5)
     assert worker.proc.poll() is None, "the main worker process died"
     rig.settle(notice_ids, timeout=120)
     row = record(
-        "4 SIGKILL a pool process x2", rig.client, notice_ids, srv, started, notes=f"{kills} kills"
+        "4 SIGKILL a pool process x2",
+        rig.client,
+        notice_ids,
+        srv,
+        started,
+        notes=f"{kills} kills, {leased_at_kill} sends leased at the kills",
     )
     assert row.states == {"sent": N} and row.lost == 0
     assert row.sent == N
-    assert row.duplicates <= kills
+    assert row.duplicates <= leased_at_kill
     assert rig.client.zcard(keys.idx_status("queued")) == 0
 
 
@@ -357,15 +367,12 @@ def test_faults_redis_killed_at_random_points_loses_nothing(rig: Rig, run: int) 
         for event_id in missing:
             print(event_id, "in AOF:", aof.count(event_id.encode()))
         print(tail_logs(rig.tmp, 20000))
-    # Redis killed outright (SIGKILL) can take with it the one event it had just popped
-    # for a worker's BRPOP when its reply had not left yet: no process ever held it, so
-    # none can put it back (kombu's Redis transport takes with BRPOP, not a move to a
-    # list of its own). README states this window and its rate; RabbitMQ closes it.
-    # A clean stop (SIGTERM) answers or keeps every item: nothing may be lost there.
-    allowed = 1 if how == "SIGKILL" else 0
-    assert lost <= allowed and stuck == 0, rig.explain(notice_ids)
-    assert settled or lost, rig.explain(notice_ids)
-    assert row.sent == REDIS_N - lost
+    # Nothing may be lost, SIGKILL or SIGTERM: a message is taken off the queue and recorded
+    # as unacknowledged in one script (worker/runtime/take.py), so Redis dying between
+    # the pop and its reply leaves it in `unacked`, from where it comes back.
+    assert lost == 0 and stuck == 0, rig.explain(notice_ids)
+    assert settled, rig.explain(notice_ids)
+    assert row.sent == REDIS_N
     # A send whose "sent" could not be written is resent only if the worker gave up on it:
     # at most one per pool process.
     assert row.duplicates <= 2

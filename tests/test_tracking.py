@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis
 
 from worker.notices import keys
 from worker.notices.record import notice_id_for
@@ -83,6 +84,33 @@ def test_tracking_claim_refuses_settled_and_not_due(tracker: Tracker) -> None:
     )
     assert tracker.claim(nid, 60).outcome == "notdue"
     assert tracker.claim(nid, 60, force=True).outcome == "ok"
+
+
+def test_tracking_claim_whose_reply_was_lost_is_taken_again_not_busy(
+    tracker: Tracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis ran the claim and went away before its reply: the same claim, made again once
+    Redis answers, holds the lease it made (not "busy" until the lease runs out), and the
+    attempt is counted once."""
+    nid = notice_id_for("e-lost")
+    tracker.create(nid, Status.QUEUED, {"to": "a@example.com"}, "x", schedule_at=0)
+    script = tracker._claim
+    calls: list[Any] = []
+
+    def reply_lost_once(**kwargs: Any) -> Any:
+        result = script(**kwargs)
+        calls.append(kwargs["args"])
+        if len(calls) == 1:
+            raise redis.ConnectionError("Connection closed by server.")
+        return result
+
+    monkeypatch.setattr(tracker, "_claim", reply_lost_once)
+    claim = tracker.claim(nid, 60)
+    assert claim.outcome == "ok" and len(calls) == 2 and calls[0] == calls[1]
+    assert claim.attempts == 1 and tracker.get(nid)["lease_until"] == claim.lease_until  # type: ignore[index]
+    # Anyone else still finds it busy under that lease.
+    monkeypatch.setattr(tracker, "_claim", script)
+    assert tracker.claim(nid, 60).outcome == "busy"
 
 
 def test_tracking_settled_statuses_are_terminal_or_visible() -> None:

@@ -73,6 +73,15 @@ def statuses(client: redis.Redis, notice_ids: list[str]) -> dict[str, str | None
     return dict(zip(notice_ids, pipe.execute(), strict=True))
 
 
+def in_flight(client: redis.Redis, notice_ids: list[str]) -> int:
+    """How many of these notices hold a send lease: claimed for a send and not settled yet
+    (waiting in a worker's engine or on the wire)."""
+    pipe = client.pipeline(transaction=False)
+    for nid in notice_ids:
+        pipe.hexists(keys.notice(nid), "lease_until")
+    return sum(1 for held in pipe.execute() if held)
+
+
 def wait_settled(client: redis.Redis, notice_ids: list[str], timeout: float) -> bool:
     """True once every notice exists and is settled, and nothing is scheduled any more."""
     deadline = time.monotonic() + timeout

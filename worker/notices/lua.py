@@ -113,6 +113,11 @@ if not redis.call('ZSCORE', KEYS[2], ARGV[3]) then return {'settled', st[1]} end
 local now = tonumber(ARGV[1])
 local lease = tonumber(st[2] or '') or 0
 local due = tonumber(st[3] or '') or 0
+if st[2] == ARGV[2] then
+  -- This very claim, made again because its reply was lost (Redis went away after it ran):
+  -- the caller holds the lease already; nothing is counted twice.
+  return {'ok', st[1], '', redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[3])}
+end
 if lease > now then return {'busy', st[1]} end
 if ARGV[4] ~= 'force' and due > now then return {'notdue', st[1]} end
 local prefix, id, iso, cap = ARGV[5], ARGV[3], ARGV[6], tonumber(ARGV[7])

@@ -14,7 +14,7 @@ from worker.intake.kinds import EventType
 from worker.intake.lifecycle import as_date
 from worker.logs import bind
 from worker.notices.accept import Intake, accept_event
-from worker.notices.connection import RedisClient, get_redis
+from worker.notices.connection import RedisClient, get_redis, until_reachable
 from worker.notices.deadletters import DeadLetters
 from worker.notices.lifecycle import accept_lifecycle
 from worker.notices.limits import RelayLimits
@@ -237,7 +237,14 @@ class Pipeline:
 
     def _still_wanted(self, attempt: Attempt) -> bool:
         """The engine's last check before SMTP: the lease still ours, the sequence open."""
-        verdict = self.tracker.confirm(attempt.notice_id, attempt.lease)
+        # While Redis restarts, asked again for a while: a send given up here waits for
+        # its whole lease before anything sends it.
+        bound = time.time() + min(self.settings.lease_seconds / 4, 30.0)
+        verdict = until_reachable(
+            lambda: self.tracker.confirm(attempt.notice_id, attempt.lease),
+            bound,
+            "checking a send before SMTP",
+        )
         if verdict != "ok":
             log.info("send withdrawn before SMTP: %s", verdict)
         return verdict == "ok"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.notices import keys
-from worker.notices.connection import RedisClient
+from worker.notices.connection import RedisClient, until_reachable
 from worker.notices.lua import CLAIM, CONFIRM, CREATE, RELEASE, SWEEP, TRANSITION
 from worker.notices.outbound import Outbound
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
@@ -183,19 +183,20 @@ class Tracker:
 
     def claim(self, notice_id: str, lease_seconds: float, force: bool = False) -> Claim:
         now = time.time()
-        until = repr(round(now + lease_seconds, 3))
-        result = self._claim(
-            keys=[keys.notice(notice_id), keys.SCHED, keys.event(notice_id)],
-            args=[
-                now,
-                until,
-                notice_id,
-                "force" if force else "",
-                keys.PREFIX,
-                iso(now),
-                self.history_cap,
-            ],
-        )
+        # The lease names this claim: microseconds, so that no two claims share one.
+        until = repr(round(now + lease_seconds, 6))
+        args = [now, until, notice_id, "force" if force else "", keys.PREFIX, iso(now)]
+
+        def run() -> Any:
+            return self._claim(
+                keys=[keys.notice(notice_id), keys.SCHED, keys.event(notice_id)],
+                args=[*args, self.history_cap],
+            )
+
+        # A claim whose reply was lost may have been made: the same call again (the same
+        # lease) is recognised by the script, instead of finding the notice busy under a
+        # lease of its own until that runs out.
+        result = until_reachable(run, now + min(lease_seconds / 4, 30.0), "claiming a send")
         if result[0] != "ok":
             return Claim(outcome=ClaimOutcome(result[0]), status=result[1])
         flat = result[3]

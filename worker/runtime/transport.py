@@ -8,6 +8,10 @@ item that is JSON but no envelope (an event pushed bare) is lost without a word.
 This transport decodes queue items itself. Anything that is not a kombu envelope becomes
 a *poison envelope* carrying the raw bytes and the reason, which the consumer
 (worker.runtime.consumer) turns into a dead letter and acknowledges.
+
+It also takes each message and records it as unacknowledged in one Redis script instead
+of kombu's BRPOP and a second write (worker.runtime.take), so that a Redis crash or a
+worker's death between the two cannot lose it.
 """
 
 from __future__ import annotations
@@ -17,10 +21,17 @@ import contextvars
 import logging
 import threading
 import uuid
+from queue import Empty
+from time import monotonic
 from typing import Any, Final
 
+import redis
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads as kombu_loads
+
+from worker.runtime import take
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +47,9 @@ _delivering_from: contextvars.ContextVar[str] = contextvars.ContextVar(
 _reading_queue: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pdn_reading_queue", default=False
 )
+#: The delivery tag the take script recorded the message being delivered under: its
+#: unacknowledged record is written already (see QoS.append).
+_recorded_tag: contextvars.ContextVar[str] = contextvars.ContextVar("pdn_recorded_tag", default="")
 
 
 def is_envelope(value: Any) -> bool:
@@ -52,8 +66,9 @@ def is_envelope(value: Any) -> bool:
     )
 
 
-def poison_envelope(raw: str, reason: str) -> dict[str, Any]:
-    """A kombu envelope around an unreadable item, so that it reaches the consumer."""
+def poison_envelope(raw: str, reason: str, tag: str = "") -> dict[str, Any]:
+    """A kombu envelope around an unreadable item, so that it reaches the consumer; under
+    ``tag`` when one is given (the record the take script wrote is then replaced)."""
     body = base64.b64encode(raw.encode("utf-8", "surrogateescape")).decode("ascii")
     return {
         "body": body,
@@ -64,27 +79,34 @@ def poison_envelope(raw: str, reason: str) -> dict[str, Any]:
             "body_encoding": "base64",
             "delivery_info": {"exchange": "", "routing_key": ""},
             "delivery_mode": 2,
-            "delivery_tag": str(uuid.uuid4()),
+            "delivery_tag": tag or str(uuid.uuid4()),
             "priority": 0,
         },
     }
+
+
+def decode_item(text: str, tag: str = "") -> tuple[Any, bool]:
+    """A queue item as kombu's envelope, and whether it was one (else a poison envelope,
+    under ``tag`` if given)."""
+    try:
+        value = kombu_loads(text)
+    except Exception as exc:  # any bytes at all can be pushed onto a list
+        reason = f"the queue item is not JSON ({exc.__class__.__name__})"
+        return poison_envelope(text, reason, tag), False
+    if not is_envelope(value):
+        reason = (
+            "the queue item is JSON but not a message envelope "
+            "(an event pushed without Celery's producer?)"
+        )
+        return poison_envelope(text, reason, tag), False
+    return value, True
 
 
 def _loads(text: str) -> Any:
     """kombu's decoder, guarded while a queue item is being read (see Channel)."""
     if not _reading_queue.get():
         return kombu_loads(text)
-    try:
-        value = kombu_loads(text)
-    except Exception as exc:  # any bytes at all can be pushed onto a list
-        return poison_envelope(text, f"the queue item is not JSON ({exc.__class__.__name__})")
-    if not is_envelope(value):
-        return poison_envelope(
-            text,
-            "the queue item is JSON but not a message envelope "
-            "(an event pushed without Celery's producer?)",
-        )
-    return value
+    return decode_item(text)[0]
 
 
 # kombu's Redis module decodes queue items and unacked records with its module-level
@@ -105,6 +127,11 @@ class QoS(kombu_redis.QoS):
     process keeps it and puts it back on the queue once Redis answers again."""
 
     def append(self, message: Any, delivery_tag: Any) -> None:
+        if delivery_tag and _recorded_tag.get() == delivery_tag:
+            # The take script wrote the unacknowledged record with the pop: only the
+            # in-process bookkeeping is left.
+            virtual.QoS.append(self, message, delivery_tag)
+            return
         try:
             super().append(message, delivery_tag)
         # Not only connection errors: a channel whose connection kombu has already closed
@@ -128,6 +155,11 @@ class Channel(kombu_redis.Channel):
     that puts back messages taken while the broker went away (see QoS)."""
 
     QoS = QoS
+
+    #: Whether the server can take atomically (None: not asked yet).
+    _take_supported: bool | None = None
+    #: A wait-and-take was sent and its two replies are not read yet.
+    _take_pending = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -154,19 +186,102 @@ class Channel(kombu_redis.Channel):
             log.warning("%d message(s) taken while the broker was away put back on the queue", done)
         return done
 
+    def _can_take(self) -> bool:
+        """Whether to take with the script (asked of the server once per channel)."""
+        if self._take_supported is None:
+            if self.global_keyprefix:
+                # kombu prefixes each command's keys itself; an EVAL's are not among them.
+                self._take_supported = False
+            else:
+                try:
+                    info = self.client.info("server")
+                except redis.RedisError:
+                    return False  # asked again next time; BRPOP meets the same error
+                self._take_supported = take.server_supports(info)
+                if not self._take_supported:
+                    log.warning(
+                        "Redis %s has no BLMOVE: messages are taken with BRPOP, which a "
+                        "Redis crash between the pop and its reply can lose",
+                        info.get("redis_version"),
+                    )
+        return self._take_supported
+
     def _brpop_start(self, timeout: Any = None) -> Any:
         # A channel that outlived the failure may be the only one left: it puts back
         # what was kept before it waits for the next message.
         if _rescued:
             self.put_back_rescued()
-        return super()._brpop_start(timeout)
+        if not self._can_take():
+            return super()._brpop_start(timeout)
+        if timeout is None:
+            timeout = self.brpop_timeout
+        queues = self._queue_cycle.consume(len(self.active_queues))
+        if not queues:
+            return None
+        # kombu's BRPOP order: every queue at the highest priority, then the next level.
+        keys = [self._q_for_pri(queue, pri) for pri in self.priority_steps for queue in queues]
+        connection = self.client.connection
+        self._in_poll = connection
+        self._brpop_sent_at = monotonic()  # type: ignore[assignment]  # kombu's None default
+        packed = connection.pack_commands(
+            take.commands(keys, self.unacked_key, self.unacked_index_key, timeout)
+        )
+        connection.send_packed_command(packed)
+        self._take_pending = True
+        return None
+
+    def _read_take(self, connection: Any, **options: Any) -> Any:
+        """The two replies of a wait-and-take, both read before either error is raised
+        (an unread reply would be taken for the next command's)."""
+        self._take_pending = False
+        replies: list[Any] = []
+        for command in ("BLMOVE", "EVAL"):
+            try:
+                replies.append(self.client.parse_response(connection, command, **options))
+            except redis.ResponseError as exc:
+                replies.append(exc)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies[1]
 
     def _brpop_read(self, **options: Any) -> Any:
         token = _reading_queue.set(True)
         try:
-            return super()._brpop_read(**options)
+            if not self._take_pending:
+                return super()._brpop_read(**options)
+            try:
+                connection = self.client.connection
+                try:
+                    taken = self._read_take(connection, **options)
+                except self.connection_errors:
+                    # Disconnect so that the next round reconnects, as kombu does.
+                    connection.disconnect()
+                    raise
+                if not taken:
+                    raise Empty()
+                dest, item, tag = (bytes_to_str(part) for part in taken)
+                dest = dest.rsplit(self.sep, 1)[0]
+                self._queue_cycle.rotate(dest)
+                message, readable = decode_item(item, tag)
+                # An item the script recorded but that is no envelope here becomes a
+                # poison envelope under the same tag; its record is then written again.
+                recorded = _recorded_tag.set(tag if readable else "")
+                try:
+                    self.connection._deliver(message, dest)
+                finally:
+                    _recorded_tag.reset(recorded)
+                return True
+            finally:
+                self._in_poll = None  # type: ignore[assignment]  # kombu's own reset
+                self._flush_brpop_reauth()
         finally:
             _reading_queue.reset(token)
+
+    def _poll_error(self, type: Any, **options: Any) -> Any:
+        if type == "BRPOP" and self._take_pending:
+            return self._read_take(self.client.connection)
+        return super()._poll_error(type, **options)
 
     def _get(self, queue: Any, timeout: Any = None) -> Any:  # kombu's Redis _get has no timeout
         token = _reading_queue.set(True)
