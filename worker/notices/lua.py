@@ -92,7 +92,9 @@ redis.call('ZREM', prefix .. 'idx:st:' .. cur, id)
 redis.call('ZADD', prefix .. 'idx:st:' .. to, now, id)
 if sched == 'remove' then redis.call('ZREM', KEYS[3], id)
 elseif sched ~= 'keep' then redis.call('ZADD', KEYS[3], sched, id) end
-return {'ok', cur}
+-- For the per-hour counters: when the notice was queued, and to whom.
+local seen = redis.call('HMGET', KEYS[1], 'created_at', 'queued_at', 'to')
+return {'ok', cur, seen[1] or '', seen[2] or '', seen[3] or ''}
 """
 
 #: Take the right to one send attempt: a lease, the attempt counted, record and event read.
@@ -143,7 +145,7 @@ if st[4] and st[4] ~= '' then
   end
 end
 if st[1] == 'scheduled' then
-  redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', iso)
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', iso, 'queued_at', ARGV[1])
   redis.call('RPUSH', KEYS[1] .. ':h', entry('queued', 'due: ' .. (st[5] or 'step'), false))
   redis.call('ZREM', prefix .. 'idx:st:scheduled', id)
   redis.call('ZADD', prefix .. 'idx:st:queued', now, id)
