@@ -15,7 +15,7 @@ from worker.notices.pipeline import Pipeline
 from worker.notices.status import Status
 from worker.settings import Settings
 
-TIMES = re.compile(r'<td class="ts">([0-9T:.\-]+Z)</td>')
+TIMES = re.compile(r'<td class="ts lead">([0-9T:.\-]+Z)</td>')
 
 
 def _seeded(settings: Settings, fake_redis: fakeredis.FakeRedis) -> tuple[Pipeline, FlaskClient]:
@@ -59,11 +59,13 @@ def test_subscription_page_lists_every_notice_of_every_sequence_in_time_order(
     assert len(sub1) == 4  # in-1 and in-2: a first notice and a reminder each
     for notice_id in sub1:
         assert f'<a class="id" href="/notices/{notice_id}">' in page
-    notices = page.split('<table class="notices subscription-notices">')[1].split("</table>")[0]
+    notices = page.split('<table class="notices subscription-notices stack">')[1].split("</table>")[
+        0
+    ]
     assert notices.count("<tr data-status=") == 4
     assert notices.count('data-status="cancelled"') == 2
     assert notices.count('data-status="bounced"') == 1 and "reminder 1" in notices
-    timeline = page.split('<table class="history subscription-timeline">')[1]
+    timeline = page.split('<table class="history subscription-timeline stack">')[1]
     assert "opened by a charge failure" in timeline and "closed by payment_succeeded" in timeline
     assert "not sent: payment_succeeded pay-1" in timeline and "no such user" in timeline
     times = TIMES.findall(timeline.split("</table>")[0])
@@ -114,7 +116,7 @@ def test_subscription_page_takes_ids_with_slashes_and_escapes_them(
     notice = pipeline.accept(make_event(event_id="evt-odd", subscription_id=odd)).notice_id
     client = build_app(settings, pipeline, Recorder()).test_client()
     link = re.search(
-        r'id="subscription-link">Subscription <a class="id" href="([^"]+)"',
+        r'id="subscription-link">Subscription <a class="id long-id" href="([^"]+)"',
         client.get(f"/notices/{notice}").get_data(as_text=True),
     )
     assert link and link.group(1) == "/subscriptions/acct/42%20%3Cb%3E&amp;x"

@@ -158,8 +158,8 @@ def latencies(hours: list[tuple[int, dict[str, int]]]) -> list[Latency]:
 def latency_chart(rows: list[Latency], width: int = 480) -> Markup:
     """One bar per percentile, its length the bucket it falls in (each bucket one step,
     so seconds and days share the scale), labelled with the bucket's bound."""
-    label_w, bar_h, gap = 110, 20, 10
-    plot_w = width - label_w - 80
+    label_w, bar_h, gap = 120, 22, 10
+    plot_w = width - label_w - 85
     lines = [(r, name, bound) for r in rows if r.count for name, bound in r.percentiles]
     height = bar_h * max(len(lines), 1) + gap * max(len(rows) - 1, 0) + 4
     parts = [
@@ -178,7 +178,7 @@ def latency_chart(rows: list[Latency], width: int = 480) -> Markup:
         label = bound_label(bound) if bound is not None else "–"
         colour = COLOURS.get(row.status, "#1f2933")
         parts.append(
-            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="13">'
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="15">'
             f"{escape(row.status)} {escape(name)}</text>"
         )
         parts.append(
@@ -186,7 +186,7 @@ def latency_chart(rows: list[Latency], width: int = 480) -> Markup:
             f'y="{y + 3}" width="{w:.1f}" height="{bar_h - 6}" fill="{colour}"/>'
         )
         parts.append(
-            f'<text x="{label_w + w + 6:.1f}" y="{y + 14}" font-size="13">{escape(label)}</text>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 14}" font-size="15">{escape(label)}</text>'
         )
         y += bar_h
     parts.append("</svg>")
@@ -197,19 +197,19 @@ def latency_chart(rows: list[Latency], width: int = 480) -> Markup:
 def domain_chart(rows: list[tuple[str, dict[str, int]]], width: int = 480) -> Markup:
     """One stacked bar per recipient domain: its outcomes by status, with a legend."""
     top = max((sum(per.values()) for _, per in rows), default=0) or 1
-    label_w, bar_h = 150, 22
-    plot_w = width - label_w - 50
+    label_w, bar_h = 175, 24
+    plot_w = width - label_w - 45
     legend_y = bar_h * len(rows) + 8
-    height = legend_y + 20 * ((len(DOMAIN_STATUSES) + 2) // 3) + 4
+    height = legend_y + 22 * ((len(DOMAIN_STATUSES) + 2) // 3) + 4
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
         'xmlns="http://www.w3.org/2000/svg" aria-label="outcomes by recipient domain">'
     ]
     for i, (domain, per) in enumerate(rows):
         y = 2 + i * bar_h
-        shown = domain if len(domain) <= 22 else domain[:21] + "…"
+        shown = domain if len(domain) <= 20 else "…" + domain[-19:]
         parts.append(
-            f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="13">'
+            f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="15">'
             f"<title>{escape(domain)}</title>{escape(shown)}</text>"
         )
         x = float(label_w)
@@ -224,12 +224,12 @@ def domain_chart(rows: list[tuple[str, dict[str, int]]], width: int = 480) -> Ma
             )
             x += w
         parts.append(
-            f'<text x="{x + 6:.1f}" y="{y + 15}" font-size="13">{sum(per.values())}</text>'
+            f'<text x="{x + 6:.1f}" y="{y + 15}" font-size="15">{sum(per.values())}</text>'
         )
     for n, status in enumerate(DOMAIN_STATUSES):
-        lx, ly = 10 + (n % 3) * 150, legend_y + 20 * (n // 3)
+        lx, ly = 10 + (n % 3) * 150, legend_y + 22 * (n // 3)
         parts.append(f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="{COLOURS[status]}"/>')
-        parts.append(f'<text x="{lx + 18}" y="{ly + 11}" font-size="13">{status}</text>')
+        parts.append(f'<text x="{lx + 18}" y="{ly + 12}" font-size="15">{status}</text>')
     parts.append("</svg>")
     # Every piece of text in it went through escape() above.
     return Markup("".join(parts))  # noqa: S704
