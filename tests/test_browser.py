@@ -13,10 +13,13 @@ from typing import Any
 
 import fakeredis
 import pytest
+import redis
 from werkzeug.serving import make_server
 
 from tests.support.events import make_event
+from worker.notices import keys
 from worker.notices.pipeline import Pipeline
+from worker.notices.record import iso
 from worker.notices.status import Status
 from worker.settings import Settings
 from worker.web.app import create_app
@@ -74,7 +77,11 @@ class Served:
 
 
 @pytest.fixture
-def pipeline(settings: Settings) -> Pipeline:
+def pipeline(settings: Settings, request: pytest.FixtureRequest) -> Pipeline:
+    """An in-memory store; the real Redis (TEST_REDIS_URL) for a test that asks for
+    ``real_redis`` too."""
+    if "real_redis" in request.fixturenames:
+        return Pipeline(settings, request.getfixturevalue("real_redis"))
     return Pipeline(settings, fakeredis.FakeRedis(decode_responses=True))
 
 
@@ -406,9 +413,6 @@ def test_browser_ops_pages_fit_a_phone(page: Any, served: Served, pipeline: Pipe
 def seed_outcomes(pipeline: Pipeline) -> str:
     """Sends to a few domains (one long), some waiting minutes in the queue, delivered and
     bounced ones, all of one subscription with a long id; returns that subscription id."""
-    from worker.notices import keys
-    from worker.notices.record import iso
-
     sub = "acct-" + "9" * 60
     domains = ("example.com", "mail.example.org", "a-very-long-subdomain.mail.example.co.jp")
     for n in range(9):
@@ -432,9 +436,10 @@ def seed_outcomes(pipeline: Pipeline) -> str:
 
 
 def test_browser_charts_and_subscription_fit_a_phone(
-    page: Any, served: Served, pipeline: Pipeline
+    page: Any, served: Served, pipeline: Pipeline, real_redis: redis.Redis
 ) -> None:
-    sub = seed_outcomes(pipeline)
+    sub = seed_outcomes(pipeline)  # into the real Redis the served app reads
+    assert real_redis.exists(keys.stats_hour(int(time.time() // 3600)))
     page.set_viewport_size({"width": 375, "height": 800})
     page.goto(served.url + "/charts")
     assert page.locator("#chart-latency svg rect[data-percentile='sent-p50']").count() == 1
