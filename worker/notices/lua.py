@@ -82,6 +82,8 @@ if ARGV[8] ~= '' and redis.call('HGET', KEYS[1], 'lease_until') ~= ARGV[8] then
 end
 local fields = {'status', to, 'updated_at', ARGV[9]}
 for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
+-- Sent and delivered latencies count from here (a replay, a step whose time came).
+if to == 'queued' then fields[#fields + 1] = 'queued_at'; fields[#fields + 1] = now end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('HDEL', KEYS[1], 'lease_until')
 if entry ~= '' then

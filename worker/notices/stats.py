@@ -212,6 +212,15 @@ class HourlyStats:
         except redis.RedisError as exc:
             log.warning("hourly counters not updated: %s", exc.__class__.__name__)
 
+    def count_change(
+        self, status: str, bounce: str | None, now: float, seen: Sequence[str]
+    ) -> None:
+        """Count a status change from what the transition script read back: the record's
+        ``created_at``, ``queued_at`` and ``to`` (any of them may be empty)."""
+        created, queued, to = [*seen, "", "", ""][:3]
+        since = epoch_of(queued) or epoch_of(created)
+        self.count(status, bounce, now, queued_at=since, to=to or None)
+
     def hours(self, last: int, now: float | None = None) -> list[tuple[int, dict[str, int]]]:
         """The ``last`` hours up to now, oldest first: (hour, counters)."""
         current = int((time.time() if now is None else now) // 3600)

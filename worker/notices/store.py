@@ -13,7 +13,7 @@ from worker.notices.connection import RedisClient
 from worker.notices.lua import CLAIM, CONFIRM, CREATE, RELEASE, SWEEP, TRANSITION
 from worker.notices.outbound import Outbound
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
-from worker.notices.stats import HourlyStats, epoch_of
+from worker.notices.stats import HourlyStats
 from worker.notices.status import TRANSITIONS, ClaimOutcome, Status, TransitionOutcome
 
 
@@ -134,11 +134,7 @@ class Tracker:
         """
         now = time.time()
         sched = "remove" if unschedule else ("keep" if schedule_at is None else str(schedule_at))
-        changes = dict(fields or {})
-        if target == Status.QUEUED:
-            # Sent and delivered latencies count from here (a replay, a step whose time came).
-            changes["queued_at"] = repr(round(now, 3))
-        flat = [x for kv in changes.items() for x in kv]
+        flat = [x for kv in (fields or {}).items() for x in kv]
         entry = history_entry(target, detail, now, **extra) if history else ""
         allowed = ",".join(sorted(TRANSITIONS[target]))
         result = self._transition(
@@ -159,14 +155,7 @@ class Tracker:
         )
         outcome = TransitionOutcome(result[0])
         if outcome == TransitionOutcome.OK:
-            created, queued, to = [*result[2:5], "", "", ""][:3]
-            self.stats.count(
-                str(target),
-                (fields or {}).get("bounce"),
-                now,
-                queued_at=epoch_of(queued) or epoch_of(created),
-                to=to or None,
-            )
+            self.stats.count_change(str(target), (fields or {}).get("bounce"), now, result[2:5])
         if (
             outcome is TransitionOutcome.OK
             and self.outbound is not None

@@ -24,12 +24,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from werkzeug.wrappers import Response as BaseResponse
 
 from worker.errors import StoreUnavailable
-from worker.intake.addresses import mask
-from worker.logs import scrub as mask_addresses
 from worker.metrics import StoreCollector
 from worker.notices.record import iso, public
 from worker.notices.status import NEED_NEW_ADDRESS, REPLAYABLE, Status
-from worker.notices.timeline import SUBSCRIPTION_SEQUENCES, sequence_view, subscription_view
+from worker.notices.timeline import sequence_view
 from worker.web.building import try_preview
 from worker.web.forms import pretty_payload, replay_refusal, web_wording
 from worker.web.preview import sandboxed
@@ -180,35 +178,6 @@ def timeline(notice_id: str) -> str:
         problem=problem,
         replayable=out["status"] in REPLAYABLE,
     )
-
-
-def _masked(view: dict[str, Any]) -> dict[str, Any]:
-    """The subscription view with every address masked (``a***@example.com``), in the
-    records and in any text of the histories (a bounce's diagnostic may quote one)."""
-    notices = [dict(n, to=mask(n.get("to"))) for n in view["notices"]]
-    timeline = [
-        {k: mask_addresses(v) if isinstance(v, str) else v for k, v in entry.items()}
-        for entry in view["timeline"]
-    ]
-    return dict(view, notices=notices, timeline=timeline)
-
-
-@bp.get("/subscriptions/<path:subscription_id>")
-def subscription(subscription_id: str) -> tuple[str, int]:
-    """A subscription's whole timeline: every notice of each of its sequences (every round
-    and step) and their histories merged with the sequences' events, in time order."""
-    pipeline = state().pipeline()
-    view = subscription_view(pipeline.tracker, pipeline.sequences, subscription_id)
-    full = request.args.get("addresses") == "full"
-    if view is not None and not full:
-        view = _masked(view)
-    return render_template(
-        "subscription.html",
-        subscription_id=subscription_id,
-        view=view,
-        full=full,
-        limit=SUBSCRIPTION_SEQUENCES,
-    ), 200 if view is not None else 404
 
 
 @bp.get("/notices/<notice_id>/mail.html")
