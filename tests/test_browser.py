@@ -6,16 +6,20 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import fakeredis
 import pytest
+import redis
 from werkzeug.serving import make_server
 
 from tests.support.events import make_event
+from worker.notices import keys
 from worker.notices.pipeline import Pipeline
+from worker.notices.record import iso
 from worker.notices.status import Status
 from worker.settings import Settings
 from worker.web.app import create_app
@@ -73,7 +77,11 @@ class Served:
 
 
 @pytest.fixture
-def pipeline(settings: Settings) -> Pipeline:
+def pipeline(settings: Settings, request: pytest.FixtureRequest) -> Pipeline:
+    """An in-memory store; the real Redis (TEST_REDIS_URL) for a test that asks for
+    ``real_redis`` too."""
+    if "real_redis" in request.fixturenames:
+        return Pipeline(settings, request.getfixturevalue("real_redis"))
     return Pipeline(settings, fakeredis.FakeRedis(decode_responses=True))
 
 
@@ -400,6 +408,65 @@ def test_browser_ops_pages_fit_a_phone(page: Any, served: Served, pipeline: Pipe
     page.goto(served.url + "/charts")
     assert page.locator("#chart-statuses svg polyline[data-series=failed]").count() == 1
     shot(page, "charts-375.png")
+
+
+def seed_outcomes(pipeline: Pipeline) -> str:
+    """Sends to a few domains (one long), some waiting minutes in the queue, delivered and
+    bounced ones, all of one subscription with a long id; returns that subscription id."""
+    sub = "acct-" + "9" * 60
+    domains = ("example.com", "mail.example.org", "a-very-long-subdomain.mail.example.co.jp")
+    for n in range(9):
+        notice_id = pipeline.accept(
+            make_event(
+                event_id=f"evt-out-{n}",
+                subscription_id=sub,
+                invoice_id=f"in-{n}",
+                admin_email=f"user{n}@{domains[n % 3]}",
+            )
+        ).notice_id
+        assert notice_id
+        created = iso(time.time() - 400 * n)
+        pipeline.r.hset(keys.notice(notice_id), "created_at", created)
+        pipeline.tracker.transition(notice_id, Status.SENT, "accepted by the relay: 250")
+        if n % 3 == 1:
+            pipeline.tracker.transition(notice_id, Status.DELIVERED, "DSN 2.0.0")
+        elif n % 3 == 2:
+            pipeline.tracker.transition(notice_id, Status.BOUNCED, "550 5.1.1 no such user")
+    return sub
+
+
+def test_browser_charts_and_subscription_fit_a_phone(
+    page: Any, served: Served, pipeline: Pipeline, real_redis: redis.Redis
+) -> None:
+    sub = seed_outcomes(pipeline)  # into the real Redis the served app reads
+    assert real_redis.exists(keys.stats_hour(int(time.time() // 3600)))
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(served.url + "/charts")
+    assert page.locator("#chart-latency svg rect[data-percentile='sent-p50']").count() == 1
+    assert page.locator("#chart-latency svg rect[data-percentile='delivered-p99']").count() == 1
+    bounced = page.locator("#chart-domains svg rect[data-status=bounced]")
+    assert bounced.count() == 1
+    assert bounced.get_attribute("data-domain") == "a-very-long-subdomain.mail.example.co.jp"
+    assert page.locator("#domain-table tr[data-domain]").count() == 3
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    for table in ("#latency-table", "#domain-table"):
+        inner = page.locator(table).evaluate("t => t.scrollWidth - t.clientWidth")
+        assert inner <= 0, table  # the whole table fits: no scrolling inside it either
+    for svg in page.locator("svg.chart").all():
+        box = svg.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 375
+    shot(page, "charts-latency-domains-375.png")
+    page.goto(served.url + f"/subscriptions/{sub}")
+    assert page.locator("table.subscription-notices tr[data-status]").count() == 9
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert "user1@" not in page.content()  # masked unless asked
+    page.locator("#show-addresses").click()
+    assert "user1@mail.example.org" in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    shot(page, "subscription-375.png")
+    page.locator("table.subscription-notices a.id").first.click()
+    assert page.locator("#subscription-link").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
 
 def test_browser_preview_tabs_widths_dark_toggle_and_search(page: Any, served: Served) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import fakeredis
 import redis
@@ -11,6 +13,7 @@ from tests.support.events import make_event
 from tests.test_web import Recorder, build_app
 from worker.notices import keys
 from worker.notices.pipeline import Pipeline
+from worker.notices.record import iso
 from worker.notices.stats import HourlyStats
 from worker.notices.status import Status
 from worker.settings import Settings
@@ -63,3 +66,50 @@ def test_charts_page_without_data_says_so(
     client = build_app(settings, Pipeline(settings, fake_redis), Recorder()).test_client()
     page = client.get("/charts?hours=oops").get_data(as_text=True)
     assert "No status changes in the last 48 hours." in page and "<svg" not in page
+
+
+def test_charts_page_draws_latency_percentiles_and_domains_from_real_redis(
+    settings: Settings, real_redis: redis.Redis
+) -> None:
+    pipeline = Pipeline(settings, real_redis)
+    tracker = pipeline.tracker
+    waits = {"fast-1": 0, "fast-2": 0, "slow": 20 * 60}  # queued that long before sent
+    for name, wait in waits.items():
+        notice = pipeline.accept(
+            make_event(event_id=f"evt-lat-{name}", admin_email=f"{name}.person@Mail.Example.org")
+        ).notice_id
+        assert notice
+        real_redis.hset(keys.notice(notice), "created_at", iso(time.time() - wait))
+        tracker.transition(notice, Status.SENT, "250")
+        if name == "slow":
+            tracker.transition(notice, Status.DELIVERED, "DSN 2.0.0")
+    other = pipeline.accept(make_event(event_id="evt-lat-x", admin_email="z@other.example"))
+    tracker.transition(other.notice_id or "", Status.FAILED, "550 5.7.1")
+    client = build_app(settings, pipeline, Recorder()).test_client()
+    page = client.get("/charts").get_data(as_text=True)
+    # Three sent: two within 1 s, one within 1 h; p50 is the 1 s bucket, p90 and p99 the 1 h.
+    sent = re.search(r'<tr data-latency="sent">(.*?)</tr>', page, re.S)
+    assert sent, page
+    assert 'data-percentile="p50">≤ 1 s</td>' in sent.group(1)
+    assert 'data-percentile="p90">≤ 1 h</td>' in sent.group(1)
+    assert 'data-percentile="p99">≤ 1 h</td>' in sent.group(1)
+    assert 'data-label="notices">3</td>' in sent.group(1)
+    delivered = re.search(r'<tr data-latency="delivered">(.*?)</tr>', page, re.S)
+    assert delivered and 'data-percentile="p50">≤ 1 h</td>' in delivered.group(1)
+    assert 'data-percentile="sent-p99"' in page and 'data-percentile="delivered-p50"' in page
+    row = re.search(r'<tr data-domain="mail.example.org">(.*?)</tr>', page, re.S)
+    assert row and 'data-status="sent">3</td>' in row.group(1)
+    assert 'data-status="delivered">1</td>' in row.group(1)
+    assert 'data-domain="other.example" data-status="failed"' in page
+    assert "person" not in page and "z@" not in page  # no local part anywhere
+
+
+def test_charts_page_without_sends_says_so_for_latency_and_domains(
+    settings: Settings, fake_redis: fakeredis.FakeRedis
+) -> None:
+    pipeline = Pipeline(settings, fake_redis)
+    pipeline.accept(make_event())
+    page = build_app(settings, pipeline, Recorder()).test_client().get("/charts?hours=24")
+    text = page.get_data(as_text=True)
+    assert "No notice sent or delivered in the last 24 hours." in text
+    assert "No outcomes in the last 24 hours." in text and 'id="domain-table"' not in text

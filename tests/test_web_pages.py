@@ -181,3 +181,25 @@ def test_live_changes_version_moves_when_a_template_changes(
     notice = templates / "notice.html"
     notice.write_text(notice.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert client.get("/preview/changes").get_json()["version"] != first
+
+
+def test_index_has_a_previewable_row_for_every_step_of_a_sequence(client: FlaskClient) -> None:
+    from worker.notices.status import Step
+
+    page = client.get("/").get_data(as_text=True)
+    rows = re.findall(r'<tr data-search="[^"]*" data-step="([^"]+)">(.*?)</tr>', page, re.S)
+    assert {label.split()[0] for label, _ in rows} == {str(s) for s in Step}
+    subjects = {}
+    for label, row in rows:
+        name = re.search(r'<td class="id">([^<]+)</td>', row)
+        subject = re.search(r'<div class="subject" lang="en">([^<]*)</div>', row)
+        assert name and subject and subject.group(1), label
+        subjects[label] = subject.group(1)
+        for locale in ("zh_TW", "en"):
+            assert f'href="/preview/{name.group(1)}/{locale}"' in row
+        if label != "first":
+            assert client.get(f"/preview/{name.group(1)}/zh-TW").status_code == 200, label
+    assert subjects["reminder 1"].startswith("Reminder:")
+    assert subjects["final"].startswith("Final notice:")
+    found = client.get("/", query_string={"q": "final"}).get_data(as_text=True)
+    assert 'data-step="final"' in found and 'data-step="first"' not in found

@@ -148,5 +148,7 @@ def subscription_settled(subscription_id: str) -> str:
 
 def stats_hour(hour: int) -> str:
     """Hash: the counters of one UTC hour (``hour`` = epoch seconds // 3600): status
-    changes (``status:<status>``) and bounces (``bounce:<kind>:<reason>``)."""
+    changes (``status:<status>``), bounces (``bounce:<kind>:<reason>``), send latency
+    (``latency:sent|delivered:<bucket bound>``) and outcomes by recipient domain
+    (``domain:<domain>:<status>``, with ``domain:<domain>`` and ``domains`` for the cap)."""
     return f"{PREFIX}stats:{hour}"

@@ -82,6 +82,8 @@ if ARGV[8] ~= '' and redis.call('HGET', KEYS[1], 'lease_until') ~= ARGV[8] then
 end
 local fields = {'status', to, 'updated_at', ARGV[9]}
 for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
+-- Sent and delivered latencies count from here (a replay, a step whose time came).
+if to == 'queued' then fields[#fields + 1] = 'queued_at'; fields[#fields + 1] = now end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('HDEL', KEYS[1], 'lease_until')
 if entry ~= '' then
@@ -92,7 +94,9 @@ redis.call('ZREM', prefix .. 'idx:st:' .. cur, id)
 redis.call('ZADD', prefix .. 'idx:st:' .. to, now, id)
 if sched == 'remove' then redis.call('ZREM', KEYS[3], id)
 elseif sched ~= 'keep' then redis.call('ZADD', KEYS[3], sched, id) end
-return {'ok', cur}
+-- For the per-hour counters: when the notice was queued, and to whom.
+local seen = redis.call('HMGET', KEYS[1], 'created_at', 'queued_at', 'to')
+return {'ok', cur, seen[1] or '', seen[2] or '', seen[3] or ''}
 """
 
 #: Take the right to one send attempt: a lease, the attempt counted, record and event read.
@@ -148,7 +152,7 @@ if st[4] and st[4] ~= '' then
   end
 end
 if st[1] == 'scheduled' then
-  redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', iso)
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', iso, 'queued_at', ARGV[1])
   redis.call('RPUSH', KEYS[1] .. ':h', entry('queued', 'due: ' .. (st[5] or 'step'), false))
   redis.call('ZREM', prefix .. 'idx:st:scheduled', id)
   redis.call('ZADD', prefix .. 'idx:st:queued', now, id)

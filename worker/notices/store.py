@@ -155,7 +155,7 @@ class Tracker:
         )
         outcome = TransitionOutcome(result[0])
         if outcome == TransitionOutcome.OK:
-            self.stats.count(str(target), (fields or {}).get("bounce"), now)
+            self.stats.count_change(str(target), (fields or {}).get("bounce"), now, result[2:5])
         if (
             outcome is TransitionOutcome.OK
             and self.outbound is not None

@@ -17,7 +17,7 @@ from worker.notices.pipeline import Pipeline
 from worker.notices.replay import replay_notice
 from worker.render.renderer import Renderer
 from worker.settings import Settings
-from worker.web import charts, checks, live, ops, preview, security
+from worker.web import charts, checks, live, ops, preview, security, subscriptions
 from worker.web.access import AccessLog
 from worker.web.state import (
     EXTENSION,
@@ -86,6 +86,7 @@ def create_app(
     app.register_blueprint(checks.bp)
     app.register_blueprint(live.bp)
     app.register_blueprint(charts.bp)
+    app.register_blueprint(subscriptions.bp)
     # Our own request log, masked, whatever server runs the app (waitress logs none).
     app.wsgi_app = AccessLog(app.wsgi_app, security.secrets_of(settings))  # type: ignore[method-assign]
 

@@ -87,6 +87,15 @@ def _one(name: str, locale: str) -> Preview:
     return preview
 
 
+def step_name(name: str) -> str:
+    """Which step of a sequence a case previews: ``first``, ``reminder 1``, ``final``,
+    ``disabled``."""
+    step = case_step(name)
+    if step is None:
+        return "first"
+    return f"{step.step} {step.step_no}" if step.step == "reminder" else step.step
+
+
 def subjects() -> dict[str, dict[str, str]]:
     """Each case's subject in each locale ("" when it does not render)."""
     out: dict[str, dict[str, str]] = {}
@@ -109,10 +118,15 @@ def index() -> str:
         found = {
             name: subj
             for name, subj in found.items()
-            if wanted in " ".join([name, *subj.values()]).casefold()
+            if wanted in " ".join([name, step_name(name), *subj.values()]).casefold()
         }
     return render_template(
-        "index.html", cases=list(found), subjects=found, locales=LOCALES, query=query
+        "index.html",
+        cases=list(found),
+        subjects=found,
+        steps={name: step_name(name) for name in found},
+        locales=LOCALES,
+        query=query,
     )
 
 

@@ -7,6 +7,14 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 from worker.notices.record import iso
+from worker.notices.stats import (
+    DOMAIN_STATUSES,
+    LATENCY_BOUNDS,
+    LATENCY_STATUSES,
+    bound_label,
+    latency_histogram,
+    percentile,
+)
 
 #: Colours by status, readable on white.
 COLOURS = {
@@ -113,6 +121,115 @@ def bar_chart(rows: list[tuple[str, int]], width: int = 720) -> Markup:
             f'height="{bar_h - 6}" fill="#c81e1e"/>'
         )
         parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" font-size="12">{value}</text>')
+    parts.append("</svg>")
+    # Every piece of text in it went through escape() above.
+    return Markup("".join(parts))  # noqa: S704
+
+
+#: The percentiles drawn for send latency.
+PERCENTILES = ((0.5, "p50"), (0.9, "p90"), (0.99, "p99"))
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One latency (queued → sent, or → delivered): how many were counted, and each
+    percentile as the upper bound of the bucket that holds it."""
+
+    status: str
+    count: int
+    percentiles: list[tuple[str, float | None]]
+
+
+def latencies(hours: list[tuple[int, dict[str, int]]]) -> list[Latency]:
+    """Sent and delivered latency over ``hours``, from the counters' buckets."""
+    out = []
+    for status in LATENCY_STATUSES:
+        histogram = latency_histogram(hours, status)
+        out.append(
+            Latency(
+                status,
+                sum(n for _, n in histogram),
+                [(name, percentile(histogram, q)) for q, name in PERCENTILES],
+            )
+        )
+    return out
+
+
+def latency_chart(rows: list[Latency], width: int = 480) -> Markup:
+    """One bar per percentile, its length the bucket it falls in (each bucket one step,
+    so seconds and days share the scale), labelled with the bucket's bound."""
+    label_w, bar_h, gap = 120, 22, 10
+    plot_w = width - label_w - 85
+    lines = [(r, name, bound) for r in rows if r.count for name, bound in r.percentiles]
+    height = bar_h * max(len(lines), 1) + gap * max(len(rows) - 1, 0) + 4
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
+        'xmlns="http://www.w3.org/2000/svg" aria-label="time from queued to sent and to '
+        'delivered, percentiles">'
+    ]
+    y = 2
+    previous = ""
+    for row, name, bound in lines:
+        if previous and previous != row.status:
+            y += gap
+        previous = row.status
+        steps = LATENCY_BOUNDS.index(bound) + 1 if bound is not None else 0
+        w = plot_w * steps / len(LATENCY_BOUNDS)
+        label = bound_label(bound) if bound is not None else "–"
+        colour = COLOURS.get(row.status, "#1f2933")
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="15">'
+            f"{escape(row.status)} {escape(name)}</text>"
+        )
+        parts.append(
+            f'<rect data-percentile="{escape(row.status)}-{escape(name)}" x="{label_w}" '
+            f'y="{y + 3}" width="{w:.1f}" height="{bar_h - 6}" fill="{colour}"/>'
+        )
+        parts.append(
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 14}" font-size="15">{escape(label)}</text>'
+        )
+        y += bar_h
+    parts.append("</svg>")
+    # Every piece of text in it went through escape() above.
+    return Markup("".join(parts))  # noqa: S704
+
+
+def domain_chart(rows: list[tuple[str, dict[str, int]]], width: int = 480) -> Markup:
+    """One stacked bar per recipient domain: its outcomes by status, with a legend."""
+    top = max((sum(per.values()) for _, per in rows), default=0) or 1
+    label_w, bar_h = 175, 24
+    plot_w = width - label_w - 45
+    legend_y = bar_h * len(rows) + 8
+    height = legend_y + 22 * ((len(DOMAIN_STATUSES) + 2) // 3) + 4
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
+        'xmlns="http://www.w3.org/2000/svg" aria-label="outcomes by recipient domain">'
+    ]
+    for i, (domain, per) in enumerate(rows):
+        y = 2 + i * bar_h
+        shown = domain if len(domain) <= 20 else "…" + domain[-19:]
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" font-size="15">'
+            f"<title>{escape(domain)}</title>{escape(shown)}</text>"
+        )
+        x = float(label_w)
+        for status in DOMAIN_STATUSES:
+            if not per.get(status):
+                continue
+            w = plot_w * per[status] / top
+            parts.append(
+                f'<rect data-domain="{escape(domain)}" data-status="{status}" x="{x:.1f}" '
+                f'y="{y + 3}" width="{w:.1f}" height="{bar_h - 6}" fill="{COLOURS[status]}">'
+                f"<title>{escape(domain)} {status}: {per[status]}</title></rect>"
+            )
+            x += w
+        parts.append(
+            f'<text x="{x + 6:.1f}" y="{y + 15}" font-size="15">{sum(per.values())}</text>'
+        )
+    for n, status in enumerate(DOMAIN_STATUSES):
+        lx, ly = 10 + (n % 3) * 150, legend_y + 22 * (n // 3)
+        parts.append(f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="{COLOURS[status]}"/>')
+        parts.append(f'<text x="{lx + 18}" y="{ly + 12}" font-size="15">{status}</text>')
     parts.append("</svg>")
     # Every piece of text in it went through escape() above.
     return Markup("".join(parts))  # noqa: S704
