@@ -24,7 +24,13 @@ returned unrecorded, as kombu would; the worker records what it makes of them.
 
 from __future__ import annotations
 
+import logging
+from time import monotonic
 from typing import Any, Final
+
+import redis
+
+log = logging.getLogger(__name__)
 
 #: KEYS: the queue keys in the order kombu would BRPOP them, then the unacked hash and
 #: the unacked index. Returns {queue key, item, delivery tag or ''} or false when every
@@ -90,3 +96,58 @@ def commands(
         ("BLMOVE", first, first, "RIGHT", "RIGHT", wait_seconds(timeout, len(keys))),
         ("EVAL", TAKE, len(keys) + 2, *keys, unacked, index),
     ]
+
+
+# -- on a kombu Redis channel (worker.runtime.transport.Channel) ---------------------------
+def supported(channel: Any) -> bool:
+    """Whether ``channel`` takes with the script (asked of the server once per channel)."""
+    if channel._take_supported is None:
+        if channel.global_keyprefix:
+            # kombu prefixes each command's keys itself; an EVAL's are not among them.
+            channel._take_supported = False
+        else:
+            try:
+                info = channel.client.info("server")
+            except redis.RedisError:
+                return False  # asked again next time; BRPOP meets the same error
+            channel._take_supported = server_supports(info)
+            if not channel._take_supported:
+                log.warning(
+                    "Redis %s has no BLMOVE: messages are taken with BRPOP, which a "
+                    "Redis crash between the pop and its reply can lose",
+                    info.get("redis_version"),
+                )
+    return bool(channel._take_supported)
+
+
+def send(channel: Any, timeout: float | None) -> None:
+    """Send the wait-and-take on the channel's own connection (where kombu sends BRPOP)."""
+    queues = channel._queue_cycle.consume(len(channel.active_queues))
+    if not queues:
+        return
+    # kombu's BRPOP order: every queue at the highest priority, then the next level.
+    keys = [channel._q_for_pri(queue, pri) for pri in channel.priority_steps for queue in queues]
+    connection = channel.client.connection
+    channel._in_poll = connection
+    channel._brpop_sent_at = monotonic()
+    packed = connection.pack_commands(
+        commands(keys, channel.unacked_key, channel.unacked_index_key, timeout)
+    )
+    connection.send_packed_command(packed)
+    channel._take_pending = True
+
+
+def read(channel: Any, connection: Any, **options: Any) -> Any:
+    """The two replies of a wait-and-take, both read before either error is raised (an
+    unread reply would be taken for the next command's): the take's reply."""
+    channel._take_pending = False
+    replies: list[Any] = []
+    for command in ("BLMOVE", "EVAL"):
+        try:
+            replies.append(channel.client.parse_response(connection, command, **options))
+        except redis.ResponseError as exc:
+            replies.append(exc)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies[1]

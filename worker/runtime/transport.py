@@ -22,10 +22,8 @@ import logging
 import threading
 import uuid
 from queue import Empty
-from time import monotonic
 from typing import Any, Final
 
-import redis
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from kombu.utils.encoding import bytes_to_str
@@ -156,7 +154,7 @@ class Channel(kombu_redis.Channel):
 
     QoS = QoS
 
-    #: Whether the server can take atomically (None: not asked yet).
+    #: Whether the server can take atomically (None: not asked yet; see take.supported).
     _take_supported: bool | None = None
     #: A wait-and-take was sent and its two replies are not read yet.
     _take_pending = False
@@ -186,64 +184,15 @@ class Channel(kombu_redis.Channel):
             log.warning("%d message(s) taken while the broker was away put back on the queue", done)
         return done
 
-    def _can_take(self) -> bool:
-        """Whether to take with the script (asked of the server once per channel)."""
-        if self._take_supported is None:
-            if self.global_keyprefix:
-                # kombu prefixes each command's keys itself; an EVAL's are not among them.
-                self._take_supported = False
-            else:
-                try:
-                    info = self.client.info("server")
-                except redis.RedisError:
-                    return False  # asked again next time; BRPOP meets the same error
-                self._take_supported = take.server_supports(info)
-                if not self._take_supported:
-                    log.warning(
-                        "Redis %s has no BLMOVE: messages are taken with BRPOP, which a "
-                        "Redis crash between the pop and its reply can lose",
-                        info.get("redis_version"),
-                    )
-        return self._take_supported
-
     def _brpop_start(self, timeout: Any = None) -> Any:
         # A channel that outlived the failure may be the only one left: it puts back
         # what was kept before it waits for the next message.
         if _rescued:
             self.put_back_rescued()
-        if not self._can_take():
+        if not take.supported(self):
             return super()._brpop_start(timeout)
-        if timeout is None:
-            timeout = self.brpop_timeout
-        queues = self._queue_cycle.consume(len(self.active_queues))
-        if not queues:
-            return None
-        # kombu's BRPOP order: every queue at the highest priority, then the next level.
-        keys = [self._q_for_pri(queue, pri) for pri in self.priority_steps for queue in queues]
-        connection = self.client.connection
-        self._in_poll = connection
-        self._brpop_sent_at = monotonic()  # type: ignore[assignment]  # kombu's None default
-        packed = connection.pack_commands(
-            take.commands(keys, self.unacked_key, self.unacked_index_key, timeout)
-        )
-        connection.send_packed_command(packed)
-        self._take_pending = True
+        take.send(self, self.brpop_timeout if timeout is None else timeout)
         return None
-
-    def _read_take(self, connection: Any, **options: Any) -> Any:
-        """The two replies of a wait-and-take, both read before either error is raised
-        (an unread reply would be taken for the next command's)."""
-        self._take_pending = False
-        replies: list[Any] = []
-        for command in ("BLMOVE", "EVAL"):
-            try:
-                replies.append(self.client.parse_response(connection, command, **options))
-            except redis.ResponseError as exc:
-                replies.append(exc)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        return replies[1]
 
     def _brpop_read(self, **options: Any) -> Any:
         token = _reading_queue.set(True)
@@ -253,7 +202,7 @@ class Channel(kombu_redis.Channel):
             try:
                 connection = self.client.connection
                 try:
-                    taken = self._read_take(connection, **options)
+                    taken = take.read(self, connection, **options)
                 except self.connection_errors:
                     # Disconnect so that the next round reconnects, as kombu does.
                     connection.disconnect()
@@ -280,7 +229,7 @@ class Channel(kombu_redis.Channel):
 
     def _poll_error(self, type: Any, **options: Any) -> Any:
         if type == "BRPOP" and self._take_pending:
-            return self._read_take(self.client.connection)
+            return take.read(self, self.client.connection)
         return super()._poll_error(type, **options)
 
     def _get(self, queue: Any, timeout: Any = None) -> Any:  # kombu's Redis _get has no timeout
