@@ -66,13 +66,29 @@ def test_limits_throttle_halves_then_recovers(
         limits.throttled("gmail.com")
     assert limits.domain_states()[0].factor == MIN_FACTOR
     assert limits.is_throttled("gmail.com") and not limits.is_throttled("outlook.com")
-    # After the hold, each step raises the rate until the throttle is gone.
+    # After the hold, each step raises the rate until the throttle is gone. The scripts
+    # read Redis's clock; fakeredis's TIME is the process's time.time(), moved on here.
     now = [time.time()]
-    monkeypatch.setattr("worker.notices.limits.time.time", lambda: now[0])
+    monkeypatch.setattr("time.time", lambda: now[0])
     for _ in range(40):
         now[0] += 61
         limits.take("gmail.com")
     assert not limits.is_throttled("gmail.com")
+
+
+def test_limits_bucket_reads_the_server_clock_not_the_callers(
+    settings: Settings, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers whose clocks disagree by an hour share one bucket: the slow clock
+    must not refill it (nor the fast one drain it)."""
+    limits = RelayLimits(client, settings.with_(relay_rate=5.0))
+    taken = sum(1 for _ in range(5) if limits.take("example.org") == 0)
+    assert taken == 5 and limits.take("example.org") > 0
+    real = time.time
+    monkeypatch.setattr(
+        "worker.notices.limits.time", type("Skewed", (), {"time": lambda: real() + 3600})
+    )
+    assert limits.take("example.org") > 0  # an hour "later" on this worker's clock: still empty
 
 
 def test_limits_connections_are_capped_across_workers(settings: Settings, client: Any) -> None:

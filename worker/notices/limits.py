@@ -31,7 +31,10 @@ SLOT_TTL: Final = 60.0
 #: Take one token from the relay bucket and the domain bucket, or neither; returns the
 #: seconds to wait (0: go). A rate of 0 means "no limit" for that bucket.
 _TAKE: Final = """
-local now = tonumber(ARGV[1])
+-- Redis's clock, not the caller's: workers on several hosts (or a caller delayed between
+-- reading its clock and running this) would otherwise move the bucket back and forth.
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local function state(key, rate)
   if rate <= 0 then return nil end
   local b = redis.call('HMGET', key, 'tokens', 'ts')
@@ -40,8 +43,8 @@ local function state(key, rate)
   tokens = math.min(math.max(rate, 1), tokens + (now - ts) * rate)
   return tokens
 end
-local relay_rate = tonumber(ARGV[2])
-local domain_rate = tonumber(ARGV[3])
+local relay_rate = tonumber(ARGV[1])
+local domain_rate = tonumber(ARGV[2])
 -- the domain's throttle factor, recovering step by step after its hold
 local factor = 1
 if KEYS[3] ~= '' then
@@ -49,11 +52,11 @@ if KEYS[3] ~= '' then
   factor = tonumber(t[1]) or 1
   local hold, step_at = tonumber(t[2]) or 0, tonumber(t[3]) or 0
   if factor < 1 and now >= hold and now >= step_at then
-    factor = math.min(1, factor * tonumber(ARGV[5]))
+    factor = math.min(1, factor * tonumber(ARGV[4]))
     if factor >= 1 then redis.call('DEL', KEYS[3])
-    else redis.call('HSET', KEYS[3], 'factor', factor, 'step_at', now + tonumber(ARGV[6])) end
+    else redis.call('HSET', KEYS[3], 'factor', factor, 'step_at', now + tonumber(ARGV[5])) end
   end
-  if factor < 1 and domain_rate <= 0 then domain_rate = tonumber(ARGV[4]) end
+  if factor < 1 and domain_rate <= 0 then domain_rate = tonumber(ARGV[3]) end
 end
 domain_rate = domain_rate * factor
 local r = state(KEYS[1], relay_rate)
@@ -75,11 +78,14 @@ return '0'
 
 #: Halve a domain's rate: hold it there, then let it recover step by step.
 _THROTTLE: Final = """
-local now = tonumber(ARGV[1])
+-- Redis's clock, not the caller's: workers on several hosts (or a caller delayed between
+-- reading its clock and running this) would otherwise move the bucket back and forth.
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local factor = tonumber(redis.call('HGET', KEYS[1], 'factor')) or 1
-factor = math.max(tonumber(ARGV[2]), factor / 2)
-redis.call('HSET', KEYS[1], 'factor', factor, 'until', now + tonumber(ARGV[3]),
-           'step_at', now + tonumber(ARGV[3]))
+factor = math.max(tonumber(ARGV[1]), factor / 2)
+redis.call('HSET', KEYS[1], 'factor', factor, 'until', now + tonumber(ARGV[2]),
+           'step_at', now + tonumber(ARGV[2]))
 redis.call('EXPIRE', KEYS[1], 86400)
 return tostring(factor)
 """
@@ -129,7 +135,6 @@ class RelayLimits:
         wait = self._take(
             keys=[keys.relay_bucket(), keys.domain_bucket(domain), keys.domain_throttle(domain)],
             args=[
-                time.time(),
                 self.relay_rate,
                 self.domain_rates.get(domain, 0.0),
                 self.relay_rate or THROTTLED_BASE_RATE,
@@ -144,7 +149,7 @@ class RelayLimits:
         return float(
             self._throttle(
                 keys=[keys.domain_throttle(domain.lower())],
-                args=[time.time(), MIN_FACTOR, THROTTLE_HOLD],
+                args=[MIN_FACTOR, THROTTLE_HOLD],
             )
         )
 
