@@ -18,40 +18,30 @@ from .sink import SinkProcess
 #: the component its time goes to.
 Rule = tuple[str, Callable[[str, str], bool]]
 RULES: list[Rule] = [
-    ("validate (parse_event)", lambda f, p: f == "parse_event" and p.endswith("worker/events.py")),
+    ("validate (parse_event)", lambda f, p: "worker/intake/" in p),
     ("render: context (Babel formatting)", lambda f, p: f == "build_context"),
-    ("render: other (subject/text tidy, glue)", lambda f, p: p.endswith("worker/render.py")),
     ("render: Jinja2 templates", lambda f, p: "/jinja2/" in p or p.endswith((".html", ".txt"))),
-    ("render: text wrapping helpers", lambda f, p: p.endswith("worker/textwrap_cjk.py")),
+    ("render: text wrapping helpers", lambda f, p: p.endswith("worker/render/textwrap_cjk.py")),
     ("render: gettext lookups", lambda f, p: p.endswith(("babel/support.py", "/gettext.py"))),
     (
         "render: CSS inline (premailer/lxml/cssutils)",
         lambda f, p: (
-            p.endswith("worker/inline.py")
+            p.endswith("worker/render/inline.py")
             or f == "inline_css"
             or any(m in p for m in ("/premailer/", "/cssutils/", "/lxml/", "/cssselect/"))
         ),
     ),
     (
         "MIME build + serialize (email)",
-        lambda f, p: p.endswith("worker/message.py") or "/email/" in p,
+        lambda f, p: p.endswith("worker/render/message.py") or "/email/" in p,
     ),
-    (
-        "Redis (tracking, suppression)",
-        lambda f, p: (
-            "/redis/" in p
-            or p.endswith(
-                ("worker/tracking.py", "worker/store.py", "suppression.py", "worker/deadletters.py")
-            )
-        ),
-    ),
+    ("render: other (subject/text tidy, glue)", lambda f, p: "worker/render/" in p),
+    ("Redis (store, scripts, counters)", lambda f, p: "/redis/" in p or "worker/notices/" in p),
+    ("Return-Path and Message-ID (HMAC)", lambda f, p: p.endswith("worker/smtp/proof.py")),
     (
         "SMTP (send + wait for the relay)",
-        lambda f, p: (
-            p.endswith("worker/smtp.py") or "/aiosmtplib/" in p or "/concurrent/futures/" in p
-        ),
+        lambda f, p: "worker/smtp/" in p or "/aiosmtplib/" in p or "/concurrent/futures/" in p,
     ),
-    ("Return-Path (HMAC token)", lambda f, p: p.endswith("worker/smtp/proof.py")),
     ("logging", lambda f, p: p.endswith("worker/logs.py") or "/logging/" in p),
     (
         "metrics (prometheus_client)",

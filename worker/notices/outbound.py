@@ -14,6 +14,7 @@ from worker.notices import keys
 from worker.notices.connection import RedisClient
 from worker.notices.lua import SWEEP
 from worker.notices.record import iso
+from worker.notices.scripts import ScriptBatch
 from worker.notices.status import Status
 from worker.settings import Settings
 
@@ -111,22 +112,31 @@ class Outbound:
         self._take = client.register_script(SWEEP)
 
     def changed(
-        self, notice_id: str, status: Status | str, reason: str = "", at: float | None = None
+        self,
+        notice_id: str,
+        status: Status | str,
+        reason: str = "",
+        at: float | None = None,
+        *,
+        address: str | None = None,
+        batch: ScriptBatch | None = None,
     ) -> None:
         """A notice reached ``status``: tell the stream, the webhook and, when the admin's
-        address turned out dead (or alive again), the episode."""
+        address turned out dead (or alive again), the episode. ``address``: the notice's,
+        when the caller has it (else it is read); ``batch``: sent with the change's other
+        writes."""
         status = Status(status)
         episode = (
             "unreachable"
             if status in UNREACHABLE_ON
             else ("reachable" if status in REACHABLE_ON else "")
         )
-        self._run(notice_id, status, reason, at, episode, status_entry=True)
+        self._run(notice_id, status, reason, at, episode, True, address, batch)
 
     def unreachable(self, notice_id: str, status: str, reason: str) -> None:
         """The address was suppressed without a status change (a complaint about a
         delivered notice): the admin_unreachable event, once per episode."""
-        self._run(notice_id, Status(status), reason, None, "unreachable", status_entry=False)
+        self._run(notice_id, Status(status), reason, None, "unreachable", False)
 
     def _run(
         self,
@@ -136,11 +146,20 @@ class Outbound:
         at: float | None,
         episode: str,
         status_entry: bool,
+        address: str | None = None,
+        batch: ScriptBatch | None = None,
     ) -> None:
         now = time.time() if at is None else at
         # The episode key is named by the address: read it only when the episode moves.
-        address = (self.r.hget(keys.notice(notice_id), "to") or "") if episode else ""
-        self._emit(
+        if not episode:
+            address = ""
+        elif address is None:
+            address = self.r.hget(keys.notice(notice_id), "to") or ""
+        one = batch or ScriptBatch(self.r)
+        one.add(
+            self._emit,
+            what="events stream",
+            best_effort=False,
             keys=[
                 keys.notice(notice_id),
                 keys.EVENTS,
@@ -163,6 +182,8 @@ class Outbound:
                 int(status_entry),
             ],
         )
+        if batch is None:
+            one.run()
 
     def reachable_again(self, address: str) -> None:
         """The address was taken off the suppression list: a later failure is news again."""

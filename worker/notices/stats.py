@@ -11,10 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Final
 
-import redis
-
 from worker.notices import keys
 from worker.notices.connection import RedisClient
+from worker.notices.scripts import ScriptBatch
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +183,10 @@ class HourlyStats:
         *,
         queued_at: float | None = None,
         to: str | None = None,
+        batch: ScriptBatch | None = None,
     ) -> None:
-        """Count one change to ``status`` (and the bounce it carries, JSON as stored).
+        """Count one change to ``status`` (and the bounce it carries, JSON as stored);
+        with ``batch``, sent with the rest of the change's writes instead of on its own.
 
         ``queued_at`` (when the notice was queued) counts a ``sent`` or ``delivered``
         change in its latency bucket; ``to`` (the recipient) counts an outcome under its
@@ -207,19 +208,25 @@ class HourlyStats:
         if status in LATENCY_STATUSES and queued_at is not None:
             fields.append(f"latency:{status}:{latency_bucket(now - queued_at)}")
         domain = relay_domain(to) if status in DOMAIN_STATUSES else None
-        try:
-            self._count(keys=[key], args=[self.ttl, self.domain_cap, domain or "", status, *fields])
-        except redis.RedisError as exc:
-            log.warning("hourly counters not updated: %s", exc.__class__.__name__)
+        one = batch or ScriptBatch(self.r)
+        args = [self.ttl, self.domain_cap, domain or "", status, *fields]
+        one.add(self._count, [key], args, best_effort=True, what="hourly counters")
+        if batch is None:
+            one.run()
 
     def count_change(
-        self, status: str, bounce: str | None, now: float, seen: Sequence[str]
+        self,
+        status: str,
+        bounce: str | None,
+        now: float,
+        seen: Sequence[str],
+        batch: ScriptBatch | None = None,
     ) -> None:
         """Count a status change from what the transition script read back: the record's
         ``created_at``, ``queued_at`` and ``to`` (any of them may be empty)."""
         created, queued, to = [*seen, "", "", ""][:3]
         since = epoch_of(queued) or epoch_of(created)
-        self.count(status, bounce, now, queued_at=since, to=to or None)
+        self.count(status, bounce, now, queued_at=since, to=to or None, batch=batch)
 
     def hours(self, last: int, now: float | None = None) -> list[tuple[int, dict[str, int]]]:
         """The ``last`` hours up to now, oldest first: (hour, counters)."""

@@ -13,6 +13,7 @@ from worker.notices.connection import RedisClient, until_reachable
 from worker.notices.lua import CLAIM, CONFIRM, CREATE, RELEASE, SWEEP, TRANSITION
 from worker.notices.outbound import Outbound
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
+from worker.notices.scripts import ScriptBatch
 from worker.notices.stats import HourlyStats
 from worker.notices.status import TRANSITIONS, ClaimOutcome, Status, TransitionOutcome
 
@@ -109,9 +110,13 @@ class Tracker:
         )
         created = result[0] == "created"
         if created:
-            self.stats.count(str(status), None, now)
+            # The counters and the events stream in one more round trip, not one each.
+            batch = ScriptBatch(self.r)
+            self.stats.count(str(status), None, now, batch=batch)
             if self.outbound is not None:
-                self.outbound.changed(notice_id, status, fields.get("reason", ""), now)
+                why, address = fields.get("reason", ""), fields.get("to", "")
+                self.outbound.changed(notice_id, status, why, now, address=address, batch=batch)
+            batch.run()
         return created, result[1]
 
     def transition(
@@ -154,15 +159,15 @@ class Tracker:
             ],
         )
         outcome = TransitionOutcome(result[0])
-        if outcome == TransitionOutcome.OK:
-            self.stats.count_change(str(target), (fields or {}).get("bounce"), now, result[2:5])
-        if (
-            outcome is TransitionOutcome.OK
-            and self.outbound is not None
-            and result[1] != str(target)
-        ):
-            reason = str(extra.get("reason") or (fields or {}).get("reason") or "")
-            self.outbound.changed(notice_id, target, reason, now)
+        if outcome is TransitionOutcome.OK:
+            batch = ScriptBatch(self.r)
+            bounce = (fields or {}).get("bounce")
+            self.stats.count_change(str(target), bounce, now, result[2:5], batch=batch)
+            if self.outbound is not None and result[1] != str(target):
+                reason = str(extra.get("reason") or (fields or {}).get("reason") or "")
+                address = str(result[4]) if len(result) > 4 else None
+                self.outbound.changed(notice_id, target, reason, now, address=address, batch=batch)
+            batch.run()
         return outcome, result[1]
 
     def note(self, notice_id: str, status: str, detail: str, **extra: Any) -> None:
@@ -194,8 +199,7 @@ class Tracker:
             )
 
         # A claim whose reply was lost may have been made: the same call again (the same
-        # lease) is recognised by the script, instead of finding the notice busy under a
-        # lease of its own until that runs out.
+        # lease) is recognised by the script instead of finding the notice busy.
         result = until_reachable(run, now + min(lease_seconds / 4, 30.0), "claiming a send")
         if result[0] != "ok":
             return Claim(outcome=ClaimOutcome(result[0]), status=result[1])
@@ -274,15 +278,9 @@ class Tracker:
     ) -> list[str]:
         """Notice ids, newest first, by status (time of last change) or all (creation time)."""
         key = keys.idx_status(status) if status else keys.IDX_ALL
-        return list(
-            self.r.zrevrangebyscore(
-                key,
-                "+inf" if until is None else until,
-                "-inf" if since is None else since,
-                start=offset if limit is not None else None,
-                num=limit,
-            )
-        )
+        top, bottom = ("+inf" if until is None else until), ("-inf" if since is None else since)
+        start = offset if limit is not None else None
+        return list(self.r.zrevrangebyscore(key, top, bottom, start=start, num=limit))
 
     def records(self, ids: Iterable[str]) -> list[dict[str, str]]:
         ids = list(ids)
