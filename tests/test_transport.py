@@ -207,3 +207,13 @@ def test_transport_take_hands_on_junk_under_the_recorded_tag(conn: Any, real_red
     assert stored[0]["content-type"] == POISON_TYPE
     message.ack()
     assert real_redis.hlen("unacked") == 0
+
+
+def test_take_supported_falls_back_to_brpop_on_an_old_server(
+    conn: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = conn.default_channel
+    monkeypatch.setattr(channel.client, "info", lambda section: {"redis_version": "6.0.16"})
+    assert take.supported(channel) is False
+    assert "has no BLMOVE" in caplog.text
+    assert take.supported(channel) is False  # asked once per channel
