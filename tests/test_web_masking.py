@@ -167,7 +167,7 @@ def test_masking_search_by_the_full_address_typed_finds_the_notice(seeded: Seede
     page = _body(seeded.client, f"/notices?address={ADDRESS.upper()}")
     assert page.count("<tr data-status=") == 2  # the notice and its scheduled reminder
     assert seeded.notice_id in page
-    assert page.count('<td class="address">A***@example.com</td>') == 2
+    assert page.count('<td class="address" data-label="to">A***@example.com</td>') == 2
     assert "No notices match" in _body(seeded.client, "/notices?address=A***@example.com")
     assert f'name="address" value="{ADDRESS.upper()}"' in page  # the search stays as typed
 
@@ -243,6 +243,7 @@ def test_masking_replay_from_the_full_page_returns_to_it(seeded: Seeded) -> None
 
 def test_masking_filters_outside_a_request_mask(seeded: Seeded) -> None:
     assert masking.address(ADDRESS) == "A***@example.com" and masking.address(None) == ""
+    assert masking.address("(erased)") == "(erased)"
     assert masking.in_text(f"to <{ADDRESS}>, twice {ADDRESS}") == (
         "to <A***@example.com>, twice A***@example.com"
     )

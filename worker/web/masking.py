@@ -21,11 +21,12 @@ def full() -> bool:
 
 
 def address(value: object) -> str:
-    """One address as the page shows it: masked unless asked (the ``address`` filter)."""
+    """One address as the page shows it: masked unless asked (the ``address`` filter). A
+    value without an ``@`` (``(erased)``, after ``notices forget``) is shown as it is."""
     if value is None:
         return ""
     text = str(value)
-    return text if full() else mask(text)
+    return text if full() or "@" not in text else mask(text)
 
 
 def in_text(value: object) -> str:
