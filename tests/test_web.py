@@ -356,6 +356,11 @@ def test_ops_token_guards_every_page(settings: Settings, pipeline: Pipeline, rec
         with client.get(page, headers={"Authorization": f"Bearer {token}"}) as response:
             assert response.status_code == 200, page
     assert client.post("/editor", data={}).status_code == 401
+    # The token page's own stylesheet and icon need no token (they hold no data).
+    for page in ("/static/app.css", "/favicon.ico"):
+        with client.get(page) as response:
+            assert response.status_code == 200, page
+    assert client.post("/favicon.ico", data={}).status_code in (401, 405)
     # ?token= once: a cookie (not the token itself), and the token leaves the URL.
     response = client.get(f"/notices?status=failed&token={token}")
     assert response.status_code == 303
