@@ -744,3 +744,26 @@ def test_browser_gallery_one_screenshot_per_page(
         context.close()
     for name in GALLERY:
         assert (SHOTS / name).stat().st_size > 5_000, name
+
+
+def test_browser_addresses_switch_keeps_the_filter(
+    page: Any, served: Served, pipeline: Pipeline
+) -> None:
+    failed = pipeline.accept(
+        make_event(event_id="evt-switch", admin_email="Pat.Switch@example.net")
+    ).notice_id
+    assert failed
+    pipeline.tracker.transition(failed, Status.FAILED, "gave up")
+    pipeline.accept(make_event(event_id="evt-other", admin_email="other.one@example.net"))
+    page.goto(served.url + "/notices?status=failed")
+    assert "Pat.Switch@" not in page.content() and "P***@example.net" in page.content()
+    page.locator("#show-addresses").click()
+    page.wait_for_url("**/notices?status=failed&addresses=full")
+    assert page.locator("table.notices td.address").all_inner_texts() == ["Pat.Switch@example.net"]
+    # The filter form keeps the choice: filtering again still shows them in full.
+    page.locator("#filters").get_by_role("button", name="Filter").click()
+    page.wait_for_url("**addresses=full*")
+    assert "Pat.Switch@example.net" in page.content()
+    page.locator("#mask-addresses").click()  # the filter's other fields are kept
+    page.wait_for_url(lambda url: "status=failed" in url and "addresses=" not in url)
+    assert "Pat.Switch@" not in page.content()
