@@ -404,7 +404,23 @@ def test_browser_ops_pages_fit_a_phone(page: Any, served: Served, pipeline: Pipe
         " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size }"
     )
     assert stamp.evaluate(lines) == 1
+    # Headers and words wrap between words, never letter by letter ("s t a t u s"): a
+    # cell has at most as many lines as words (an address may break: it is one word).
+    by_word = (  # lines: runs of the contents' boxes that do not overlap vertically
+        "cell => { const r = document.createRange(); r.selectNodeContents(cell);"
+        " const boxes = [...r.getClientRects()].filter(x => x.width > 0)"
+        ".sort((a, b) => a.top - b.top);"
+        " let lines = 0, bottom = -Infinity;"
+        " for (const x of boxes) { if (x.top >= bottom - 1) { lines++; bottom = x.bottom }"
+        " else bottom = Math.max(bottom, x.bottom) }"
+        " return [lines, cell.innerText.trim().split(/\\s+/).length] }"
+    )
     shot(page, "ops-notices-375.png")
+    for path in ("/notices", f"/notices/{notice_id}", "/dead"):
+        page.goto(served.url + path)
+        for cell in page.locator("main table th, main table td:not(.address)").all():
+            lines, words = cell.evaluate(by_word)
+            assert lines <= words, (path, cell.inner_text(), lines)
     page.goto(served.url + "/charts")
     assert page.locator("#chart-statuses svg polyline[data-series=failed]").count() == 1
     shot(page, "charts-375.png")
@@ -589,3 +605,165 @@ def test_browser_preview_live_reloads_after_template_edit(
             page.frame_locator("iframe.notice-frame").get_by_text("LIVE-MARKER").wait_for()
         finally:
             browser.close()
+
+
+#: The screenshots README's gallery shows, one per page (names kept stable for README; the
+#: checks page's is checks.png, taken with its link report filled in).
+GALLERY = (
+    "page-index.png",
+    "page-preview-html.png",
+    "page-preview-text.png",
+    "page-preview-source.png",
+    "page-preview-raw-mime.png",
+    "page-editor.png",
+    "page-notices.png",
+    "page-notice.png",
+    "page-dead.png",
+    "page-dead-letter.png",
+    "page-charts.png",
+    "page-subscription.png",
+    "page-token.png",
+)
+
+
+def seed_gallery(pipeline: Pipeline) -> tuple[str, str, str]:
+    """seed_outcomes, a failed notice and a bounced one with its bounce's details, and two
+    dead letters; returns the subscription id, the bounced notice and one dead letter."""
+    sub = seed_outcomes(pipeline)
+    failed = pipeline.accept(
+        make_event(event_id="evt-gallery-failed", admin_email="jane.doe@example.net")
+    ).notice_id
+    assert failed
+    pipeline.tracker.transition(
+        failed,
+        Status.FAILED,
+        "gave up after 4 attempts",
+        fields={"last_error": "451 4.3.0 mailbox busy, try again later"},
+    )
+    bounced = pipeline.tracker.find("evt-out-2")
+    assert bounced
+    pipeline.r.hset(
+        keys.notice(bounced["id"]),
+        "bounce",
+        json.dumps(
+            {
+                "kind": "hard",
+                "reason": "userunknown",
+                "status": "5.1.1",
+                "code": 550,
+                "diagnostic": f"550 5.1.1 <{bounced['to']}>: no such user",
+            }
+        ),
+    )
+    pipeline.accept(make_event(event_id="evt-gallery-dead", amount=10))
+    pipeline.accept({"event_id": "evt-gallery-empty", "admin_email": "no.one@example.org"})
+    dead = [r["id"] for r in pipeline.dead.list() if r.get("event_id") == "evt-gallery-dead"]
+    assert len(dead) == 1
+    return sub, bounced["id"], dead[0]
+
+
+def test_browser_gallery_one_screenshot_per_page(
+    page: Any, served: Served, pipeline: Pipeline, settings: Settings
+) -> None:
+    sub, bounced, dead_id = seed_gallery(pipeline)
+    errors: list[str] = []
+    missing: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    for f in GALLERY:
+        (SHOTS / f).unlink(missing_ok=True)
+
+    def visit(path: str, ready: str, name: str) -> None:
+        response = page.goto(served.url + path)
+        assert response is not None and response.status == 200, path
+        page.locator(ready).first.wait_for()
+        # Every frame of the page has loaded and been sized to its mail.
+        for frame in page.locator("iframe.notice-frame").all():
+            page.wait_for_function(
+                "f => f.contentDocument && f.contentDocument.readyState === 'complete' && "
+                "Math.abs(f.clientHeight - f.contentDocument.documentElement.scrollHeight) <= 2",
+                arg=frame.element_handle(),
+            )
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280, path
+        shot(page, name)
+
+    visit("/", "table.cases tr[data-search]", "page-index.png")
+    visit("/preview/card_declined/en", "iframe.notice-frame", "page-preview-html.png")
+    for tab, shown, name in (
+        ("Text", "pre.text-part", "page-preview-text.png"),
+        ("HTML source", "pre.html-source", "page-preview-source.png"),
+        ("Raw MIME", "pre.raw-mime", "page-preview-raw-mime.png"),
+    ):
+        page.get_by_role("tab", name=tab, exact=True).click()
+        assert page.locator(shown).is_visible()
+        shot(page, name)
+    page.goto(served.url + "/editor?case=card_expired")
+    page.get_by_role("button", name="Render").click()
+    page.wait_for_url("**/editor")
+    page.frame_locator("iframe.notice-frame").locator("h1").wait_for()
+    shot(page, "page-editor.png")
+    visit("/notices", "table.notices tr[data-status]", "page-notices.png")
+    visit(f"/notices/{bounced}", "table.bounce", "page-notice.png")
+    visit("/dead", "table.dead a.id", "page-dead.png")
+    visit(f"/dead/{dead_id}", "#payload", "page-dead-letter.png")
+    visit("/charts", "#chart-domains svg", "page-charts.png")
+    visit(
+        f"/subscriptions/{sub}",
+        "table.subscription-notices tr[data-status]",
+        "page-subscription.png",
+    )
+    # Every ops page above showed its addresses masked.
+    for path in ("/notices", f"/notices/{bounced}", "/dead", f"/subscriptions/{sub}"):
+        page.goto(served.url + path)
+        html = page.content()
+        assert "user2@" not in html and "jane.doe@" not in html and "no.one@" not in html, path
+
+    assert missing == [] and errors == []
+    # The token page, from an app that asks for OPS_TOKEN (a context of its own: the
+    # page's one lets nothing but the first app through).
+    token_app = create_app(settings.with_(ops_token="gallery-token"), pipeline)
+    with Served(token_app, []) as guarded:
+        context = page.context.browser.new_context(viewport={"width": 1280, "height": 900})
+        context.route(
+            "**/*",
+            lambda route: (
+                route.continue_() if route.request.url.startswith(guarded.url) else route.abort()
+            ),
+        )
+        other = context.new_page()
+        refused: list[str] = []
+        other.on("response", lambda r: refused.append(r.url) if r.status >= 400 else None)
+        response = other.goto(guarded.url + "/notices")
+        assert response is not None and response.status == 401
+        other.locator("#token-form input[name=token]").wait_for()
+        # Styled like every page: its stylesheet and icon load without the token.
+        assert other.locator("header").evaluate("h => getComputedStyle(h).display") == "flex"
+        assert refused == [guarded.url + "/notices"]
+        shot(other, "page-token.png")
+        context.close()
+    for name in GALLERY:
+        assert (SHOTS / name).stat().st_size > 5_000, name
+
+
+def test_browser_addresses_switch_keeps_the_filter(
+    page: Any, served: Served, pipeline: Pipeline
+) -> None:
+    failed = pipeline.accept(
+        make_event(event_id="evt-switch", admin_email="Pat.Switch@example.net")
+    ).notice_id
+    assert failed
+    pipeline.tracker.transition(failed, Status.FAILED, "gave up")
+    pipeline.accept(make_event(event_id="evt-other", admin_email="other.one@example.net"))
+    page.goto(served.url + "/notices?status=failed")
+    assert "Pat.Switch@" not in page.content() and "P***@example.net" in page.content()
+    page.locator("#show-addresses").click()
+    page.wait_for_url("**/notices?status=failed&addresses=full")
+    assert page.locator("table.notices td.address").all_inner_texts() == ["Pat.Switch@example.net"]
+    # The filter form keeps the choice: filtering again still shows them in full.
+    page.locator("#filters").get_by_role("button", name="Filter").click()
+    page.wait_for_url("**addresses=full*")
+    assert "Pat.Switch@example.net" in page.content()
+    page.locator("#mask-addresses").click()  # the filter's other fields are kept
+    page.wait_for_url(lambda url: "status=failed" in url and "addresses=" not in url)
+    assert "Pat.Switch@" not in page.content()

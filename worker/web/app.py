@@ -17,7 +17,7 @@ from worker.notices.pipeline import Pipeline
 from worker.notices.replay import replay_notice
 from worker.render.renderer import Renderer
 from worker.settings import Settings
-from worker.web import charts, checks, live, ops, preview, security, subscriptions
+from worker.web import charts, checks, live, masking, ops, preview, security, subscriptions
 from worker.web.access import AccessLog
 from worker.web.state import (
     EXTENSION,
@@ -80,6 +80,7 @@ def create_app(
         _pipeline=pipeline,
     )
     security.install(app, settings)
+    masking.install(app)
     app.jinja_env.globals["LIVE_POLL_MS"] = live.POLL_MS
     app.register_blueprint(preview.bp)
     app.register_blueprint(ops.bp)

@@ -28,6 +28,7 @@ from worker.metrics import StoreCollector
 from worker.notices.record import iso, public
 from worker.notices.status import NEED_NEW_ADDRESS, REPLAYABLE, Status
 from worker.notices.timeline import sequence_view
+from worker.web import masking
 from worker.web.building import try_preview
 from worker.web.forms import pretty_payload, replay_refusal, web_wording
 from worker.web.preview import sandboxed
@@ -112,7 +113,7 @@ def notices() -> str:
             tracker.ids(status, window["since"], window["until"], offset, PAGE_SIZE + 1)
         )
     more = len(rows) > PAGE_SIZE
-    query = {k: v for k, v in args.items() if v}
+    query = masking.keep({k: v for k, v in args.items() if v})
     return render_template(
         "notices.html",
         counts=tracker.counts(),
@@ -136,12 +137,13 @@ def _record(notice_id: str) -> dict[str, str]:
 
 
 def _event_text(record: dict[str, str]) -> str:
-    """The stored event with the notice's current address (what a send would render)."""
+    """The stored event with the notice's current address (what a send would render), masked
+    unless asked: so is then every view of the mail rendered from it, raw MIME included."""
     try:
         event = state().pipeline().tracker.event(record)
     except ValueError:
         return ""
-    return json.dumps(event, ensure_ascii=False, indent=2)
+    return masking.in_text(json.dumps(event, ensure_ascii=False, indent=2))
 
 
 @bp.get("/notices/<notice_id>")
@@ -196,7 +198,7 @@ def replay(notice_id: str) -> BaseResponse | str:
     refusal = replay_refusal(record, to)
     if refusal:
         flash(refusal, "error")
-        return redirect(url_for("ops.timeline", notice_id=record["id"]), code=303)
+        return masking.back("ops.timeline", notice_id=record["id"])
     if request.form.get("confirm") != "yes":
         return render_template("confirm.html", notice=public(record), to=to or "", reason=reason)
     st = state()
@@ -212,7 +214,7 @@ def replay(notice_id: str) -> BaseResponse | str:
         flash(scrub(f"replay failed: {exc.__class__.__name__}: {exc}", st.settings), "error")
     else:
         flash(web_wording(str(outcome.message)), "ok" if outcome.done else "error")
-    return redirect(url_for("ops.timeline", notice_id=record["id"]), code=303)
+    return masking.back("ops.timeline", notice_id=record["id"])
 
 
 @bp.get("/dead")
@@ -237,9 +239,8 @@ def _dead(dead_id: str) -> dict[str, str]:
 @bp.get("/dead/<dead_id>")
 def dead_show(dead_id: str) -> str:
     record = _dead(dead_id)
-    return render_template(
-        "dead_one.html", record=record, payload=pretty_payload(record.get("payload", ""))
-    )
+    payload = masking.in_text(pretty_payload(record.get("payload", "")))  # shown, never sent
+    return render_template("dead_one.html", record=record, payload=payload)
 
 
 @bp.post("/dead/<dead_id>/requeue")
@@ -260,10 +261,10 @@ def dead_requeue(dead_id: str) -> BaseResponse:
             ),
             "error",
         )
-        return redirect(url_for("ops.dead_show", dead_id=dead_id), code=303)
+        return masking.back("ops.dead_show", dead_id=dead_id)
     flash(outcome.message, "ok" if outcome.done else "error")
     if not outcome.done:
-        return redirect(url_for("ops.dead_show", dead_id=dead_id), code=303)
+        return masking.back("ops.dead_show", dead_id=dead_id)
     return redirect(url_for("ops.dead_list", notice=outcome.notice_id or None), code=303)
 
 

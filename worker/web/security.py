@@ -28,6 +28,9 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 #: Methods that change nothing; every other one needs the CSRF token and a same-origin request.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Served without the token: what the token page itself needs to look like every other
+#: page (the stylesheet and the icon), the same for everyone and holding no data.
+OPEN_PATHS = frozenset({"/static/app.css", "/favicon.ico"})
 #: ``name[:port]`` of a Host header (Werkzeug has already refused invalid characters).
 _HOST = re.compile(r"(?P<name>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
 #: The notice HTML may style itself and show inline images, nothing else (no script,
@@ -233,7 +236,7 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.before_request
     def guard() -> BaseResponse | tuple[str, int] | None:
-        if token:
+        if token and not (request.method in SAFE_METHODS and request.path in OPEN_PATHS):
             login = _token_login(token, hours)
             if login is not None:
                 return login
