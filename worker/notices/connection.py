@@ -86,6 +86,12 @@ def get_redis(settings: Settings) -> RedisClient:
     return client
 
 
+def restart_patience(lease_seconds: float) -> float:
+    """How long a step that holds a lease waits for a restarting Redis before giving up
+    (a quarter of the lease, at most 30 s): past it, the lease brings the notice back."""
+    return min(lease_seconds / 4, 30.0)
+
+
 def until_reachable(call: Callable[[], T], deadline: float, what: str) -> T:
     """``call()``, tried again while Redis is unreachable, until ``deadline`` (epoch).
 

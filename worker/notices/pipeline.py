@@ -14,7 +14,12 @@ from worker.intake.kinds import EventType
 from worker.intake.lifecycle import as_date
 from worker.logs import bind
 from worker.notices.accept import Intake, accept_event
-from worker.notices.connection import RedisClient, get_redis, until_reachable
+from worker.notices.connection import (
+    RedisClient,
+    get_redis,
+    restart_patience,
+    until_reachable,
+)
 from worker.notices.deadletters import DeadLetters
 from worker.notices.lifecycle import accept_lifecycle
 from worker.notices.limits import RelayLimits
@@ -239,7 +244,7 @@ class Pipeline:
         """The engine's last check before SMTP: the lease still ours, the sequence open."""
         # While Redis restarts, asked again for a while: a send given up here waits for
         # its whole lease before anything sends it.
-        bound = time.time() + min(self.settings.lease_seconds / 4, 30.0)
+        bound = time.time() + restart_patience(self.settings.lease_seconds)
         verdict = until_reachable(
             lambda: self.tracker.confirm(attempt.notice_id, attempt.lease),
             bound,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.notices import keys
-from worker.notices.connection import RedisClient, until_reachable
+from worker.notices.connection import RedisClient, restart_patience, until_reachable
 from worker.notices.lua import CLAIM, CONFIRM, CREATE, RELEASE, SWEEP, TRANSITION
 from worker.notices.outbound import Outbound
 from worker.notices.record import history_entry, iso, merge_event, notice_id_for
@@ -200,7 +200,7 @@ class Tracker:
 
         # A claim whose reply was lost may have been made: the same call again (the same
         # lease) is recognised by the script instead of finding the notice busy.
-        result = until_reachable(run, now + min(lease_seconds / 4, 30.0), "claiming a send")
+        result = until_reachable(run, now + restart_patience(lease_seconds), "claiming a send")
         if result[0] != "ok":
             return Claim(outcome=ClaimOutcome(result[0]), status=result[1])
         flat = result[3]
